@@ -1,0 +1,1 @@
+"""Root conftest: puts the repository on sys.path so tests can import fixtures/."""

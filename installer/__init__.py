@@ -1,0 +1,5 @@
+"""The DinoAir installer."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

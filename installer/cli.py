@@ -1,0 +1,212 @@
+"""``dinoair-install``: the command line, consent, tracing setup and the closing summary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from otel_local_exporter import (
+    ConsentDecision,
+    CrashReporter,
+    TelemetryConfig,
+    configure_tracing,
+    resolve_consent,
+    telemetry_home,
+)
+
+from . import __version__, consent
+from .context import InstallContext, Options
+from .errors import HINTS, InstallError, categorize
+from .manifest import load_manifest
+from .runner import RunResult, run_install
+from .steps import STEP_NAMES, STEPS
+
+_logger = logging.getLogger(__name__)
+
+EPILOG = """\b
+Exit codes: 0 success, 1 a step failed, 2 usage error, 130 cancelled (Ctrl-C).
+\b
+Telemetry is off unless you said yes. It stays on this computer, in
+$DINOAIR_HOME or ~/.dinoair; see `dinoair-telemetry --help`. Switch it off for
+one run with --disable-telemetry, or always with DINOAIR_DISABLE_TELEMETRY=1.
+"""
+
+
+def _default_target() -> Path:
+    return Path.home() / "DinoAir"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to install into.  [default: ~/DinoAir]")
+@click.option("--no-models", is_flag=True,
+              help="Skip the Ollama and checkpoint model downloads (about 7 GB).")
+@click.option("--disable-telemetry", is_flag=True,
+              help="Record no telemetry for this run; your saved choice is not changed.")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="Install from this manifest instead of the bundled one (local mirrors, tests).")
+@click.option("--only", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
+              help=f"Run only this step (repeatable). Steps: {', '.join(STEP_NAMES)}.")
+@click.option("--skip", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
+              help="Skip this step (repeatable).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (steps, what each would do, download sizes); change nothing.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Answer the installer's own questions with yes. Never gives telemetry consent.")
+@click.option("--jobs", type=click.IntRange(1, 16), default=3, show_default=True,
+              help="Parallel model downloads.")
+@click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
+@click.version_option(__version__, "--version", prog_name="dinoair-install")
+def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest: Path | None,
+         only: tuple[str, ...], skip: tuple[str, ...], dry_run: bool, yes: bool, jobs: int,
+         verbose: bool) -> None:
+    """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
+    models, and the web GUI, into one folder.
+
+    Re-running is safe and fast: verified parts are reused, interrupted downloads resume.
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        loaded = load_manifest(manifest)
+    except InstallError as exc:
+        raise click.ClickException(f"{exc} ({exc.category}: {exc.hint})") from None
+    options = Options(target=(target or _default_target()).expanduser().absolute(),
+                      no_models=no_models, verbose=verbose, dry_run=dry_run, yes=yes, jobs=jobs)
+    ctx = InstallContext(options=options, manifest=loaded, echo=click.echo)
+    if dry_run:
+        _print_plan(ctx, set(only), set(skip))
+        return
+    if not yes and options.target.exists() and any(options.target.iterdir()) \
+            and not (options.target / "install_summary.json").exists() and sys.stdin.isatty():
+        click.confirm(f"{options.target} is not empty and holds no DinoAir install. Use it?",
+                      abort=True)
+    home = telemetry_home()
+    decision = _decide_consent(home, disable_telemetry)
+    provider = _tracing(decision, home)
+    reporter = CrashReporter(home, decision, installer_version=__version__)
+    tracer = provider.get_tracer("dinoair.installer", __version__)
+
+    def on_crash(exc: BaseException, category: str, step: str, span_context: Any) -> Any:
+        return reporter.report(exc, category=category, step=step,
+                               trace_id=span_context.trace_id, span_id=span_context.span_id,
+                               disk_path=options.target)
+
+    try:
+        result = run_install(STEPS, ctx, tracer, only=only, skip=skip,
+                             run_attributes=_run_attributes(options, manifest, only, skip),
+                             on_crash=on_crash)
+    except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
+        category = categorize(exc)
+        path = reporter.report(exc, category=category, disk_path=options.target)
+        _shutdown(provider)
+        where = f"; crash report: {path}" if path else ""
+        raise click.ClickException(f"unexpected error: {exc} ({category}{where})") from None
+    _shutdown(provider)
+    _print_summary(ctx, result, decision)
+    sys.exit(result.exit_code)
+
+
+def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
+    config = TelemetryConfig.load(home)
+    decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
+    if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
+        decision = consent.ask(config, home)
+    return decision
+
+
+def _tracing(decision: ConsentDecision, home: Path) -> Any:
+    try:
+        return configure_tracing(__version__, decision=decision, home=home)
+    except Exception:  # telemetry must never stop the install
+        _logger.debug("tracing setup failed; continuing without telemetry", exc_info=True)
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+        return TracerProvider(sampler=ALWAYS_OFF)
+
+
+def _shutdown(provider: Any) -> None:
+    try:
+        provider.shutdown()
+    except Exception:
+        _logger.debug("telemetry shutdown failed", exc_info=True)
+
+
+def _run_attributes(options: Options, manifest: Path | None, only: tuple[str, ...],
+                    skip: tuple[str, ...]) -> dict[str, Any]:
+    """The choices made, as usage analytics: flags and step names, never paths."""
+    from otel_local_exporter.attributes import ARG_PREFIX
+
+    return {
+        f"{ARG_PREFIX}no_models": options.no_models,
+        f"{ARG_PREFIX}custom_target": options.target != _default_target().absolute(),
+        f"{ARG_PREFIX}custom_manifest": manifest is not None,
+        f"{ARG_PREFIX}only": list(only),
+        f"{ARG_PREFIX}skip": list(skip),
+        f"{ARG_PREFIX}jobs": options.jobs,
+        f"{ARG_PREFIX}verbose": options.verbose,
+        f"{ARG_PREFIX}yes": options.yes,
+    }
+
+
+def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
+    click.echo(f"Plan for {ctx.target} (dry run: nothing will be changed)")
+    for index, step in enumerate(STEPS, 1):
+        if step.name in skip or (only and step.name not in only):
+            line = "skipped (excluded_by_option)"
+        else:
+            reason = step.skip_if(ctx)
+            line = f"skipped ({reason})" if reason else step.describe(ctx)
+        click.echo(f"  {index}. {step.name:<14} {line}")
+    if not ctx.options.no_models:
+        size = ctx.manifest.download_bytes
+        click.echo(f"Checkpoint downloads: {len(ctx.manifest.checkpoints)} files, "
+                   f"{size / 2**30:.2f} GiB (files already verified are not downloaded again)")
+
+
+def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDecision) -> None:
+    click.echo("")
+    counts = {s: sum(1 for r in result.steps if r.status == s)
+              for s in ("completed", "skipped", "failed", "cancelled")}
+    click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for step in result.steps:
+        if step.status == "skipped" and step.reason not in ("earlier_step_failed",):
+            click.echo(f"  - {step.name} skipped: {step.reason}")
+    failure = result.failure
+    if result.outcome == "success":
+        click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")
+    elif result.outcome == "cancelled":
+        click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
+    elif failure is not None:
+        click.echo(f"Error: step '{failure.name}' failed ({failure.error_category}): "
+                   f"{failure.error}. Try: {failure.hint or HINTS.get(failure.error_category or '', '')}",
+                   err=True)
+    if result.crash_report:
+        click.echo(f"A crash report was saved: {result.crash_report}", err=True)
+    if decision.enabled and result.session_id:
+        click.echo(f"Telemetry session {result.session_id[:12]} kept locally "
+                   "(`dinoair-telemetry show-data --latest`).")
+
+
+def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:
+    """Entry point: click's handling, except that Ctrl-C anywhere exits 130, not 1."""
+    try:
+        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("Installation cancelled.", err=True)
+            sys.exit(130)
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Installation cancelled.", err=True)
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,60 @@
+"""The first-run consent question (DESIGN section 5).
+
+Asked only when stdin is a terminal and the user has not decided. Enter means **No**; ``more``
+explains what is collected. A "no" is not written anywhere (nothing is created under the home
+without consent), so the question comes back next time; ``dinoair-telemetry disable`` records it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from otel_local_exporter import ConsentDecision, TelemetryConfig
+
+QUESTION = (
+    "\nDinoAir can keep anonymous installation telemetry ON THIS COMPUTER to help diagnose\n"
+    "failed installs: which steps ran, how long they took, and sanitized error details.\n"
+    "Nothing is sent anywhere; you can view, export or delete it with `dinoair-telemetry`.\n"
+)
+
+DETAILS = """
+What is kept (in {home}):
+  * system: OS type and version, Python version, CPU count, memory rounded to GiB
+  * installation: the options you chose, each step's result, duration and download size
+  * errors: error category and type, message and stack trace with paths, user and host
+    names, URLs, e-mail and IP addresses and secrets replaced by placeholders
+What is never kept: your files, file paths, user or host names, IP addresses,
+credentials, environment variables, anything that identifies you.
+Switch off any time: `dinoair-telemetry disable`, `--disable-telemetry` for one run,
+or DINOAIR_DISABLE_TELEMETRY=1 / DO_NOT_TRACK=1 in the environment.
+"""
+
+
+def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
+    """Ask until the answer is yes, no (or Enter), or ``more`` has been shown; save a yes."""
+    click.echo(QUESTION)
+    while True:
+        answer = click.prompt("Keep anonymous local telemetry? [y/N/more]", default="",
+                              show_default=False).strip().lower()
+        if answer in ("more", "m", "?"):
+            click.echo(DETAILS.format(home=home))
+            continue
+        if answer in ("y", "yes"):
+            config.enable()
+            try:
+                kept = config.save()
+            except OSError as exc:  # telemetry must never stop the install
+                click.echo(f"Could not save your choice ({exc.strerror}); telemetry stays off.")
+                return ConsentDecision(False, "prompt", "the choice could not be saved")
+            if kept is not None:
+                click.echo(f"Your previous settings file was invalid; kept as {kept.name}.")
+            click.echo("Thank you. Telemetry is on; `dinoair-telemetry status` shows it.\n")
+            return ConsentDecision(True, "config", "you turned telemetry on just now",
+                                   config.error_reporting_enabled,
+                                   config.usage_analytics_enabled)
+        if answer in ("", "n", "no"):
+            click.echo("Telemetry stays off. (`dinoair-telemetry disable` stops this question.)\n")
+            return ConsentDecision(False, "prompt", "you answered no")
+        click.echo("Please answer y, n or more.")

@@ -1,0 +1,192 @@
+"""What a step gets to work with, and how it reports, without knowing about telemetry.
+
+A step is a plain function ``run(ctx)``. It reports progress through :meth:`InstallContext.event`
+and :meth:`InstallContext.add_bytes`, skips itself with :meth:`InstallContext.skip`, and runs
+external tools through :meth:`InstallContext.run`, which tees their output to a log file and
+measures their CPU time and peak memory. The runner binds these to the step's span.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .errors import InstallError
+from .manifest import Manifest
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    target: Path
+    no_models: bool = False
+    verbose: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    jobs: int = 3  # parallel downloads
+    timeout: float = 30.0  # network read timeout, seconds
+    retries: int = 3
+
+
+class StepSkipped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by :meth:`InstallContext.skip`; the runner records status ``skipped``."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class ChildUsage:
+    """CPU seconds and peak resident memory of the processes a step started."""
+
+    cpu_seconds: float = 0.0
+    peak_rss_bytes: int = 0
+
+
+@dataclass
+class InstallContext:
+    options: Options
+    manifest: Manifest
+    echo: Callable[[str], None] = print
+    tools: dict[str, str | None] = field(default_factory=dict)  # filled by preflight
+    outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
+    _sink: EventSink = field(default=lambda name, attrs: None, repr=False)
+    bytes_downloaded: int = 0
+    usage: ChildUsage = field(default_factory=ChildUsage)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def target(self) -> Path:
+        return self.options.target
+
+    @property
+    def comfyui_dir(self) -> Path:
+        return self.options.target / "ComfyUI"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.options.target / "logs"
+
+    def event(self, name: str, **attributes: Any) -> None:
+        """A milestone worth keeping (retry, 50% downloaded, reused checkout). Thread-safe."""
+        self._sink(name, attributes)
+
+    def add_bytes(self, count: int) -> None:
+        with self._lock:
+            self.bytes_downloaded += count
+
+    def skip(self, reason: str, detail: str = "") -> None:
+        """Stop this step as ``skipped`` with a short machine-readable reason."""
+        raise StepSkipped(reason, detail)
+
+    def run(self, cmd: Sequence[str], *, log_name: str, cwd: Path | None = None,
+            env: dict[str, str] | None = None, what: str | None = None) -> None:
+        """Run a tool, tee its output to ``logs/<log_name>``, stream it under ``--verbose``.
+
+        Raises :class:`InstallError` (``installation``) naming the log when the tool fails.
+        """
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs_dir / log_name
+        what = what or Path(cmd[0]).name
+        with log_path.open("ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            watcher = _UsageWatcher(proc.pid)
+            watcher.start()
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    if self.options.verbose:
+                        sys.stdout.write("    " + line.decode(errors="replace"))
+                        sys.stdout.flush()
+                code = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                usage = watcher.stop()
+                with self._lock:
+                    self.usage.cpu_seconds += usage.cpu_seconds
+                    self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes,
+                                                    usage.peak_rss_bytes)
+        if code != 0:
+            tail = _tail(log_path)
+            raise InstallError(f"{what} failed with exit code {code}: {tail}",
+                               hint=f"see {log_path} for the full output, then re-run")
+
+
+class _UsageWatcher(threading.Thread):
+    """Samples a process tree's memory and CPU time until stopped (psutil)."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self._pid = pid
+        self._interval = interval
+        self._stop_event = threading.Event()
+        self._cpu: dict[int, float] = {}
+        self.peak = 0
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self._pid)
+        except psutil.Error:
+            return
+        while not self._stop_event.is_set():
+            self._sample(root)
+            self._stop_event.wait(self._interval)
+
+    def _sample(self, root: psutil.Process) -> None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        rss = 0
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    times = proc.cpu_times()
+                    self._cpu[proc.pid] = times.user + times.system
+            except psutil.Error:
+                continue
+        self.peak = max(self.peak, rss)
+
+    def stop(self) -> ChildUsage:
+        self._stop_event.set()
+        self.join(timeout=1)
+        return ChildUsage(round(sum(self._cpu.values()), 3), self.peak)
+
+
+def _tail(log_path: Path, lines: int = 1) -> str:
+    try:
+        text = log_path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no output)"
+    meaningful = [line.strip() for line in text if line.strip()]
+    return " | ".join(meaningful[-lines:]) or "(no output)"
+
+
+
+
+@dataclass(frozen=True)
+class Step:
+    """One installation step as data: the runner owns spans, errors, progress and skipping."""
+
+    name: str
+    run: Callable[[InstallContext], None]
+    describe: Callable[[InstallContext], str]  # one line for --dry-run: what it would do
+    skip_if: Callable[[InstallContext], str | None] = lambda ctx: None  # a reason, or None

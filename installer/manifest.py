@@ -1,0 +1,132 @@
+"""The manifest: what DinoAir is made of, as data.
+
+The installer ships a default manifest pointing at the real sources; ``--manifest FILE`` replaces
+it (tests and the offline demo point it at local fixtures). Relative paths in a manifest resolve
+against the manifest's own folder. A manifest that does not validate is a ``configuration``
+error naming the field, before anything is changed on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import ConfigurationError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    name: str
+    url: str
+    size: int
+    sha256: str
+    dest: str  # folder below the ComfyUI checkout, e.g. "models/checkpoints"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source: Path  # the manifest file; relative paths resolve against its folder
+    comfyui_repo: str
+    comfyui_ref: str
+    ollama_models: tuple[str, ...]
+    checkpoints: tuple[Checkpoint, ...]
+    webgui_dir: Path
+    workflows_dir: Path
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(c.size for c in self.checkpoints)
+
+
+def default_manifest_path() -> Path:
+    return Path(str(resources.files("installer") / "data" / "manifest.json"))
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read and validate a manifest. Raises :class:`ConfigurationError` with the field at fault."""
+    path = Path(path) if path else default_manifest_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"manifest not found: {path.name}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"manifest {path.name} cannot be read: {exc}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"manifest {path.name} is not valid JSON: {exc}") from None
+    return _parse(data, path.resolve())
+
+
+def _parse(data: Any, path: Path) -> Manifest:
+    where = path.name
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"manifest {where}: expected a JSON object")
+    comfy = _field(data, "comfyui", dict, where)
+    repo = _field(comfy, "repo", str, f"{where}: comfyui")
+    ref = _field(comfy, "ref", str, f"{where}: comfyui")
+    if not repo.strip() or not ref.strip():
+        raise ConfigurationError(f"manifest {where}: comfyui.repo and comfyui.ref must not be empty")
+    models = _field(data, "ollama_models", list, where)
+    if not all(isinstance(m, str) and m.strip() for m in models):
+        raise ConfigurationError(f"manifest {where}: ollama_models must be a list of model names")
+    checkpoints = tuple(
+        _checkpoint(entry, f"{where}: checkpoints[{i}]")
+        for i, entry in enumerate(_field(data, "checkpoints", list, where))
+    )
+    names = [c.name for c in checkpoints]
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"manifest {where}: checkpoint names must be unique")
+    base = path.parent
+    return Manifest(
+        source=path,
+        comfyui_repo=_resolve_repo(repo, base),
+        comfyui_ref=ref,
+        ollama_models=tuple(models),
+        checkpoints=checkpoints,
+        webgui_dir=base / _field(data, "webgui", str, where),
+        workflows_dir=base / _field(data, "workflows", str, where),
+    )
+
+
+def _checkpoint(entry: Any, where: str) -> Checkpoint:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"manifest {where}: expected an object")
+    name = _field(entry, "name", str, where)
+    if not _SAFE_NAME.match(name):
+        raise ConfigurationError(f"manifest {where}: name {name!r} is not a plain file name")
+    url = _field(entry, "url", str, where)
+    if not url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"manifest {where}: url must be http(s)")
+    size = _field(entry, "size", int, where)
+    if isinstance(size, bool) or size <= 0:
+        raise ConfigurationError(f"manifest {where}: size must be a positive number of bytes")
+    sha = _field(entry, "sha256", str, where).lower()
+    if not _SHA256.match(sha):
+        raise ConfigurationError(f"manifest {where}: sha256 must be 64 hex digits")
+    dest = _field(entry, "dest", str, where)
+    pure = PurePosixPath(dest)
+    if pure.is_absolute() or ".." in pure.parts or not dest.startswith("models/"):
+        raise ConfigurationError(f"manifest {where}: dest must be a folder under models/")
+    return Checkpoint(name, url, size, sha, dest)
+
+
+def _field(data: dict, key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise ConfigurationError(f"manifest {where}: missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigurationError(f"manifest {where}: {key!r} must be {kind.__name__}")
+    return value
+
+
+def _resolve_repo(repo: str, base: Path) -> str:
+    """Remote URLs stay as they are; a local path resolves against the manifest's folder."""
+    if "://" in repo or repo.startswith("git@"):
+        return repo
+    return str((base / repo).resolve())

@@ -1,0 +1,24 @@
+"""The installation steps, in the order they run. Each module exposes one ``STEP``."""
+
+from __future__ import annotations
+
+from ..context import Step
+from . import (
+    comfyui,
+    finalize,
+    models,
+    ollama_models,
+    preflight,
+    python_deps,
+    webgui,
+    workflows,
+)
+
+STEPS: tuple[Step, ...] = tuple(
+    module.STEP
+    for module in (preflight, comfyui, python_deps, workflows, ollama_models, models, webgui,
+                   finalize)
+)
+STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
+
+__all__ = ["STEPS", "STEP_NAMES"]

@@ -1,0 +1,48 @@
+"""Local, consent-gated OpenTelemetry telemetry: sampler, sanitizer, session exporter, crashes.
+
+The names are imported lazily, so a caller that only needs the config (``dinoair-telemetry
+status``) does not pay for importing the OpenTelemetry SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "TelemetryConfig": "config",
+    "ConsentDecision": "config",
+    "kill_switch": "config",
+    "resolve_consent": "config",
+    "ConsentSampler": "sampler",
+    "Sanitizer": "sanitize",
+    "LocalSessionExporter": "exporter",
+    "CrashReporter": "crash",
+    "configure_tracing": "tracing",
+    "telemetry_home": "home",
+    "load_sessions": "store",
+    "load_crashes": "store",
+    "clear_data": "store",
+    "data_usage": "store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .config import ConsentDecision, TelemetryConfig, kill_switch, resolve_consent
+    from .crash import CrashReporter
+    from .exporter import LocalSessionExporter
+    from .home import telemetry_home
+    from .sampler import ConsentSampler
+    from .sanitize import Sanitizer
+    from .store import clear_data, data_usage, load_crashes, load_sessions
+    from .tracing import configure_tracing
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

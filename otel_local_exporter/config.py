@@ -1,0 +1,236 @@
+"""The user's telemetry choice: ``telemetry_config.json``, the kill switches, and consent.
+
+Consent is resolved in the order DESIGN section 5 fixes: environment kill switches, then the
+run's own ``--disable-telemetry``, then the saved file, where a missing or undecided choice means
+*off*. A file that cannot be trusted (not JSON, not an object, a wrong type, a folder, a link)
+also means *off*; :attr:`TelemetryConfig.problem` says why, and saving over it first keeps the bad
+file beside it as ``telemetry_config.json.invalid-<ts>`` so nothing the user wrote is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .home import (
+    CONFIG_NAME,
+    atomic_write,
+    ensure_private_dir,
+    file_stamp,
+    iso_z,
+    read_regular_file,
+    telemetry_home,
+    utc_now,
+)
+
+_logger = logging.getLogger(__name__)
+
+_MAX_CONFIG_BYTES = 64 * 1024
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+_BOOL_FIELDS = ("error_reporting_enabled", "usage_analytics_enabled")
+_TEXT_FIELDS = ("user_id", "install_id", "consent_timestamp", "opt_out_timestamp")
+
+
+def kill_switch(environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
+    """Name the environment variable that switches telemetry off, or ``None``.
+
+    Read at every decision, never cached: a switch set mid-run takes effect at once.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("DINOAIR_DISABLE_TELEMETRY")
+    if value is not None and value.strip().lower() in _TRUE_WORDS:
+        return "DINOAIR_DISABLE_TELEMETRY"
+    value = env.get("DO_NOT_TRACK")
+    if value is not None and value.strip() not in ("", "0"):
+        return "DO_NOT_TRACK"
+    value = env.get("OTEL_SDK_DISABLED")
+    if value is not None and value.strip().lower() == "true":
+        return "OTEL_SDK_DISABLED"
+    return None
+
+
+@dataclass
+class TelemetryConfig:
+    """The saved choice. ``telemetry_enabled=None`` means the user has not decided (off)."""
+
+    path: Path
+    telemetry_enabled: bool | None = None
+    error_reporting_enabled: bool = True
+    usage_analytics_enabled: bool = True
+    user_id: str | None = None
+    install_id: str | None = None
+    consent_timestamp: str | None = None
+    opt_out_timestamp: str | None = None
+    exists: bool = False
+    problem: str | None = field(default=None, compare=False)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, home: Path | None = None) -> TelemetryConfig:
+        """Read the config under ``home``. Never raises: trouble becomes :attr:`problem`."""
+        path = (home or telemetry_home()) / CONFIG_NAME
+        config = cls(path=path)
+        try:
+            raw = read_regular_file(path, _MAX_CONFIG_BYTES)
+        except FileNotFoundError:
+            return config
+        except IsADirectoryError:
+            return config._invalid("it is a folder, not a file")
+        except OSError as exc:
+            if os.path.islink(path):
+                return config._invalid("it is a symbolic link")
+            if os.path.isdir(path):
+                return config._invalid("it is a folder, not a file")
+            return config._invalid(f"it cannot be read ({exc.strerror or type(exc).__name__})")
+        except ValueError:
+            return config._invalid(f"it is larger than {_MAX_CONFIG_BYTES // 1024} KiB")
+        config.exists = True
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return config._invalid("it is not UTF-8 text")
+        except ValueError as exc:
+            return config._invalid(f"it is not valid JSON ({exc.msg} at line {exc.lineno})")
+        problem = config._apply(data)
+        return config._invalid(problem) if problem else config
+
+    def _invalid(self, reason: str) -> TelemetryConfig:
+        self.problem = f"{self.path.name} is invalid: {reason}"
+        self.telemetry_enabled = None
+        self.exists = True
+        _logger.debug("telemetry config ignored: %s", self.problem)
+        return self
+
+    def _apply(self, data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return f"expected a JSON object, found {_json_kind(data)}"
+        enabled = data.get("telemetry_enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            return f"telemetry_enabled must be true, false or null, not {_json_kind(enabled)}"
+        for name in _BOOL_FIELDS:
+            value = data.get(name, True)
+            if not isinstance(value, bool):
+                return f"{name} must be true or false, not {_json_kind(value)}"
+        for name in _TEXT_FIELDS:
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                return f"{name} must be a string or null, not {_json_kind(value)}"
+        self.telemetry_enabled = enabled
+        for name in _BOOL_FIELDS:
+            setattr(self, name, data.get(name, True))
+        for name in _TEXT_FIELDS:
+            setattr(self, name, data.get(name))
+        return None
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``enabled``, ``disabled``, ``undecided`` or ``invalid``."""
+        if self.problem:
+            return "invalid"
+        if self.telemetry_enabled is None:
+            return "undecided"
+        return "enabled" if self.telemetry_enabled else "disabled"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented fields, exactly as they are saved."""
+        return {
+            "telemetry_enabled": self.telemetry_enabled,
+            "error_reporting_enabled": self.error_reporting_enabled,
+            "usage_analytics_enabled": self.usage_analytics_enabled,
+            "user_id": self.user_id,
+            "install_id": self.install_id,
+            "consent_timestamp": self.consent_timestamp,
+            "opt_out_timestamp": self.opt_out_timestamp,
+        }
+
+    # -- changing --------------------------------------------------------------------------
+
+    def enable(self, *, error_reporting: bool = True, usage_analytics: bool = True) -> None:
+        """Record consent: switches on, a fresh consent time, a random ``user_id`` if none.
+
+        The id is random (uuid4), never derived from a MAC address or other hardware.
+        """
+        self.problem = None
+        self.telemetry_enabled = True
+        self.error_reporting_enabled = error_reporting
+        self.usage_analytics_enabled = usage_analytics
+        self.user_id = self.user_id or uuid.uuid4().hex
+        self.install_id = self.install_id or uuid.uuid4().hex
+        self.consent_timestamp = iso_z(utc_now())
+        self.opt_out_timestamp = None
+
+    def disable(self) -> None:
+        """Record the opt-out: all three switches off and an opt-out time."""
+        self.problem = None
+        self.telemetry_enabled = False
+        self.error_reporting_enabled = False
+        self.usage_analytics_enabled = False
+        self.install_id = self.install_id or uuid.uuid4().hex
+        self.opt_out_timestamp = iso_z(utc_now())
+
+    def save(self) -> Path | None:
+        """Write the config atomically (0600 in a 0700 home).
+
+        A bad file already there is first moved aside as ``<name>.invalid-<ts>``; its path is
+        returned so the caller can tell the user. Raises ``OSError`` when the home is unusable.
+        """
+        ensure_private_dir(self.path.parent)
+        kept = None
+        if TelemetryConfig.load(self.path.parent).problem:
+            kept = self.path.with_name(f"{self.path.name}.invalid-{file_stamp(utc_now())}")
+            os.replace(self.path, kept)
+        payload = json.dumps(self.to_dict(), indent=2) + "\n"
+        atomic_write(self.path, payload.encode("utf-8"))
+        self.exists = True
+        return kept
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value[:20])}"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    """Whether this run may record telemetry, and which source decided (for humans and samplers)."""
+
+    enabled: bool
+    source: str  # "env:<NAME>", "run-flag", "config", "config-invalid", "undecided"
+    reason: str
+    error_reporting: bool = False
+    usage_analytics: bool = False
+
+
+def resolve_consent(config: TelemetryConfig | None = None, *, run_disabled: bool = False,
+                    home: Path | None = None) -> ConsentDecision:
+    """Apply DESIGN section 5's precedence. Reads the environment now, and the file if needed."""
+    switch = kill_switch()
+    if switch:
+        return ConsentDecision(False, f"env:{switch}", f"{switch} is set in the environment")
+    if run_disabled:
+        return ConsentDecision(False, "run-flag", "--disable-telemetry was given for this run")
+    config = config or TelemetryConfig.load(home)
+    if config.problem:
+        return ConsentDecision(False, "config-invalid", config.problem)
+    if config.telemetry_enabled is None:
+        return ConsentDecision(False, "undecided", "you have not chosen yet (off until you do)")
+    if not config.telemetry_enabled:
+        return ConsentDecision(False, "config", "you turned telemetry off")
+    return ConsentDecision(True, "config", "you turned telemetry on",
+                           config.error_reporting_enabled, config.usage_analytics_enabled)

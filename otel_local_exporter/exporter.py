@@ -1,0 +1,106 @@
+"""``LocalSessionExporter``: sanitize spans and keep them as one local session file per run.
+
+The SDK hands over spans once they have ended, when they are immutable, so sanitization happens
+here, on copies. Each span goes to the run's journal at once; when the run's root span ends (or
+the provider shuts down) the journal becomes ``session_<ts>_<id>.json``, written atomically, and
+the oldest sessions beyond the limit are pruned. Like the OpenTelemetry exporters it is modelled
+on, it never raises: a failure is logged at debug level and reported as ``FAILURE``, and the
+installation goes on untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .config import kill_switch
+from .home import SESSIONS_DIR, ensure_private_dir, telemetry_home
+from .journal import Journal, write_session
+from .sanitize import Sanitizer
+from .session import Policy, build_session, resource_to_dict, span_to_dict
+from .store import SESSION_GLOB, prune
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SESSIONS = 100
+
+
+class LocalSessionExporter(SpanExporter):
+    """Writes sanitized spans to ``<home>/telemetry/``. Thread-safe; never raises."""
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        sanitizer: Sanitizer | None = None,
+        error_reporting: bool = True,
+        usage_analytics: bool = True,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+    ) -> None:
+        self._folder = (home or telemetry_home()) / SESSIONS_DIR
+        self._sanitizer = sanitizer or Sanitizer()
+        self._policy = Policy(error_reporting=error_reporting, usage_analytics=usage_analytics)
+        self._max_sessions = max_sessions
+        self._journals: dict[str, Journal] = {}
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self.written: list[Path] = []  # session files this exporter wrote, oldest first
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        if kill_switch() is not None:
+            return SpanExportResult.SUCCESS  # dropped on purpose: the user switched it off
+        try:
+            with self._lock:
+                for span in spans:
+                    self._export_one(span)
+            return SpanExportResult.SUCCESS
+        except Exception:
+            _logger.debug("telemetry export failed; the run goes on without it", exc_info=True)
+            return SpanExportResult.FAILURE
+
+    def _export_one(self, span: ReadableSpan) -> None:
+        record = span_to_dict(span, self._sanitizer, self._policy)
+        session_id = record["trace_id"]
+        journal = self._journals.get(session_id)
+        if journal is None:
+            ensure_private_dir(self._folder)
+            resource = resource_to_dict(span.resource.attributes, self._sanitizer, self._policy)
+            journal = self._journals[session_id] = Journal(self._folder, session_id, resource)
+        journal.append(record)
+        if record["parent_span_id"] is None:
+            self._finish(journal, complete=True)
+
+    def _finish(self, journal: Journal, *, complete: bool) -> None:
+        self._journals.pop(journal.session_id, None)
+        doc = build_session(journal.session_id, journal.spans, journal.resource,
+                            complete=complete, created_at=journal.created_at)
+        self.written.append(write_session(self._folder, doc))
+        journal.close(remove=True)
+        prune(self._folder, SESSION_GLOB, self._max_sessions)
+
+    def shutdown(self) -> None:
+        """Write what is still open as incomplete sessions (the root never ended)."""
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+            for journal in list(self._journals.values()):
+                try:
+                    if kill_switch() is None:
+                        self._finish(journal, complete=False)
+                    else:
+                        journal.close(remove=False)
+                except Exception:
+                    _logger.debug("could not finish session %s", journal.session_id,
+                                  exc_info=True)
+                    journal.close(remove=False)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True  # every export is written synchronously

@@ -1,0 +1,137 @@
+"""The run's journal: spans appended one JSON line at a time while the run is live.
+
+A session file is written once, atomically, when the run's root span ends. Until then, each
+ended span is appended here, so a run killed with SIGKILL loses at most the line being written.
+The next start of the installer or the telemetry command turns such a journal (its process gone)
+into a session marked ``"complete": false``; a torn last line is skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .home import SESSIONS_DIR, atomic_write, iso_z, open_append_private, utc_now
+from .session import build_session
+
+_logger = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".journal"
+_MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+
+
+class Journal:
+    """An append-only JSON-lines file for one trace. Not thread-safe: the exporter locks."""
+
+    def __init__(self, folder: Path, session_id: str, resource: dict[str, Any]) -> None:
+        self.path = folder / f"{session_id}{JOURNAL_SUFFIX}"
+        self.session_id = session_id
+        self.created_at = iso_z(utc_now())
+        self.resource = resource
+        self.spans: list[dict[str, Any]] = []
+        self._fd = open_append_private(self.path)
+        header = {"journal": 1, "session_id": session_id, "pid": os.getpid(),
+                  "process_started": _process_started(os.getpid()),
+                  "created_at": self.created_at, "resource": resource}
+        self._write(header)
+
+    def append(self, span: dict[str, Any]) -> None:
+        self.spans.append(span)
+        self._write(span)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        # One write() per line with O_APPEND: a kill leaves whole lines plus at most one torn one.
+        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+
+    def close(self, *, remove: bool) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+def session_path(folder: Path, session_id: str, started: str) -> Path:
+    """``session_<yyyymmddTHHMMSSZ>_<id>.json`` from an ISO start time."""
+    stamp = started[:19].replace("-", "").replace(":", "") + "Z" if started else "unknown"
+    return folder / f"session_{stamp}_{session_id}.json"
+
+
+def write_session(folder: Path, doc: dict[str, Any]) -> Path:
+    started = doc["spans"][0]["start_time"] if doc["spans"] else doc["metadata"]["created_at"]
+    path = session_path(folder, doc["session_id"], started)
+    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8"))
+    return path
+
+
+def recover_journals(home: Path) -> list[Path]:
+    """Turn journals of dead processes into ``"complete": false`` sessions. Never raises."""
+    folder = home / SESSIONS_DIR
+    recovered: list[Path] = []
+    try:
+        journals = sorted(folder.glob(f"*{JOURNAL_SUFFIX}"))
+    except OSError:
+        return recovered
+    for journal in journals:
+        try:
+            path = _recover_one(folder, journal)
+        except Exception:  # a hostile journal must not stop the others or the caller
+            _logger.debug("could not recover %s", journal.name, exc_info=True)
+            continue
+        if path is not None:
+            recovered.append(path)
+    return recovered
+
+
+def _recover_one(folder: Path, journal: Path) -> Path | None:
+    if journal.is_symlink() or not journal.is_file():
+        return None
+    if journal.stat().st_size > _MAX_JOURNAL_BYTES:
+        _logger.debug("journal %s too large to recover; left in place", journal.name)
+        return None
+    lines = journal.read_bytes().splitlines()
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the torn last line of a killed run
+        if isinstance(record, dict):
+            records.append(record)
+    header = records[0] if records and records[0].get("journal") == 1 else None
+    if header is not None and _is_alive(header):
+        return None  # a live run is still writing it
+    spans = [r for r in records if "span_id" in r and "trace_id" in r and "start_time" in r]
+    if not spans:
+        journal.unlink()
+        return None
+    session_id = spans[0]["trace_id"]
+    resource = header.get("resource", {}) if header else {}
+    doc = build_session(session_id, spans, resource if isinstance(resource, dict) else {},
+                        complete=False, created_at=header.get("created_at") if header else None)
+    path = write_session(folder, doc)
+    journal.unlink()
+    return path
+
+
+def _process_started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _is_alive(header: dict[str, Any]) -> bool:
+    pid = header.get("pid")
+    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+        return False
+    started = header.get("process_started")
+    current = _process_started(pid)
+    # A reused pid has a different start time: that run is dead.
+    return current is not None and (started is None or abs(current - started) < 1.0)

@@ -1,0 +1,42 @@
+"""Shared fixtures: every test gets its own DINOAIR_HOME and a clean telemetry environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from otel_local_exporter import TelemetryConfig
+
+KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
+
+
+@pytest.fixture(autouse=True)
+def dinoair_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, not-yet-created telemetry home; the user's real ~/.dinoair is never touched."""
+    home = tmp_path_factory.mktemp("home") / ".dinoair"
+    monkeypatch.setenv("DINOAIR_HOME", str(home))
+    for name in (*KILL_SWITCHES, "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def consented_home(dinoair_home: Path) -> Path:
+    """A home whose config says yes to everything."""
+    config = TelemetryConfig.load(dinoair_home)
+    config.enable()
+    config.save()
+    return dinoair_home
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every entry under ``root`` with its mode and content, to prove nothing changed."""
+    if not root.exists():
+        return {}
+    entries: dict[str, tuple[int, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        stat = path.lstat()
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        entries[str(path.relative_to(root))] = (stat.st_mode, data)
+    return entries
