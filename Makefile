@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m installer.demo
+	$(PY) -m fixtures.demo
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -28,7 +28,6 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf build $(VENV) *.egg-info

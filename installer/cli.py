@@ -19,10 +19,10 @@ from otel_local_exporter import (
 )
 
 from . import __version__, consent
-from .context import InstallContext, Options
+from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize
 from .manifest import load_manifest
-from .runner import RunResult, run_install
+from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
 
 _logger = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def _default_target() -> Path:
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="Install from this manifest instead of the bundled one (local mirrors, tests).")
 @click.option("--only", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
-              help=f"Run only this step (repeatable). Steps: {', '.join(STEP_NAMES)}.")
+              help=f"Run only this step (repeatable; preflight always runs). "
+                   f"Steps: {', '.join(STEP_NAMES)}.")
 @click.option("--skip", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
               help="Skip this step (repeatable).")
 @click.option("--dry-run", is_flag=True,
@@ -59,11 +60,15 @@ def _default_target() -> Path:
               help="Answer the installer's own questions with yes. Never gives telemetry consent.")
 @click.option("--jobs", type=click.IntRange(1, 16), default=3, show_default=True,
               help="Parallel model downloads.")
+@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="Retries for a failed clone or download (with backoff; downloads resume).")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+              help="Seconds a stalled network read may take before it is retried.")
 @click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
 @click.version_option(__version__, "--version", prog_name="dinoair-install")
 def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest: Path | None,
          only: tuple[str, ...], skip: tuple[str, ...], dry_run: bool, yes: bool, jobs: int,
-         verbose: bool) -> None:
+         retries: int, timeout: float, verbose: bool) -> None:
     """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
     models, and the web GUI, into one folder.
 
@@ -71,12 +76,17 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    options = Options(target=(target or _default_target()).expanduser().absolute(),
+                      no_models=no_models, verbose=verbose, dry_run=dry_run, yes=yes, jobs=jobs,
+                      retries=retries, timeout=timeout)
+    steps = STEPS
     try:
         loaded = load_manifest(manifest)
     except InstallError as exc:
-        raise click.ClickException(f"{exc} ({exc.category}: {exc.hint})") from None
-    options = Options(target=(target or _default_target()).expanduser().absolute(),
-                      no_models=no_models, verbose=verbose, dry_run=dry_run, yes=yes, jobs=jobs)
+        if dry_run:
+            raise click.ClickException(f"{exc} ({exc.category}: {exc.hint})") from None
+        # Still a traced run: preflight fails with the manifest's error, the rest is skipped.
+        loaded, steps = None, (_failing_preflight(exc), *STEPS[1:])
     ctx = InstallContext(options=options, manifest=loaded, echo=click.echo)
     if dry_run:
         _print_plan(ctx, set(only), set(skip))
@@ -97,7 +107,7 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
                                disk_path=options.target)
 
     try:
-        result = run_install(STEPS, ctx, tracer, only=only, skip=skip,
+        result = run_install(steps, ctx, tracer, only=only, skip=skip,
                              run_attributes=_run_attributes(options, manifest, only, skip),
                              on_crash=on_crash)
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
@@ -109,6 +119,13 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     _shutdown(provider)
     _print_summary(ctx, result, decision)
     sys.exit(result.exit_code)
+
+
+def _failing_preflight(exc: InstallError) -> Step:
+    def run(ctx: InstallContext) -> None:
+        raise exc
+
+    return Step("preflight", run=run, describe=lambda ctx: "validate the manifest")
 
 
 def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
@@ -149,6 +166,7 @@ def _run_attributes(options: Options, manifest: Path | None, only: tuple[str, ..
         f"{ARG_PREFIX}only": list(only),
         f"{ARG_PREFIX}skip": list(skip),
         f"{ARG_PREFIX}jobs": options.jobs,
+        f"{ARG_PREFIX}retries": options.retries,
         f"{ARG_PREFIX}verbose": options.verbose,
         f"{ARG_PREFIX}yes": options.yes,
     }
@@ -157,7 +175,7 @@ def _run_attributes(options: Options, manifest: Path | None, only: tuple[str, ..
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Plan for {ctx.target} (dry run: nothing will be changed)")
     for index, step in enumerate(STEPS, 1):
-        if step.name in skip or (only and step.name not in only):
+        if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
             line = "skipped (excluded_by_option)"
         else:
             reason = step.skip_if(ctx)
@@ -183,9 +201,9 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
     elif result.outcome == "cancelled":
         click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
     elif failure is not None:
+        hint = failure.hint or HINTS.get(failure.error_category or "", "")
         click.echo(f"Error: step '{failure.name}' failed ({failure.error_category}): "
-                   f"{failure.error}. Try: {failure.hint or HINTS.get(failure.error_category or '', '')}",
-                   err=True)
+                   f"{failure.error}. Try: {hint}", err=True)
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
     if decision.enabled and result.session_id:

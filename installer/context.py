@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ class Options:
     retries: int = 3
 
 
-class StepSkipped(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StepSkipped(Exception):
     """Raised by :meth:`InstallContext.skip`; the runner records status ``skipped``."""
 
     def __init__(self, reason: str, detail: str = ""):
@@ -57,7 +56,7 @@ class ChildUsage:
 @dataclass
 class InstallContext:
     options: Options
-    manifest: Manifest
+    manifest: Manifest  # None only when the manifest failed to load (preflight then fails)
     echo: Callable[[str], None] = print
     tools: dict[str, str | None] = field(default_factory=dict)  # filled by preflight
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary

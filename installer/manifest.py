@@ -71,7 +71,7 @@ def _parse(data: Any, path: Path) -> Manifest:
     repo = _field(comfy, "repo", str, f"{where}: comfyui")
     ref = _field(comfy, "ref", str, f"{where}: comfyui")
     if not repo.strip() or not ref.strip():
-        raise ConfigurationError(f"manifest {where}: comfyui.repo and comfyui.ref must not be empty")
+        raise ConfigurationError(f"manifest {where}: comfyui.repo and .ref must not be empty")
     models = _field(data, "ollama_models", list, where)
     if not all(isinstance(m, str) and m.strip() for m in models):
         raise ConfigurationError(f"manifest {where}: ollama_models must be a list of model names")

@@ -28,6 +28,7 @@ from .errors import CANCELLED, UNEXPECTED, categorize
 _logger = logging.getLogger(__name__)
 
 ROOT_SPAN = "dinoair.install"
+ALWAYS_RUN = "preflight"  # --only never excludes it: later steps rely on what it detects
 CrashHook = Callable[[BaseException, str, str, trace.SpanContext], "os.PathLike[str] | None"]
 
 
@@ -99,7 +100,7 @@ def run_install(
                 if result.failure is not None:
                     outcome = StepResult(step.name, "skipped", reason="earlier_step_failed")
                     _record_skip_span(tracer, outcome)
-                elif step.name in skip or (only and step.name not in only):
+                elif step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
                     outcome = StepResult(step.name, "skipped", reason="excluded_by_option")
                     _record_skip_span(tracer, outcome)
                 else:

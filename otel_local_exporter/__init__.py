@@ -26,7 +26,22 @@ _EXPORTS = {
     "data_usage": "store",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ConsentDecision",
+    "ConsentSampler",
+    "CrashReporter",
+    "LocalSessionExporter",
+    "Sanitizer",
+    "TelemetryConfig",
+    "clear_data",
+    "configure_tracing",
+    "data_usage",
+    "kill_switch",
+    "load_crashes",
+    "load_sessions",
+    "resolve_consent",
+    "telemetry_home",
+]
 
 if TYPE_CHECKING:
     from .config import ConsentDecision, TelemetryConfig, kill_switch, resolve_consent

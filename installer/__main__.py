@@ -1,0 +1,5 @@
+"""``python -m installer`` is ``dinoair-install``."""
+
+from .cli import main
+
+main()

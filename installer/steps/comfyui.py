@@ -1,0 +1,378 @@
+"""ComfyUI: a shallow checkout of the pinned ref, reused when it is already right.
+
+The checkout is cloned into a temporary sibling (``ComfyUI.partial-<pid>``) and renamed into place
+only when complete, so Ctrl-C, a dropped connection or a bad ref never leaves a half checkout at
+``ComfyUI/``. An existing ``ComfyUI/`` that is exactly the pinned commit of the pinned repository
+is reused without touching the network: that is what makes a second run fast. Anything else found
+there (not a repository, another origin, another commit, a corrupt or modified checkout) is moved
+aside to ``ComfyUI.broken-<UTC timestamp>``, never deleted: it may hold the user's work and the
+models downloaded into ``models/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import git
+import psutil
+from tqdm import tqdm
+
+from ..context import InstallContext, Step
+from ..errors import InstallError, NetworkError, SystemRequirementError
+
+# Seconds before the first retry; doubled on each further retry. Tests set it to 0.
+BACKOFF_SECONDS = 1.0
+PARTIAL_PREFIX = "ComfyUI.partial-"
+BROKEN_PREFIX = "ComfyUI.broken-"
+SHORT_SHA = 12
+
+_FULL_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
+# git's and curl's wording for failures worth retrying (DNS, refused, timeout, cut transfers).
+_NETWORK_MARKERS = (
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "name or service not known",
+    "connection refused",
+    "couldn't connect to server",
+    "failed to connect",
+    "connection timed out",
+    "timed out",
+    "operation too slow",
+    "connection reset",
+    "network is unreachable",
+    "no route to host",
+    "early eof",
+    "rpc failed",
+    "the remote end hung up unexpectedly",
+    "unexpected disconnect",
+    "gnutls_handshake() failed",
+    "ssl_connect",
+    "ssl_error_syscall",
+    "proxy connect aborted",
+)
+_HTTP_5XX = re.compile(r"returned error: 5\d\d")
+
+
+def run(ctx: InstallContext) -> None:
+    repo_url, ref = ctx.manifest.comfyui_repo, ctx.manifest.comfyui_ref
+    dest = ctx.comfyui_dir
+    ctx.target.mkdir(parents=True, exist_ok=True)
+    removed = _remove_stale_partials(ctx.target)
+    if removed:
+        ctx.event("stale_partial_removed", count=removed)
+
+    problem, head = inspect_checkout(dest, repo_url, ref)
+    if problem is None:
+        assert head is not None
+        ctx.event("checkout_reused", commit=head[:SHORT_SHA])
+        ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": True}
+        return
+    if problem != "missing":
+        _clear_destination(ctx, dest, problem)
+
+    partial = ctx.target / f"{PARTIAL_PREFIX}{os.getpid()}"
+    _remove_tree(partial)
+    started = time.monotonic()
+    try:
+        _clone_with_retries(ctx, partial, repo_url, ref)
+        with git.Repo(partial) as repo:
+            head = repo.head.commit.hexsha
+        os.replace(partial, dest)
+    except BaseException:
+        # Failure, Ctrl-C or SystemExit: never leave a half checkout behind.
+        _remove_tree(partial)
+        raise
+    seconds = round(time.monotonic() - started, 3)
+    ctx.event("clone_completed", commit=head[:SHORT_SHA], seconds=seconds, shallow=True)
+    ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": False}
+
+
+def describe(ctx: InstallContext) -> str:
+    ref = ctx.manifest.comfyui_ref
+    problem, head = inspect_checkout(ctx.comfyui_dir, ctx.manifest.comfyui_repo, ref)
+    if problem is None:
+        assert head is not None
+        return f"reuse the ComfyUI checkout at {ref} ({head[:SHORT_SHA]}); no download"
+    action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MB) into ComfyUI/"
+    if problem == "missing":
+        return action
+    return f"move the existing ComfyUI/ aside ({problem.replace('_', ' ')}), then {action}"
+
+
+def inspect_checkout(path: Path, repo_url: str, ref: str) -> tuple[str | None, str | None]:
+    """Whether ``path`` is a checkout of ``ref`` from ``repo_url``: ``(problem, head sha)``.
+
+    ``problem`` is None for a reusable checkout, else one of ``missing``, ``not_a_repo``,
+    ``wrong_origin``, ``corrupt``, ``wrong_ref``, ``modified``. Reads only, no network: the
+    ref is resolved against the tags and branches the earlier clone stored.
+    """
+    if not path.exists() and not path.is_symlink():
+        return "missing", None
+    try:
+        repo = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return "not_a_repo", None
+    with repo:
+        # Any failure to read the repository means we cannot vouch for it: GitPython and gitdb
+        # raise a zoo of types (ValueError, BadName, BadObject, GitCommandError, OSError).
+        try:
+            if repo.bare:
+                return "not_a_repo", None
+            origins = [remote.url for remote in repo.remotes if remote.name == "origin"]
+        except Exception:
+            return "corrupt", None
+        if not origins or _normalize_url(origins[0]) != _normalize_url(repo_url):
+            return "wrong_origin", None
+        try:
+            head = repo.head.commit.hexsha  # reads the commit object, not just the ref
+        except Exception:
+            return "corrupt", None
+        expected = _local_ref_commit(repo, ref)
+        if expected != head:
+            return "wrong_ref", head
+        try:  # diffing index and work tree against HEAD also reads its trees and blobs
+            dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+        except Exception:
+            return "corrupt", head
+        if dirty:
+            return "modified", head
+        return None, head
+
+
+# -- cloning -------------------------------------------------------------------------------------
+
+
+def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: str) -> None:
+    """Clone, retrying network failures with exponential backoff; other failures fail at once.
+
+    ``Options.retries`` counts retries after the first attempt.
+    """
+    attempts = max(0, ctx.options.retries) + 1
+    for attempt in range(1, attempts + 1):
+        progress = _CloneProgress(enabled=sys.stderr.isatty())
+        try:
+            clone_into(partial, repo_url, ref, progress=progress, timeout=ctx.options.timeout)
+            return
+        except git.GitCommandNotFound as exc:
+            raise SystemRequirementError(
+                "missing tool: git could not be started",
+                hint="install git and make sure `git --version` works, then re-run",
+            ) from exc
+        except git.GitCommandError as exc:
+            detail = _git_error_text(exc, progress)
+            _remove_tree(partial)
+            if not _is_network_failure(detail):
+                raise InstallError(
+                    f"could not clone ComfyUI at {ref!r}: {_first_error_line(detail)}",
+                    hint="check that comfyui.repo in the manifest is a git repository and that "
+                    "comfyui.ref names one of its tags, branches or full commit shas",
+                ) from exc
+            if attempt == attempts:
+                raise NetworkError(
+                    f"could not download ComfyUI after {attempts} attempts: "
+                    f"{_first_error_line(detail)}",
+                    hint="check your connection (git honours https_proxy) and re-run; the "
+                    "clone starts again from scratch, nothing half-done is kept",
+                ) from exc
+            delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
+            ctx.event("clone_retry", attempt=attempt, attempts=attempts, delay_seconds=delay)
+            time.sleep(delay)
+        finally:
+            progress.close()
+
+
+def clone_into(
+    partial: Path,
+    repo_url: str,
+    ref: str,
+    *,
+    progress: git.RemoteProgress | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Put a depth-1 checkout of ``ref`` (tag, branch or full commit sha) at ``partial``."""
+    env = _git_env(timeout)
+    if not _FULL_SHA.match(ref):
+        # --branch takes tags as well as branches, and keeps the tag ref for the reuse check.
+        clone = git.Repo.clone_from(
+            repo_url, partial, progress=progress, env=env, depth=1, branch=ref
+        )
+        clone.close()
+        return
+    # A commit is not a ref the server advertises: fetch exactly that object, then check it out.
+    with git.Repo.init(partial) as repo:
+        repo.git.update_environment(**env)
+        repo.create_remote("origin", repo_url)
+        try:
+            repo.git.fetch("origin", ref, depth=1)
+        except git.GitCommandError as exc:
+            if _is_network_failure(str(exc.stderr)):
+                raise
+            # Servers that refuse unadvertised objects (protocol v0 without
+            # allowReachableSHA1InWant): fetch the full history of branches and tags instead.
+            repo.git.fetch("origin", "--tags", "+refs/heads/*:refs/remotes/origin/*")
+        repo.git.checkout(ref, quiet=True, detach=True)
+
+
+class _CloneProgress(git.RemoteProgress):
+    """Draws git's progress as a tqdm bar on a terminal; keeps git's error lines either way."""
+
+    _STAGES: ClassVar[dict[int, str]] = {
+        git.RemoteProgress.COUNTING: "counting objects",
+        git.RemoteProgress.COMPRESSING: "compressing",
+        git.RemoteProgress.RECEIVING: "receiving objects",
+        git.RemoteProgress.RESOLVING: "resolving deltas",
+        git.RemoteProgress.CHECKING_OUT: "checking out files",
+    }
+
+    def __init__(self, enabled: bool):
+        super().__init__()
+        self._enabled = enabled
+        self._bar: tqdm | None = None
+        self._stage: int | None = None
+
+    def update(
+        self, op_code: int, cur_count: Any, max_count: Any = None, message: str = ""
+    ) -> None:
+        if not self._enabled:
+            return
+        stage = op_code & self.OP_MASK
+        if stage != self._stage or self._bar is None:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(
+                desc=f"ComfyUI: {self._STAGES.get(stage, 'cloning')}",
+                total=int(max_count) if max_count else None,
+                unit="obj",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        if max_count:
+            self._bar.total = int(max_count)
+        self._bar.n = int(cur_count or 0)
+        if message:  # e.g. "4.48 MiB | 8.95 MiB/s" while receiving
+            self._bar.set_postfix_str(message.strip(), refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _git_env(timeout: float) -> dict[str, str]:
+    """Never prompt (there is nobody to answer), and give up on a stalled transfer."""
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+        "GIT_HTTP_LOW_SPEED_TIME": str(max(1, int(timeout))),
+    }
+    if "GIT_SSH_COMMAND" not in os.environ:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    return env
+
+
+def _git_error_text(exc: git.GitCommandError, progress: git.RemoteProgress) -> str:
+    """git's stderr; with a progress handler GitPython hands the error lines to the handler."""
+    parts = [str(exc.stderr or "").strip(), *progress.error_lines, *progress.other_lines]
+    text = "\n".join(part for part in parts if part)
+    return text.replace("stderr: '", "").strip().strip("'")
+
+
+def _is_network_failure(detail: str) -> bool:
+    lowered = detail.lower()
+    return any(marker in lowered for marker in _NETWORK_MARKERS) or bool(_HTTP_5XX.search(lowered))
+
+
+def _first_error_line(detail: str) -> str:
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    for line in lines:
+        if line.lower().startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else "git failed without a message"
+
+
+# -- what is already on disk ---------------------------------------------------------------------
+
+
+def _local_ref_commit(repo: git.Repo, ref: str) -> str | None:
+    if _FULL_SHA.match(ref):
+        return ref.lower()
+    for candidate in (f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", f"refs/heads/{ref}"):
+        with contextlib.suppress(git.GitCommandError):
+            return repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}")
+    return None
+
+
+def _normalize_url(url: str) -> str:
+    """Compare origins loosely: trailing slashes and ``.git`` do not make another repository."""
+    url = url.strip().rstrip("/")
+    if url.endswith(".git"):
+        url = url[: -len(".git")]
+    if "://" not in url and not url.startswith("git@"):
+        with contextlib.suppress(OSError):
+            url = str(Path(url).resolve())
+    return url
+
+
+def _clear_destination(ctx: InstallContext, dest: Path, problem: str) -> None:
+    if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
+        dest.rmdir()  # an empty folder holds nothing worth keeping
+        return
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = dest.with_name(f"{BROKEN_PREFIX}{stamp}")
+    suffix = 1
+    while aside.exists() or aside.is_symlink():
+        aside = dest.with_name(f"{BROKEN_PREFIX}{stamp}-{suffix}")
+        suffix += 1
+    os.rename(dest, aside)
+    ctx.event("checkout_moved_aside", reason=problem, folder=aside.name)
+    ctx.echo(
+        f"  existing ComfyUI folder kept as {aside.name} ({problem.replace('_', ' ')}); "
+        "models inside it moved with it"
+    )
+
+
+def _remove_stale_partials(target: Path) -> int:
+    """Remove ``ComfyUI.partial-<pid>`` folders left by runs that were killed."""
+    removed = 0
+    for path in target.glob(f"{PARTIAL_PREFIX}*"):
+        pid_text = path.name[len(PARTIAL_PREFIX) :]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid != os.getpid() and psutil.pid_exists(pid):
+            continue  # another installer run is cloning there right now
+        _remove_tree(path)
+        removed += 1
+    return removed
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a folder we created, including git's read-only pack files on Windows."""
+    if not path.exists() and not path.is_symlink():
+        return
+
+    def make_writable(func: Any, name: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(name, stat.S_IWRITE | stat.S_IREAD)
+            func(name)
+
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    elif sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable)
+    else:
+        shutil.rmtree(path, onerror=make_writable)  # deprecated from 3.12 on
+
+
+STEP = Step(name="comfyui", run=run, describe=describe)

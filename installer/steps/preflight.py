@@ -1,0 +1,164 @@
+"""Preflight: fail in the first second, not after a 2 GB download, when the machine cannot work.
+
+Checks what every later step relies on (a supported Python, git, pip, a writable target, enough
+free disk) and records which optional tools exist in ``ctx.tools``, so the steps that need node,
+npm or ollama can skip themselves instead of failing.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from ..context import InstallContext, Step
+from ..errors import ConfigurationError, SystemRequirementError
+
+MIN_PYTHON = (3, 10)
+REQUIRED_TOOLS = ("git",)
+OPTIONAL_TOOLS = ("node", "npm", "ollama")
+GIB = 1024**3
+# ComfyUI's checkout, the venv with pip and the logs, before any model. Real ComfyUI
+# requirements pull torch, which needs more: pip then fails with "No space left on device",
+# which python_deps reports as a system error.
+BASE_MARGIN_BYTES = 2 * GIB
+# Logs, stamps and launch scripts once ComfyUI and the venv already exist (a re-run).
+RERUN_MARGIN_BYTES = 100 * 1024**2
+
+_TOOL_HINTS = {
+    "git": "install git (apt install git, brew install git, or the installer from git-scm.com), "
+    "make sure `git --version` works in a new terminal, then re-run",
+}
+
+
+def run(ctx: InstallContext) -> None:
+    check_python(sys.version_info)
+    ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
+
+    for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):
+        ctx.tools[tool] = shutil.which(tool)
+        ctx.event("tool_detected", tool=tool, found=ctx.tools[tool] is not None)
+    for tool in REQUIRED_TOOLS:
+        if ctx.tools[tool] is None:
+            raise SystemRequirementError(
+                f"missing tool: {tool} is not on PATH", hint=_TOOL_HINTS[tool]
+            )
+    _check_pip()
+
+    _check_writable(ctx.target)
+    needed = required_bytes(ctx)
+    free = psutil.disk_usage(str(ctx.target)).free
+    ctx.event("disk_checked", free_gib=_gib(free), needed_gib=_gib(needed), enough=free >= needed)
+    if free < needed:
+        raise SystemRequirementError(
+            f"not enough disk space: need {_gib(needed)} GiB, {_gib(free)} GiB free "
+            "on the target drive",
+            hint="free some space, choose another --target, or use --no-models to skip the "
+            "checkpoint downloads, then re-run",
+        )
+
+    ctx.outcomes["preflight"] = {
+        "python": f"{sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}",
+        "tools": {tool: path is not None for tool, path in ctx.tools.items()},
+        "free_gib": _gib(free),
+        "needed_gib": _gib(needed),
+    }
+
+
+def describe(ctx: InstallContext) -> str:
+    return (
+        f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, git and pip, that the target "
+        f"folder is writable and has {_gib(required_bytes(ctx))} GiB free; "
+        f"look for {', '.join(OPTIONAL_TOOLS)}"
+    )
+
+
+def check_python(version: Sequence[int]) -> None:
+    """Refuse interpreters older than :data:`MIN_PYTHON` (ComfyUI needs 3.10 too)."""
+    if tuple(version[:2]) < MIN_PYTHON:
+        found = ".".join(str(part) for part in version[:3])
+        wanted = ".".join(str(part) for part in MIN_PYTHON)
+        raise ConfigurationError(
+            f"Python {found} is not supported; DinoAir needs Python {wanted} or newer",
+            hint=f"install Python {wanted}+ and run the installer with it "
+            f"(for example `python{wanted} install.py`)",
+        )
+
+
+def required_bytes(ctx: InstallContext) -> int:
+    """Free space this run still needs: missing checkpoints plus room for ComfyUI and its venv.
+
+    Checkpoints already in place at their full size and an existing installation do not count
+    again, so a re-run on a nearly full disk is not refused for space it will not use.
+    """
+    installed = ctx.comfyui_dir.is_dir() and (ctx.target / "venv").is_dir()
+    needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES
+    if not ctx.options.no_models:
+        for checkpoint in ctx.manifest.checkpoints:
+            if _file_size(ctx.comfyui_dir / checkpoint.dest / checkpoint.name) != checkpoint.size:
+                needed += checkpoint.size
+    return needed
+
+
+def _check_pip() -> None:
+    """pip for the running interpreter, and ensurepip so ``venv`` can put pip in the new venv."""
+    if importlib.util.find_spec("pip") is None:
+        raise SystemRequirementError(
+            f"missing tool: pip is not available for this Python ({_python_name()})",
+            hint="install pip for this Python (`python -m ensurepip --upgrade`, or the "
+            "python3-pip package), then re-run",
+        )
+    if importlib.util.find_spec("ensurepip") is None:
+        raise SystemRequirementError(
+            f"missing tool: this Python ({_python_name()}) cannot create virtual environments "
+            "with pip (no ensurepip)",
+            hint="install the venv support for this Python (on Debian/Ubuntu: "
+            "apt install python3-venv), then re-run",
+        )
+
+
+def _check_writable(target: Path) -> None:
+    """Create the target and prove we can write there, before anything is downloaded."""
+    probe = target / f".dinoair-write-test-{os.getpid()}"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        reason = {
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EROFS: "read-only file system",
+            errno.ENOTDIR: "a parent of it is a file, not a folder",
+            errno.EEXIST: "a file with that name exists",
+            errno.ENOSPC: "the disk is full",
+        }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise SystemRequirementError(
+            f"cannot write to the target folder {target.name!r}: {reason}",
+            hint="choose a folder you may write to with --target, or fix its permissions, "
+            "then re-run",
+        ) from exc
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def _gib(count: int) -> float:
+    return round(count / GIB, 2)
+
+
+def _python_name() -> str:
+    return f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+
+
+STEP = Step(name="preflight", run=run, describe=describe)

@@ -1,0 +1,142 @@
+"""Install the DinoAir web GUI (a small Node.js app) into ``<target>/webgui``.
+
+The bundled files replace their installed copies; everything else in the folder stays
+(``node_modules``, files the user added). ``config.json`` tells the app which Ollama model to
+chat with; the installer owns it (``DINOAIR_MODEL`` overrides it when the app starts).
+
+``npm ci`` (or ``npm install`` without a lock file) then runs once: a stamp holding the hash of
+``package.json`` and ``package-lock.json`` lets a second installer run skip it as
+``already_installed``. Without npm the files are still copied and the step is skipped as
+``npm_not_found``: the app has no dependencies and runs with plain ``node``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..context import InstallContext, Step
+from ..errors import ConfigurationError
+
+FOLDER = "webgui"
+STAMP = ".dinoair-npm-stamp"
+CONFIG = "config.json"
+LOG_NAME = "npm.log"
+_NOT_BUNDLED = {"node_modules", STAMP, CONFIG}  # never copied from the bundle, never replaced
+_NPM_FLAGS = ("--no-audit", "--no-fund")
+
+
+def describe(ctx: InstallContext) -> str:
+    return (f"copy the web GUI into {FOLDER}/ (keeping node_modules and your own files), "
+            "then install it with npm unless it is already installed")
+
+
+def run(ctx: InstallContext) -> None:
+    source = ctx.manifest.webgui_dir
+    if not (source / "package.json").is_file():
+        raise ConfigurationError(f"the bundled web GUI folder {source.name!r} has no package.json",
+                                 hint="point the manifest's 'webgui' at the web GUI folder, or "
+                                      "reinstall the installer")
+    dest = ctx.target / FOLDER
+    written, unchanged = _copy_bundle(source, dest)
+    _write_config(dest, ctx.manifest.ollama_models)
+    outcome = {"folder": FOLDER, "files_written": written, "files_unchanged": unchanged,
+               "npm": "not_run"}
+    ctx.outcomes["webgui"] = outcome
+    ctx.event("webgui_copied", written=written, unchanged=unchanged)
+
+    npm = ctx.tools.get("npm")
+    if not npm:
+        ctx.skip("npm_not_found", "install Node.js (it comes with npm) to run the web GUI, "
+                 "then re-run the installer")
+    stamp = _stamp(dest)
+    if _installed_stamp(dest) == stamp and _dependencies_present(dest):
+        outcome["npm"] = "already_installed"
+        ctx.skip("already_installed")
+    command = "ci" if (dest / "package-lock.json").is_file() else "install"
+    ctx.run([npm, command, *_NPM_FLAGS], log_name=LOG_NAME, cwd=dest, what=f"npm {command}")
+    # `npm install` may have written package-lock.json: stamp what is there now.
+    _write_atomic(dest / STAMP, (_stamp(dest) + "\n").encode())
+    outcome["npm"] = command
+    ctx.event("npm_installed", command=command)
+
+
+def _copy_bundle(source: Path, dest: Path) -> tuple[int, int]:
+    """Copy the bundled tree over ``dest``; returns (files written, files already identical)."""
+    written = unchanged = 0
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_BUNDLED)
+        relative = Path(folder).relative_to(source)
+        (dest / relative).mkdir(parents=True, exist_ok=True)
+        for name in sorted(files):
+            if name in _NOT_BUNDLED and relative == Path("."):
+                continue
+            src, dst = Path(folder) / name, dest / relative / name
+            data = src.read_bytes()
+            if dst.is_file() and not dst.is_symlink() and dst.read_bytes() == data:
+                unchanged += 1
+                continue
+            _write_atomic(dst, data)
+            shutil.copymode(src, dst)
+            written += 1
+    return written, unchanged
+
+
+def _write_config(dest: Path, models: tuple[str, ...]) -> None:
+    config = {"model": models[0]} if models else {}
+    data = (json.dumps(config, indent=2) + "\n").encode()
+    path = dest / CONFIG
+    if not path.is_file() or path.read_bytes() != data:
+        _write_atomic(path, data)
+
+
+def _stamp(dest: Path) -> str:
+    """What the installed dependencies depend on: package.json and the lock file, if any."""
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        path = dest / name
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(none)")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _installed_stamp(dest: Path) -> str | None:
+    try:
+        return (dest / STAMP).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def _dependencies_present(dest: Path) -> bool:
+    """With dependencies declared, ``node_modules`` must exist (the user may have deleted it)."""
+    try:
+        package = json.loads((dest / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    declared = package.get("dependencies") if isinstance(package, dict) else None
+    return not declared or (dest / "node_modules").is_dir()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temporary file in the same folder, fsync, ``os.replace``: never a torn file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+STEP = Step(name="webgui", run=run, describe=describe)
