@@ -97,18 +97,21 @@ def run_install(
             result.session_id = f"{span_context.trace_id:032x}"
         try:
             for index, step in enumerate(steps, 1):
+                header = f"[{index}/{len(steps)}] {step.name}:"
                 if result.failure is not None:
                     outcome = StepResult(step.name, "skipped", reason="earlier_step_failed")
                     _record_skip_span(tracer, outcome)
+                    ctx.echo(f"{header} {_step_line(outcome)}")
                 elif step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
                     outcome = StepResult(step.name, "skipped", reason="excluded_by_option")
                     _record_skip_span(tracer, outcome)
+                    ctx.echo(f"{header} {_step_line(outcome)}")
                 else:
-                    ctx.echo(f"[{index}/{len(steps)}] {step.name}: {step.describe(ctx)}")
+                    ctx.echo(f"{header} {step.describe(ctx)}")
                     outcome = _run_step(step, ctx, tracer, result, on_crash)
+                    ctx.echo(f"      {_step_line(outcome)}")
                 result.steps.append(outcome)
                 ctx.outcomes["steps"].append(outcome.summary())
-                ctx.echo(_step_line(outcome, f"[{index}/{len(steps)}] {step.name}:"))
                 if outcome.status == "cancelled":
                     break
         except KeyboardInterrupt:
@@ -231,11 +234,10 @@ def _system_profile() -> dict[str, Any]:
 _SYMBOL = {"completed": "ok", "skipped": "skipped", "failed": "FAILED", "cancelled": "CANCELLED"}
 
 
-def _step_line(outcome: StepResult, header: str) -> str:
-    """``      ok in 1.2s`` under the step's header line, or the header itself for a skip."""
+def _step_line(outcome: StepResult) -> str:
+    """``ok in 1.2s``, ``skipped (reason)``, ``FAILED [category] message``."""
     detail = f" ({outcome.reason})" if outcome.reason else ""
     if outcome.error:
         detail = f" [{outcome.error_category}] {outcome.error}"
     seconds = f" in {outcome.duration_ms / 1000:.1f}s" if outcome.duration_ms >= 50 else ""
-    lead = header if outcome.status == "skipped" and not outcome.duration_ms else " " * 6
-    return f"{lead} {_SYMBOL[outcome.status]}{seconds}{detail}"
+    return f"{_SYMBOL[outcome.status]}{seconds}{detail}"
