@@ -15,8 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from .home import SESSIONS_DIR, atomic_write, iso_z, open_append_private, utc_now
 from .session import build_session
 
@@ -121,6 +119,8 @@ def _recover_one(folder: Path, journal: Path) -> Path | None:
 
 
 def _process_started(pid: int) -> float | None:
+    import psutil  # here, not at import: `dinoair-telemetry status` never needs it
+
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:
@@ -128,6 +128,8 @@ def _process_started(pid: int) -> float | None:
 
 
 def _is_alive(header: dict[str, Any]) -> bool:
+    import psutil
+
     pid = header.get("pid")
     if not isinstance(pid, int) or not psutil.pid_exists(pid):
         return False

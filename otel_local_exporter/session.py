@@ -159,8 +159,6 @@ def _error_events(span: dict[str, Any], step: str | None) -> Iterable[dict[str, 
     attrs = span["attributes"]
     category = attrs.get(attr.ERROR_CATEGORY)
     exceptions = [e for e in span["events"] if e["name"] == "exception"]
-    if step is None and category is None:
-        return []  # the root repeats its failing step's error: keep one event per failure
     for exc in exceptions:
         details = exc["attributes"]
         yield {
@@ -170,8 +168,9 @@ def _error_events(span: dict[str, Any], step: str | None) -> Iterable[dict[str, 
             "error_message": details.get("exception.message"),
             "stack_trace": details.get("exception.stacktrace"),
         }
-    if not exceptions and category is not None:
+    if not exceptions and category is not None and step is not None:
         # Error reporting is off (details stripped) or the step failed without an exception.
+        # (A root span's category only repeats its failing step's: one event per failure.)
         yield {"event_type": "error", "timestamp": span["end_time"], "step_name": step,
                "error_category": category}
 

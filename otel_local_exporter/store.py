@@ -36,7 +36,7 @@ class StoredFile:
 
     @property
     def id(self) -> str:
-        return str(self.data.get("session_id") or self.data.get("crash_id") or "")
+        return str(self.data.get("crash_id") or self.data.get("session_id") or "")
 
 
 @dataclass(frozen=True)

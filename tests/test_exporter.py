@@ -239,8 +239,9 @@ def test_invalid_session_files_are_reported_never_deleted(consented_home: Path) 
 
 def test_crash_report_is_sanitized_and_linked(consented_home: Path) -> None:
     reporter = CrashReporter(consented_home, resolve_consent(), installer_version="1.2.3")
+    where, token = f"{Path.home()}/secret-project", "ghp_" + "a" * 36
     try:
-        raise RuntimeError(f"failed in {Path.home()}/secret-project with ghp_{'a' * 36}")
+        raise RuntimeError(f"failed in {where} with {token}")
     except RuntimeError as exc:
         path = reporter.report(exc, category="unexpected", step="models", trace_id=0xABC,
                                span_id=0xDEF, disk_path=consented_home)
