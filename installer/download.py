@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 from tqdm import tqdm
 
 from .errors import ChecksumError, InstallError, NetworkError
+from .fsutil import write_atomic
 from .manifest import Checkpoint
 
 __all__ = ["RECORD_NAME", "DownloadResult", "DownloadSpec", "download_all", "download_one"]
@@ -716,16 +717,5 @@ def _record_verified(path: Path, sha256: str) -> None:
     with _record_lock:
         records = _read_records(path.parent)
         records[path.name] = entry
-        _write_atomic(path.parent / RECORD_NAME, json.dumps(records, indent=2, sort_keys=True))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        write_atomic(path.parent / RECORD_NAME,
+                     json.dumps(records, indent=2, sort_keys=True) + "\n")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
@@ -20,6 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..context import InstallContext, Step
+from ..fsutil import write_atomic
 
 SUMMARY = "install_summary.json"
 _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")  # /x, C:\x, \\server\share
@@ -117,8 +116,8 @@ def run(ctx: InstallContext) -> None:
     started = time.monotonic()
     target = ctx.target
     target.mkdir(parents=True, exist_ok=True)
-    _write_atomic(target / "start.sh", START_SH.encode(), mode=0o755)
-    _write_atomic(target / "start.bat", START_BAT.replace("\n", "\r\n").encode(), mode=0o644)
+    write_atomic(target / "start.sh", START_SH.encode(), mode=0o755)
+    write_atomic(target / "start.bat", START_BAT.replace("\n", "\r\n").encode(), mode=0o644)
     ctx.outcomes["finalize"] = {"scripts": ["start.sh", "start.bat"], "summary": SUMMARY}
 
     steps = [dict(s) for s in ctx.outcomes.get("steps", []) if s.get("name") != "finalize"]
@@ -135,7 +134,7 @@ def run(ctx: InstallContext) -> None:
                   "venv": "venv", "logs": "logs", "start": ["start.sh", "start.bat"]},
     }
     summary = relative_paths(summary, target)
-    _write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
+    write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
     ctx.event("summary_written", steps=len(steps), success=summary["success"])
 
 
@@ -180,22 +179,6 @@ def _relative_text(text: str, root: Path) -> str:
     if _ABSOLUTE.match(text) and not any(c.isspace() for c in text):
         text = "<outside>/" + re.split(r"[\\/]", text.rstrip("\\/"))[-1]
     return text
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Temporary file in the same folder, fsync, ``os.replace``: never a torn file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 STEP = Step(name="finalize", run=run, describe=describe)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..context import InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
+from ..fsutil import write_atomic
 
 STAMP_NAME = ".dinoair-requirements.json"
 VENV_MARKER = ".dinoair-venv-complete"  # written once venv + ensurepip finished
@@ -199,18 +200,12 @@ def _stamp_matches(ctx: InstallContext, digest: str) -> bool:
 
 
 def _write_stamp(ctx: InstallContext, digest: str) -> None:
-    path = venv_dir(ctx) / STAMP_NAME
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     data = {
         "requirements_sha256": digest,
         "python": ".".join(str(part) for part in sys.version_info[:3]),
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(venv_dir(ctx) / STAMP_NAME, json.dumps(data))
 
 
 def _sha256(path: Path) -> str | None:

@@ -12,16 +12,15 @@ chat with; the installer owns it (``DINOAIR_MODEL`` overrides it when the app st
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from ..context import InstallContext, Step
 from ..errors import ConfigurationError
+from ..fsutil import write_atomic
 
 FOLDER = "webgui"
 STAMP = ".dinoair-npm-stamp"
@@ -61,7 +60,7 @@ def run(ctx: InstallContext) -> None:
     command = "ci" if (dest / "package-lock.json").is_file() else "install"
     ctx.run([npm, command, *_NPM_FLAGS], log_name=LOG_NAME, cwd=dest, what=f"npm {command}")
     # `npm install` may have written package-lock.json: stamp what is there now.
-    _write_atomic(dest / STAMP, (_stamp(dest) + "\n").encode())
+    write_atomic(dest / STAMP, (_stamp(dest) + "\n").encode())
     outcome["npm"] = command
     ctx.event("npm_installed", command=command)
 
@@ -81,7 +80,7 @@ def _copy_bundle(source: Path, dest: Path) -> tuple[int, int]:
             if dst.is_file() and not dst.is_symlink() and dst.read_bytes() == data:
                 unchanged += 1
                 continue
-            _write_atomic(dst, data)
+            write_atomic(dst, data)
             shutil.copymode(src, dst)
             written += 1
     return written, unchanged
@@ -92,7 +91,7 @@ def _write_config(dest: Path, models: tuple[str, ...]) -> None:
     data = (json.dumps(config, indent=2) + "\n").encode()
     path = dest / CONFIG
     if not path.is_file() or path.read_bytes() != data:
-        _write_atomic(path, data)
+        write_atomic(path, data)
 
 
 def _stamp(dest: Path) -> str:
@@ -121,22 +120,6 @@ def _dependencies_present(dest: Path) -> bool:
         return False
     declared = package.get("dependencies") if isinstance(package, dict) else None
     return not declared or (dest / "node_modules").is_dir()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file in the same folder, fsync, ``os.replace``: never a torn file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 STEP = Step(name="webgui", run=run, describe=describe)

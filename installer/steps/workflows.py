@@ -13,15 +13,13 @@ A ``.new`` file does not end in ``.json``, so it never shows up as a second work
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..context import InstallContext, Step
 from ..errors import ConfigurationError, InstallError
+from ..fsutil import write_atomic
 
 RECORD = ".dinoair-workflows"  # JSON: file name -> sha256 of the version this installer wrote
 _FOLDER = "workflows"
@@ -53,7 +51,7 @@ def run(ctx: InstallContext) -> None:
         if status == "kept":
             ctx.event("workflow_user_copy_kept", workflow=name)
     if record != recorded:
-        _write_atomic(dest_dir / RECORD,
+        write_atomic(dest_dir / RECORD,
                       (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     ctx.outcomes["workflows"] = {"folder": f"ComfyUI/{_FOLDER}", **result}
     ctx.event("workflows_installed", **{key: len(names) for key, names in result.items()})
@@ -91,7 +89,7 @@ def _install_one(dest_dir: Path, name: str, data: bytes, record: dict[str, str])
     dest = dest_dir / name
     digest = _sha256(data)
     if not dest.exists():
-        _write_atomic(dest, data)
+        write_atomic(dest, data)
         record[name] = digest
         return "copied"
     current = _sha256(dest.read_bytes())
@@ -99,12 +97,12 @@ def _install_one(dest_dir: Path, name: str, data: bytes, record: dict[str, str])
         record[name] = digest
         return "unchanged"
     if record.get(name) == current:  # still what we wrote last time: the user left it alone
-        _write_atomic(dest, data)
+        write_atomic(dest, data)
         record[name] = digest
         return "updated"
     side = dest_dir / f"{name}.new"
     if not side.exists() or side.read_bytes() != data:
-        _write_atomic(side, data)
+        write_atomic(side, data)
     return "kept"
 
 
@@ -121,22 +119,6 @@ def _read_record(path: Path) -> dict[str, str]:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file in the same folder, fsync, ``os.replace``: never a torn file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 STEP = Step(name="workflows", run=run, describe=describe)
