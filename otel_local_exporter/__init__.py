@@ -22,8 +22,8 @@ _EXPORTS = {
     "telemetry_home": "home",
     "load_sessions": "store",
     "load_crashes": "store",
-    "clear_data": "store",
-    "data_usage": "store",
+    "clear_data": "home",
+    "data_usage": "home",
 }
 
 __all__ = [
@@ -47,10 +47,10 @@ if TYPE_CHECKING:
     from .config import ConsentDecision, TelemetryConfig, kill_switch, resolve_consent
     from .crash import CrashReporter
     from .exporter import LocalSessionExporter
-    from .home import telemetry_home
+    from .home import clear_data, data_usage, telemetry_home
     from .sampler import ConsentSampler
     from .sanitize import Sanitizer
-    from .store import clear_data, data_usage, load_crashes, load_sessions
+    from .store import load_crashes, load_sessions
     from .tracing import configure_tracing
 
 

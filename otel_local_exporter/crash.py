@@ -20,10 +20,18 @@ from typing import Any
 import psutil
 
 from .config import ConsentDecision, kill_switch
-from .home import CRASHES_DIR, atomic_write, ensure_private_dir, file_stamp, iso_z, utc_now
+from .home import (
+    CRASH_GLOB,
+    CRASHES_DIR,
+    atomic_write,
+    ensure_private_dir,
+    file_stamp,
+    iso_z,
+    utc_now,
+)
 from .sanitize import Sanitizer
 from .session import SCHEMA_VERSION
-from .store import CRASH_GLOB, prune
+from .store import prune
 
 _logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .config import kill_switch
-from .home import SESSIONS_DIR, ensure_private_dir, telemetry_home
+from .home import SESSION_GLOB, SESSIONS_DIR, ensure_private_dir, telemetry_home
 from .journal import Journal, write_session
 from .sanitize import Sanitizer
 from .session import Policy, build_session, resource_to_dict, span_to_dict
-from .store import SESSION_GLOB, prune
+from .store import prune
 
 _logger = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +18,9 @@ HOME_ENV = "DINOAIR_HOME"
 CONFIG_NAME = "telemetry_config.json"
 SESSIONS_DIR = "telemetry"
 CRASHES_DIR = "crashes"
+SESSION_GLOB = "session_*.json"
+CRASH_GLOB = "crash_*.json"
+JOURNAL_SUFFIX = ".journal"
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -98,6 +100,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     most a ``.tmp`` file, which readers ignore. An existing symbolic link at ``path`` is replaced
     by a regular file, never written through.
     """
+    import tempfile  # here: it pulls in random, shutil, bz2..., which `status` never needs
+
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
@@ -141,3 +145,48 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def data_files(home: Path | None = None) -> list[Path]:
+    """Every file the exporter and crash reporter own (sessions, journals, crashes, leftovers).
+
+    Never raises: a home that cannot be listed (a name too long, no permission) holds nothing
+    we can show or delete.
+    """
+    home = home or telemetry_home()
+    found: set[Path] = set()
+    for folder, patterns in ((SESSIONS_DIR, (SESSION_GLOB, f"*{JOURNAL_SUFFIX}", ".*.tmp")),
+                             (CRASHES_DIR, (CRASH_GLOB, ".*.tmp"))):
+        base = home / folder
+        try:
+            if base.is_symlink() or not base.is_dir():
+                continue
+            for pattern in patterns:
+                found.update(p for p in base.glob(pattern) if p.is_file() or p.is_symlink())
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def data_usage(home: Path | None = None) -> tuple[int, int]:
+    """(number of files, bytes) of collected data."""
+    files = data_files(home)
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            total += path.lstat().st_size
+    return len(files), total
+
+
+def clear_data(home: Path | None = None) -> tuple[int, int]:
+    """Delete sessions, journals and crash reports (never the config). Returns (files, bytes)."""
+    count = total = 0
+    for path in data_files(home):
+        try:
+            size = path.lstat().st_size
+            path.unlink()
+        except OSError:
+            continue
+        count += 1
+        total += size
+    return count, total

@@ -9,18 +9,18 @@ into a session marked ``"complete": false``; a torn last line is skipped, never 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from .home import SESSIONS_DIR, atomic_write, iso_z, open_append_private, utc_now
+from .home import JOURNAL_SUFFIX, SESSIONS_DIR, atomic_write, iso_z, open_append_private, utc_now
 from .session import build_session
 
 _logger = logging.getLogger(__name__)
 
-JOURNAL_SUFFIX = ".journal"
 _MAX_JOURNAL_BYTES = 64 * 1024 * 1024
 
 
@@ -64,7 +64,8 @@ def session_path(folder: Path, session_id: str, started: str) -> Path:
 def write_session(folder: Path, doc: dict[str, Any]) -> Path:
     started = doc["spans"][0]["start_time"] if doc["spans"] else doc["metadata"]["created_at"]
     path = session_path(folder, doc["session_id"], started)
-    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8"))
+    # Compact: ``indent`` would force the pure-Python encoder (show-data is the reader for eyes).
+    atomic_write(path, json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
     return path
 
 
@@ -118,7 +119,9 @@ def _recover_one(folder: Path, journal: Path) -> Path | None:
     return path
 
 
+@functools.lru_cache(maxsize=64)
 def _process_started(pid: int) -> float | None:
+    """A process's start time (cached: a new journal per run must not cost a psutil call)."""
     import psutil  # here, not at import: `dinoair-telemetry status` never needs it
 
     try:

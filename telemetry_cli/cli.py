@@ -253,7 +253,7 @@ def disable(yes: bool, clear_data: bool) -> None:
     The anonymous ids stay in the config (they identify nothing); the collected data stays too
     unless you add --clear-data.
     """
-    from otel_local_exporter.store import data_usage
+    from otel_local_exporter.home import data_usage
 
     console.require_answer_possible(yes=yes, command="disable")
     home = telemetry_home()
@@ -281,7 +281,7 @@ def disable(yes: bool, clear_data: bool) -> None:
 
 
 def _clear(home: Path) -> None:
-    from otel_local_exporter.store import clear_data, data_usage
+    from otel_local_exporter.home import clear_data, data_usage
 
     before, _ = data_usage(home)
     count, size = clear_data(home)
@@ -302,7 +302,7 @@ def clear_data_command(yes: bool) -> None:
 
     Your choice (telemetry_config.json) is kept; use 'disable' to turn telemetry off.
     """
-    from otel_local_exporter.store import data_usage
+    from otel_local_exporter.home import data_usage
 
     home = telemetry_home()
     files, size = data_usage(home)

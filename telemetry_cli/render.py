@@ -25,6 +25,8 @@ def unicode_ok() -> bool:
 
 def text_width(text: str) -> int:
     """Columns a string takes on a terminal (wide East Asian characters count twice)."""
+    if text.isascii():
+        return len(text)
     return sum(
         2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1
         for c in text

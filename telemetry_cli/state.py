@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from otel_local_exporter.config import TelemetryConfig, kill_switch, resolve_consent
-from otel_local_exporter.home import CRASHES_DIR, SESSIONS_DIR, telemetry_home
-from otel_local_exporter.journal import JOURNAL_SUFFIX
-from otel_local_exporter.store import CRASH_GLOB, SESSION_GLOB, data_files
+from otel_local_exporter.home import (
+    CRASH_GLOB,
+    CRASHES_DIR,
+    JOURNAL_SUFFIX,
+    SESSION_GLOB,
+    SESSIONS_DIR,
+    data_files,
+    telemetry_home,
+)
 
 KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
 
