@@ -8,6 +8,7 @@ export path, no terminal to ask on) end as one line on stderr with exit code 1, 
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -385,7 +386,7 @@ def show_data(
     if crashes:
         _show_crashes(load_crashes(home), home, session_prefix, latest, limit, as_json)
         return
-    scan = load_sessions(home)
+    scan = _settled(load_sessions(home))
     if session_prefix is not None or latest:
         _show_session(scan, home, session_prefix, as_json)
         return
@@ -623,7 +624,7 @@ def report(as_json: bool) -> None:
     from .report import build_report
 
     home = telemetry_home()
-    scan = load_sessions(home)
+    scan = _settled(load_sessions(home))
     data = build_report(scan.files)
     if as_json:
         _echo_json({**data, "invalid": _invalid_json(scan.invalid, home)})
@@ -746,7 +747,7 @@ def export(file: str, force: bool, session_prefix: str | None, fmt: str) -> None
     target = None if file == "-" else Path(file).expanduser()
     if target is not None:
         _check_target(target, force)
-    sessions, crashes = load_sessions(home), load_crashes(home)
+    sessions, crashes = _settled(load_sessions(home)), _settled(load_crashes(home))
     session_files, crash_files = sessions.files, crashes.files
     if session_prefix is not None:
         try:
@@ -828,6 +829,13 @@ def _export_summary(result: Any, file: str, fmt: str) -> None:
         console.warn(f"skipped {name}: {reason}")
     for note in result.notes:
         console.warn(note)
+
+
+def _settled(scan: Any) -> Any:
+    """The parsed files live until the command exits: ``gc.freeze`` takes them out of the cyclic
+    collector's sight, so rendering 10,000 sessions costs what 1,000 do, per session."""
+    gc.freeze()
+    return scan
 
 
 def main(argv: list[str] | None = None) -> None:
