@@ -10,27 +10,30 @@ each rule is a pure function ``str -> str`` (call it; :meth:`Rule.apply` also re
 of replacements), readable and testable on its own. The order is fixed in
 :meth:`Sanitizer.__init__`; secrets go first so that nothing later can split or hide them:
 
-1. ``extra_secrets``  literal values the caller names                      -> ``<SECRET>``
-2. ``private_key``    PEM private key blocks                                -> ``<SECRET>``
-3. ``credentials``    ``Authorization:``/``Cookie:`` headers; ``KEY=value``, ``KEY: value``,
-                      ``"key": "value"``, ``--token value`` whose key names a secret (the key
-                      stays, the value goes)                                -> ``<SECRET>``
-4. ``auth_scheme``    ``Bearer <token>``, ``Basic <base64>``                -> ``Bearer <SECRET>``
-5. ``known_tokens``   ``hf_``, ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``, ``github_pat_``,
+1. ``extra_secrets``  literal values the caller names                     -> ``<SECRET>``
+2. ``private_key``    PEM private key blocks                               -> ``<SECRET>``
+3. ``secret_flag``    ``--token VALUE``, ``--hf-password 'x y'``            -> ``--token <SECRET>``
+4. ``auth_header``    ``Authorization:``, ``Proxy-Authorization:``, ``Cookie:``, ``Set-Cookie:``
+                      (the rest of the line)                               -> ``Cookie: <SECRET>``
+5. ``secret_assignment``  ``KEY=value``, ``KEY: value``, ``"key": "value"``, ``'key': 'v'``
+                      whose key names a secret; the key stays               -> ``KEY=<SECRET>``
+6. ``auth_scheme``    ``Bearer <token>``, ``Basic <base64>``               -> ``Bearer <SECRET>``
+7. ``known_tokens``   ``hf_``, ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``, ``github_pat_``,
                       ``sk-`` (``sk-proj-``...), ``AKIA``/``ASIA``, ``AIza``, ``pypi-``,
-                      ``xox?-``, ``glpat-``, ``npm_``, JWTs                 -> ``<SECRET>``
-6. ``http_url``, ``url``  any ``scheme://...`` whole, user info and query included -> ``<URL>``
-7. ``scp_url``        ``git@host:org/repo.git``                             -> ``<URL>``
-8. ``email``          ``name@domain``, also ``name@host`` and ``name@1.2.3.4`` -> ``<EMAIL>``
-9. ``windows_home``, ``windows_path``  ``C:\\...``, ``C:/...``, any drive    -> ``<PATH>``
-10. ``posix_path``    the user's own home wherever it is, anyone's ``/home/<n>`` and
+                      ``xox?-``, ``glpat-``, ``npm_``, JWTs                -> ``<SECRET>``
+8. ``http_url``, ``url``  any ``scheme://...``, whole: user info, tokens, query -> ``<URL>``
+9. ``scp_url``        ``git@host:org/repo.git``                            -> ``<URL>``
+10. ``email``         ``name@domain``, also ``name@host``, ``name@1.2.3.4`` -> ``<EMAIL>``
+11. ``windows_home``, ``windows_path``  ``C:\\...``, ``C:/...``, any drive -> ``<PATH>``
+12. ``posix_path``    the user's own home wherever it is, anyone's ``/home/<n>`` and
                       ``/Users/<n>``, any absolute path outside system folders -> ``<PATH>``
-11. ``backslash_path``, ``home_relative_path``  UNC, ``\\Users\\<n>``, ``~/x``,
-                      ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``  -> ``<PATH>``
-12. ``host``          the host name, full and short form, as a word          -> ``<HOST>``
-13. ``user``          the login name, as a word, any case                    -> ``<USER>``
-14. ``ipv6``          IPv6 (compressed, zone ids, v4-mapped) and MAC         -> ``<IP>``
-15. ``ipv4``          four 0-255 octets                                      -> ``<IP>``
+13. ``backslash_path``  UNC ``\\\\server\\share``, drive-less ``\\Users\\<n>``  -> ``<PATH>``
+14. ``home_relative_path``  ``~/x``, ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``,
+                      ``{Path.home()}/x``                                  -> ``<PATH>``
+15. ``host``          the host name, full and short form, as a word         -> ``<HOST>``
+16. ``user``          the login name, as a word, any case                   -> ``<USER>``
+17. ``ipv6``          IPv6 (compressed, zone ids, v4-mapped) and MAC        -> ``<IP>``
+18. ``ipv4``          four 0-255 octets                                     -> ``<IP>``
 
 Design choices, and why:
 
@@ -68,12 +71,14 @@ Design choices, and why:
 
 Speed: a 10 MB traceback/pip/git log must sanitize in a small multiple of ``json.dumps`` time,
 and a span attribute in microseconds. Python's ``re`` only scans fast for a *literal* first
-character, so every rule is written to have one, or carries cheap *triggers* (literal needles,
-or regexes with a literal first character) that any match needs. Large texts run a triggered
-rule only on the lines around hits (no rule but ``private_key`` spans a newline); short strings
-skip every rule none of whose characters occur; keyword rules match on lower-cased text instead
-of ``re.IGNORECASE`` (about ten times faster); short strings are cached per instance together
-with their per-kind counts.
+character, so every rule is written to have one (assertions come after it), is anchored on a
+literal (``://``, ``:\\``), or carries cheap *triggers* that any match needs. A large text is
+cut into blocks at newlines (no rule but ``private_key`` spans a newline, and it runs first on
+the whole text) and a triggered rule runs only on the lines holding a hit. Short strings skip
+every rule none of whose characters occur. Keyword rules match on lower-cased text instead of
+``re.IGNORECASE`` (about ten times faster). Short strings are cached per instance together with
+their per-kind counts. Every quantifier that could meet a long run is bounded, so no input costs
+more than linear time.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ MAX_DEPTH = 64
 """Nesting deeper than this in :meth:`Sanitizer.value` becomes ``<TRUNCATED>``."""
 
 _LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lines with hits
+_BLOCK = 256 * 1024  # large texts are sanitized in blocks of about this many characters
 _CACHE_MAX_LEN = 512  # strings up to this length are cached (attribute values, messages)
 _CACHE_SIZE = 4096
 
@@ -133,6 +139,19 @@ def _haystack(s: str) -> str | bytes:
     return s.encode("ascii", "replace").lower()
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, kind: type) -> re.Pattern[Any]:
+    """A lower-case trigger compiled for a ``str`` or a ``bytes`` haystack (ASCII sources)."""
+    return re.compile(source.encode("ascii") if kind is bytes else source)
+
+
+@functools.lru_cache(maxsize=256)
+def _literal_head(source: str) -> str:
+    """The literal text a trigger regex starts with: a cheap ``in`` test before the search."""
+    head = re.match(r"[a-z0-9_-]*", source)
+    return head.group() if head else ""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One step of the chain: ``pattern`` replaced by ``repl``, counted under ``kind``.
@@ -140,10 +159,12 @@ class Rule:
     ``repl`` must always change what it matched, so ``subn``'s count is the number of
     replacements. The rest only makes the rule cheaper and never changes its result:
 
-    * ``needles`` (looked up in the lower-cased text when ``ci``) and ``triggers`` (regexes
-      with a literal first character) are *necessary*: with none of them present the rule
-      cannot match. In a large text a ``line_local`` rule (its pattern never spans a newline)
-      runs only on the lines holding a hit.
+    * ``needles`` (looked up in the lower-cased text when ``ci``), ``triggers`` (regexes with
+      a literal first character, searched in the text) and ``hay_triggers`` (such regexes in
+      lower case, searched in the lower-cased text; ``ci`` rules only) are *necessary*: with
+      none of them present the rule cannot match. In a large text a ``line_local`` rule (its
+      pattern never spans a newline) runs only on the lines holding a hit, unless
+      ``whole_text`` says its own scan is cheaper (a literal first character, an anchor).
     * ``chars``: at least one of these characters occurs in every match; the cheapest test,
       used first on short strings.
     """
@@ -154,8 +175,10 @@ class Rule:
     repl: str | Callable[[Any], str]
     needles: tuple[str, ...] = ()
     triggers: tuple[re.Pattern[str], ...] = ()
+    hay_triggers: tuple[str, ...] = ()
     ci: bool = False
     line_local: bool = True
+    whole_text: bool = False
     chars: frozenset[str] = frozenset()
 
     def __call__(self, s: str) -> str:
@@ -167,27 +190,30 @@ class Rule:
         if len(s) < _LINE_MODE_MIN:
             if self.chars and self.chars.isdisjoint(s):
                 return s, 0
-            if (self.needles or self.triggers) and not self.may_match(
-                s, s.lower() if self.ci else s
-            ):
+            if self.triggered and not self.may_match(s, s.lower() if self.ci else s):
                 return s, 0
             return self.pattern.subn(self.repl, s)
-        if not (self.needles or self.triggers) or not self.line_local:
+        if not self.triggered or not self.line_local or self.whole_text:
             # no trigger, or a pattern whose own scan is as cheap as looking for the trigger
             return self.pattern.subn(self.repl, s)
         if self.ci and hay is None:
             hay = _haystack(s)
         return self._apply_by_lines(s, hay if self.ci and hay is not None else s)
 
+    @property
+    def triggered(self) -> bool:
+        """Does the rule carry any needle or trigger?"""
+        return bool(self.needles or self.triggers or self.hay_triggers)
+
     def may_match(self, s: str, hay: str) -> bool:
         """Does a needle occur in ``hay`` (``s`` or its lower case) or a trigger in ``s``?"""
         for needle in self.needles:
             if needle in hay:
                 return True
-        for trigger in self.triggers:
-            if trigger.search(s):
+        for source in self.hay_triggers:
+            if _literal_head(source) in hay and _compiled(source, str).search(hay):
                 return True
-        return False
+        return any(trigger.search(s) for trigger in self.triggers)
 
     def _candidate_lines(self, s: str, hay: str | bytes) -> list[tuple[int, int]]:
         """The ``[start, end)`` spans of the lines holding a hit; adjacent lines merged."""
@@ -204,15 +230,17 @@ class Rule:
                 if end == -1:
                     break
                 i = hay.find(key, end)  # type: ignore[arg-type]
-        for trigger in self.triggers:
-            m = trigger.search(s)
+        searches: list[tuple[Any, str | bytes]] = [(t, s) for t in self.triggers]
+        searches += [(_compiled(src, type(hay)), hay) for src in self.hay_triggers]
+        for trigger, text in searches:
+            m = trigger.search(text)
             while m is not None:
                 i = m.start()
                 starts.add(rfind("\n", 0, i) + 1)
                 end = find("\n", i)
                 if end == -1:
                     break
-                m = trigger.search(s, end)
+                m = trigger.search(text, end)
         spans: list[tuple[int, int]] = []
         size = len(s)
         for start in sorted(starts):
@@ -371,7 +399,7 @@ PRIVATE_KEY = Rule(
     "<SECRET>",
     needles=("-----BEGIN",),
     line_local=False,
-    chars=frozenset("-"),
+    chars=frozenset("G"),  # every match holds "BEGIN": a rarer letter than "-"
 )
 """PEM private keys, to the END line; a truncated key is scrubbed to the end of the text."""
 
@@ -423,11 +451,12 @@ SECRET_FLAG = Rule(
     "secret_flag",
     "secret",
     LowerCasePattern(
-        r"(?P<k>--[\w-]{0,24}?" + _SECRET_WORD + r"[\w-]*)(?P<s>[ \t]+)"
+        # "--" not inside a longer run of dashes (a progress bar), then the flag name
+        r"(?P<k>--(?<!---)(?=[a-z0-9])[\w-]{0,24}?" + _SECRET_WORD + r"[\w-]{0,40})(?P<s>[ \t]+)"
         r"(?!-|" + _PLACEHOLDER_LOWER + r")(?P<v>\"[^\"\n]+\"|'[^'\n]+'|[^\s\"']+)"
     ),
     _flag_repl,
-    needles=("--",),
+    triggers=(re.compile(r"--(?<!---)(?=\w)"),),
     chars=frozenset("-"),
 )
 """``--token VALUE``: a command-line flag naming a secret, and the word after it."""
@@ -444,12 +473,26 @@ SECRET_ASSIGNMENT = Rule(
     "secret",
     LowerCasePattern(
         # KEY=value, KEY: value, "key": "value", 'key': 'value', \"key\": \"value\"
-        r"(?P<k>" + _SECRET_WORD + r"[\w.-]*)(?P<s>\\?[\"']?[ \t]*[:=][ \t]*)"
+        # bounded key suffix: a long dotted run must not cost quadratic time
+        r"(?P<k>" + _SECRET_WORD + r"[\w.-]{0,40})(?P<s>\\?[\"']?[ \t]*[:=][ \t]*)"
         r"(?!\\?[\"']?" + _PLACEHOLDER_LOWER + r")"
-        r"(?P<v>\\\"[^\"\\\n]+|\"[^\"\n]+|'[^'\n]+|[^\s\"'&,;)}\]<>]+)"
+        r"(?P<v>(?:bearer|basic|token|digest)[ \t]+[^\s\"'&,;)}\]<>]+"  # TOKEN=Bearer x
+        r"|\\\"[^\"\\\n]+|\"[^\"\n]+|'[^'\n]+|[^\s\"'&,;)}\]<>]+)"
     ),
     _assignment_repl,
-    needles=("token", "pass", "secret", "auth", "credential", "cookie", "session", "key", "jwt"),
+    # each key word, and only the letters that may follow it in a key (not "tokenizers",
+    # "authentication", "keyboard"), so few lines are looked at
+    hay_triggers=(
+        r"token(?![a-rt-z])",
+        r"pass[wpc]",
+        r"secret(?![a-rt-z])",
+        r"auth(?![a-np-rt-z])",
+        r"credential(?![a-rt-z])",
+        r"cookie(?![a-rt-z])",
+        r"session(?![abd-hjl-ru-z])",
+        r"key(?![a-rt-z])",
+        r"jwt(?![a-rt-z])",
+    ),
     ci=True,
     chars=frozenset(":="),
 )
@@ -498,7 +541,8 @@ KNOWN_TOKENS = Rule(
                 _word_start("p") + r"ypi-[A-Za-z0-9_-]{16,}",
                 _word_start("x") + r"ox[abeprs]-[A-Za-z0-9-]{16,}",
                 _word_start("n") + r"pm_[A-Za-z0-9]{36}",
-                _word_start("e") + r"yJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
+                # a JWT does not start inside a base64url run (nor is searched again from there)
+                r"e(?<![A-Za-z0-9_-]e)yJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
             )
         )
     ),
@@ -537,9 +581,8 @@ def literal_rule(secrets: Iterable[str]) -> Rule | None:
 
 # Not \s: a category test per character is slower than a plain set, and a URL ends at the same
 # places (ASCII blanks, NEL, no-break and other Unicode spaces, line separators) in practice.
-_URL_CHAR = (
-    "[^ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>\"'`]"
-)
+_BLANKS = " \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_URL_CHAR = f"[^{_BLANKS}<>\"'`]"
 _URL_BODY = _URL_CHAR + r"*(?:<[A-Z]+>" + _URL_CHAR + r"*)*(?<![.,;:!?)\]}])"
 
 HTTP_URL = Rule(
@@ -548,7 +591,7 @@ HTTP_URL = Rule(
     re.compile(r"h(?<![A-Za-z0-9+.-]h)ttps?://" + _URL_BODY),
     "<URL>",
     needles=("://",),
-    line_local=False,  # the literal first character makes the scan fast
+    whole_text=True,  # the literal first character makes the scan fast
     chars=frozenset(":"),
 )
 """``http(s)://`` URLs, the bulk of them, in one fast regex pass."""
@@ -564,7 +607,7 @@ URL = Rule(
     ),
     "<URL>",
     needles=("://",),
-    line_local=False,  # anchored on "://" already
+    whole_text=True,  # anchored on "://" already
     chars=frozenset(":"),
 )
 """Any other ``scheme://`` URL (``git+https``, ``ssh``, ``s3``, ``postgres``...) as a whole, so
@@ -603,7 +646,8 @@ EMAIL = Rule(
 # Paths
 # --------------------------------------------------------------------------------------------
 
-_SEP = r"[/\\]+"
+# A whole run of separators (JSON doubles them), bounded: a long run must not cost quadratic time.
+_SEP = r"[/\\]{1,4}(?![/\\])"
 _PKG = r"(?:site-packages|dist-packages|node_modules)"
 _POSIX_C = r"[^\s/\\\"'`<>|:;,()\[\]{}*?]"  # one character of a POSIX path part
 _WIN_C = r"[^\s/\\\"'`<>|:*?,;]"  # one character of a Windows path part (parens allowed)
@@ -616,7 +660,7 @@ def _part(char: str, spaces: bool) -> str:
     prose after it."""
     if not spaces:
         return f"{char}+"
-    return f"(?:{char}+(?: {char}+){{1,3}}(?=[/\\\\\"'])|{char}+)"
+    return f"(?:{char}+(?: [\\w(]{char}*){{1,3}}(?=[/\\\\\"'])|{char}+)"
 
 
 def _path_regex(head: str, char: str, spaces: bool) -> str:
@@ -657,30 +701,34 @@ def windows_home_rule(homes: Iterable[str]) -> Rule | None:
 
     The generic drive rule already scrubs it; this one also takes a last folder with spaces
     at the very end of a text (``...\\Users\\Jane Doe``), where the generic rule must stop
-    at the first word.
+    at the first word. Anchored on ``:\\`` / ``:/`` like the drive rule.
     """
     branches = []
+    letters = set()
     needles = set()
     for home in homes:
         found = _home_parts(home or "")
         if found is None or not found[0]:
             continue
         drive, parts = found
-        letter = drive[0]
-        branches.append(
-            f"{letter}(?<![\\w.~>]{letter}):(?:{_SEP}{_home_branch(parts)})"
-        )
+        letters.update((drive[0].lower(), drive[0].upper()))
+        branches.append(_SEP + _home_branch(parts))
         needles.add(parts[-1].lower())
     if not branches:
         return None
     return Rule(
         "windows_home",
         "path",
-        re.compile("|".join(branches)),
+        AnchoredPattern(
+            re.compile(r":[/\\]"),
+            re.compile(":(?:" + "|".join(branches) + ")"),
+            back=re.compile(r"(?<![\w.~>])[" + "".join(sorted(letters)) + r"]\Z"),
+            window=1,
+        ),
         "<PATH>",
         needles=tuple(sorted(needles)),
         ci=True,
-        line_local=False,
+        whole_text=True,
         chars=frozenset(":"),
     )
 
@@ -689,14 +737,14 @@ _SYSTEM_ROOTS = (
     r"(?:usr|bin|sbin|lib|lib32|lib64|libx32|etc|proc|sys|dev|nix/store|"
     r"opt/homebrew|opt/conda|System|Library|Applications)(?=/)"
 )
-_NAME = rf"(?:{_POSIX_C}+(?: {_POSIX_C}+){{1,2}}(?=[/\\])|{_POSIX_C}+)"
+_NAME = rf"(?:{_POSIX_C}+(?: \w{_POSIX_C}*){{1,2}}(?=[/\\])|{_POSIX_C}+)"
 _GENERIC_POSIX = _path_regex(
     # an absolute path of 2+ parts, not below a system root (unless a home is)
     r"(?:(?<![\w.~/\\>}]/)"
-    r"(?!" + _SYSTEM_ROOTS + r"(?![^\s\"'`<>|:;,]*?[/\\]" + _USERS + r"[/\\]))"
-    + _POSIX_C + r"+(?=/" + _POSIX_C + r")"
+    rf"(?!{_SYSTEM_ROOTS}(?![^\s\"'`<>|:;,]*?[/\\]{_USERS}[/\\]))"
+    rf"{_POSIX_C}+(?=/{_POSIX_C})"
     # /home/<name>, /Users/<name> anywhere, even inside a relative path
-    r"|[/\\]*" + _USERS + _SEP + _NAME + r")",
+    r"|[/\\]{0,3}" + _USERS + _SEP + _NAME + r")",
     _POSIX_C,
     False,
 )
@@ -721,7 +769,7 @@ def posix_path_rule(homes: Iterable[str] = ()) -> Rule:
         re.compile("/(?:" + "|".join(branches) + ")"),
         "<PATH>",
         needles=("/",),
-        line_local=False,  # "/" is everywhere; one pass with a literal-prefix scan is faster
+        whole_text=True,  # "/" is everywhere; one pass with a literal-prefix scan is faster
         chars=frozenset("/"),
     )
 
@@ -740,7 +788,7 @@ WINDOWS_PATH = Rule(
     ),
     "<PATH>",
     needles=(":/", ":\\"),
-    line_local=False,  # anchored on ":/" and ":\\" already
+    whole_text=True,  # anchored on ":/" and ":\\" already
     chars=frozenset(":"),
 )
 """Any drive path (``C:\\Users\\Jane Doe\\x``, ``D:/projects/x``); ``C:\\`` alone stays."""
@@ -751,7 +799,7 @@ BACKSLASH_PATH = Rule(
     re.compile(
         _path_regex(
             r"\\(?:\\[\w.$-]+\\[^\s\\/\"'`<>|:*?]+"  # UNC: \\server\share
-            r"|[/\\]*" + _USERS + _SEP + _NAME + r")",  # \Users\<name> without a drive
+            r"|[/\\]{0,3}" + _USERS + _SEP + _NAME + r")",  # \Users\<name> without a drive
             _WIN_C,
             False,
         )
@@ -791,6 +839,21 @@ HOME_RELATIVE_PATH = Rule(
 # --------------------------------------------------------------------------------------------
 
 
+# English letters, most frequent first; without i, k and s, which Unicode case folding can reach
+# from other characters (dotted I, Kelvin sign, long s).
+_LETTER_FREQUENCY = "etaonrhldcumfpgwybvxjqz"
+
+
+def _rare_char_cases(name: str) -> set[str]:
+    """The least frequent letter of ``name`` in both cases: every match of the name holds one,
+    and a rare one lets most strings skip the rule on a set test."""
+    letters = [c for c in name.lower() if c in _LETTER_FREQUENCY]
+    if not letters:  # only digits, punctuation, i/k/s or other letters: use them all
+        return {v for c in name for v in (c, *c.lower(), *c.upper(), *c.casefold())}
+    rare = max(letters, key=_LETTER_FREQUENCY.find)
+    return {rare, rare.upper()}
+
+
 def name_rule(name: str, kind: str, placeholder: str, names: Iterable[str]) -> Rule | None:
     """Replace each of ``names`` where it stands as a word, in any case.
 
@@ -817,7 +880,7 @@ def name_rule(name: str, kind: str, placeholder: str, names: Iterable[str]) -> R
         placeholder,
         needles=tuple(sorted({n.lower() for n in unique})),
         ci=True,
-        chars=frozenset(c for n in unique for c in (n[0], *n[0].lower(), *n[0].upper())),
+        chars=frozenset(c for n in unique for c in _rare_char_cases(n)),
     )
 
 
@@ -848,7 +911,7 @@ _MAC = r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
 IPV6 = Rule(
     "ipv6",
     "ip",
-    re.compile(rf"(?<![\w:.-])(?:{_MAC}(?![\w:-])|{_IPV6}(?![\w]|:[0-9A-Fa-f:]|\.\d))"),
+    re.compile(rf"(?<![\w:.-])(?:{_MAC}(?![\w-]|:[0-9A-Fa-f])|{_IPV6}(?![\w]|:[0-9A-Fa-f:]|\.\d))"),
     "<IP>",
     # IPv6 holds "::" or at least seven ":"; a MAC "hh:hh:hh:" or "hh-hh-hh-".
     triggers=(
@@ -935,9 +998,13 @@ def _host_forms(hosts: Iterable[str]) -> list[str]:
 class Sanitizer:
     """Scrubs paths, names, hosts, URLs, e-mails, IPs and secrets from strings and structures.
 
-    ``None`` for ``user``, ``home`` or ``host`` means *detect* the current one. ``counts`` tells
-    how many replacements of each kind were made so far (the export prints a summary from it).
-    Thread-safe; :meth:`text` and :meth:`value` never raise.
+    ``None`` for ``user``, ``home`` or ``host`` means *detect* the current one: the login name
+    from ``getpass.getuser()`` and ``$USER``/``$USERNAME``/``$LOGNAME``, the home from
+    ``Path.home()`` (and its real path), the host from ``socket.gethostname()`` and
+    ``platform.node()`` (full and short form). ``extra_secrets`` are literal values to replace.
+    ``rules`` is the chain, in order. ``counts`` tells how many replacements of each kind
+    (:data:`KINDS`) were made so far; the export prints a summary from it. Thread-safe;
+    :meth:`text` and :meth:`value` never raise.
     """
 
     def __init__(
@@ -954,8 +1021,8 @@ class Sanitizer:
         chain = (
             literal_rule(extra_secrets),
             PRIVATE_KEY,
-            AUTH_HEADER,
             SECRET_FLAG,
+            AUTH_HEADER,
             SECRET_ASSIGNMENT,
             AUTH_SCHEME,
             KNOWN_TOKENS,
@@ -975,8 +1042,23 @@ class Sanitizer:
         )
         self.rules: tuple[Rule, ...] = tuple(r for r in chain if r is not None)
         self._short_chain = tuple(
-            (r.needles, r.triggers, r.ci, r.pattern.subn, r.repl, r.kind) for r in self.rules
+            (
+                r.needles,
+                r.triggers,
+                tuple((_literal_head(src), _compiled(src, str)) for src in r.hay_triggers),
+                r.ci,
+                r.pattern.subn,
+                r.repl,
+                r.kind,
+            )
+            for r in self.rules
         )
+        # Large texts: rules up to the last one whose pattern may span lines see the whole text.
+        multi_line = [i for i, r in enumerate(self.rules) if not r.line_local]
+        self._whole_text_lead = multi_line[-1] + 1 if multi_line else 0
+        # Large texts: a rule updates the lower-cased haystack only if the next rule reads it.
+        uses_hay = [r.ci and r.line_local and not r.whole_text and r.triggered for r in self.rules]
+        self._keep_haystack = (*uses_hay[1:], False)
         self._char_masks: dict[str, int] = {}
         self._always_mask = 0
         for index, rule in enumerate(self.rules):
@@ -1049,10 +1131,10 @@ class Sanitizer:
                 elif key is None or isinstance(key, (bool, int, float)):
                     clean_key = key
                 else:
-                    if is_secret_key(str(key)):
+                    clean_key = self.text(key)
+                    if is_secret_key(clean_key):
                         dropped += 1
                         continue
-                    clean_key = self.text(str(key))
                 out[clean_key] = self._walk(item, depth + 1)
             if dropped:
                 with self._lock:
@@ -1062,27 +1144,50 @@ class Sanitizer:
             return [self._walk(item, depth + 1) for item in v]
         if isinstance(v, tuple):
             return tuple(self._walk(item, depth + 1) for item in v)
-        return self.text(str(v))
+        return self.text(v)  # str() happens inside text()'s guard
 
     def _sanitize(self, s: str) -> tuple[str, tuple[tuple[str, int], ...]]:
         """Run the chain; return the result and the per-kind counts (immutable, cacheable)."""
         found: dict[str, int] = {}
         if len(s) < _LINE_MODE_MIN:
             s = self._sanitize_short(s, found)
+        elif len(s) <= 2 * _BLOCK:
+            s = self._sanitize_block(s, 0, found)
         else:
-            hay_for: str | None = None
-            hay: str | bytes | None = None
-            for rule in self.rules:
-                if rule.ci and rule.line_local and (rule.needles or rule.triggers):
-                    if hay_for is not s or hay is None:
-                        hay = _haystack(s)  # shared, and kept up to date, by these rules
-                    s, n, hay = rule.apply_by_lines(s, hay)
-                    hay_for = s
-                else:
-                    s, n = rule.apply(s)
-                if n:
-                    found[rule.kind] = found.get(rule.kind, 0) + n
+            # Rules whose pattern may span lines lead the chain and see the whole text; the
+            # rest runs block by block (blocks end at a newline), so that each block, its
+            # lower-cased copy and every rebuilt version of it stay in the CPU cache.
+            lead = self._whole_text_lead
+            if lead:
+                s = self._sanitize_block(s, 0, found, stop=lead)
+            blocks = []
+            pos, size = 0, len(s)
+            while pos < size:
+                end = s.find("\n", pos + _BLOCK)
+                end = size if end == -1 else end + 1
+                blocks.append(self._sanitize_block(s[pos:end], lead, found))
+                pos = end
+            s = "".join(blocks)
         return s, tuple(found.items())
+
+    def _sanitize_block(
+        self, s: str, start: int, found: dict[str, int], stop: int | None = None
+    ) -> str:
+        """Run ``rules[start:stop]`` on a large text; the lower-cased haystack is shared."""
+        hay_for: str | None = None
+        hay: str | bytes | None = None
+        chain = zip(self.rules[start:stop], self._keep_haystack[start:stop], strict=True)
+        for rule, keep in chain:
+            if rule.ci and rule.line_local and not rule.whole_text and rule.triggered:
+                if hay_for is not s or hay is None:
+                    hay = _haystack(s)  # shared by consecutive case-insensitive rules
+                s, n, hay = rule.apply_by_lines(s, hay, keep_haystack=keep)
+                hay_for = s
+            else:
+                s, n = rule.apply(s)
+            if n:
+                found[rule.kind] = found.get(rule.kind, 0) + n
+        return s
 
     def _sanitize_short(self, s: str, found: dict[str, int]) -> str:
         """The chain for a short string, inlined: this runs for every span attribute.
@@ -1104,8 +1209,8 @@ class Sanitizer:
         while mask:
             bit = mask & -mask
             mask ^= bit
-            needles, triggers, ci, subn, repl, kind = chain[bit.bit_length() - 1]
-            if needles or triggers:
+            needles, triggers, hay_triggers, ci, subn, repl, kind = chain[bit.bit_length() - 1]
+            if needles or triggers or hay_triggers:
                 hay = s
                 if ci:
                     if lowered_for is not s:
@@ -1115,11 +1220,15 @@ class Sanitizer:
                     if needle in hay:
                         break
                 else:
-                    for trigger in triggers:
-                        if trigger.search(s):
+                    for head, trigger in hay_triggers:
+                        if head in hay and trigger.search(hay):
                             break
                     else:
-                        continue
+                        for trigger in triggers:
+                            if trigger.search(s):
+                                break
+                        else:
+                            continue
             s2, n = subn(repl, s)
             if n:
                 s = s2
