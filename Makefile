@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 reliability: $(STAMP)
-	$(PY) -m pytest tests/reliability -p tests.reliability.report
+	$(PY) -m pytest tests/reliability
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -88,7 +88,7 @@ class TelemetryConfig:
                 return config._invalid("it is a symbolic link")
             if os.path.isdir(path):
                 return config._invalid("it is a folder, not a file")
-            return config._invalid(f"it cannot be read ({exc.strerror or type(exc).__name__})")
+            return config._invalid(f"it cannot be read ({exc.strerror or exc})")
         except ValueError:
             return config._invalid(f"it is larger than {_MAX_CONFIG_BYTES // 1024} KiB")
         config.exists = True
@@ -96,8 +96,10 @@ class TelemetryConfig:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             return config._invalid("it is not UTF-8 text")
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             return config._invalid(f"it is not valid JSON ({exc.msg} at line {exc.lineno})")
+        except (ValueError, RecursionError) as exc:  # e.g. an integer past Python's digit limit
+            return config._invalid(f"it is not valid JSON ({type(exc).__name__})")
         problem = config._apply(data)
         return config._invalid(problem) if problem else config
 

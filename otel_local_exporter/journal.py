@@ -13,15 +13,26 @@ import functools
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from .home import JOURNAL_SUFFIX, SESSIONS_DIR, atomic_write, iso_z, open_append_private, utc_now
+from .home import (
+    JOURNAL_SUFFIX,
+    SESSIONS_DIR,
+    atomic_write,
+    file_stamp,
+    iso_z,
+    open_append_private,
+    parse_iso_z,
+    utc_now,
+)
 from .session import build_session
 
 _logger = logging.getLogger(__name__)
 
 _MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Journal:
@@ -33,11 +44,12 @@ class Journal:
         self.created_at = iso_z(utc_now())
         self.resource = resource
         self.spans: list[dict[str, Any]] = []
-        self._fd = open_append_private(self.path)
         header = {"journal": 1, "session_id": session_id, "pid": os.getpid(),
                   "process_started": _process_started(os.getpid()),
                   "created_at": self.created_at, "resource": resource}
-        self._write(header)
+        # Born whole: a concurrent recovery never sees a journal without its header.
+        atomic_write(self.path, _line(header), fsync=False)
+        self._fd = open_append_private(self.path)
 
     def append(self, span: dict[str, Any]) -> None:
         self.spans.append(span)
@@ -45,7 +57,7 @@ class Journal:
 
     def _write(self, record: dict[str, Any]) -> None:
         # One write() per line with O_APPEND: a kill leaves whole lines plus at most one torn one.
-        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.write(self._fd, _line(record))
 
     def close(self, *, remove: bool) -> None:
         with contextlib.suppress(OSError):
@@ -55,10 +67,16 @@ class Journal:
                 os.unlink(self.path)
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
 def session_path(folder: Path, session_id: str, started: str) -> Path:
-    """``session_<yyyymmddTHHMMSSZ>_<id>.json`` from an ISO start time."""
-    stamp = started[:19].replace("-", "").replace(":", "") + "Z" if started else "unknown"
-    return folder / f"session_{stamp}_{session_id}.json"
+    """``session_<yyyymmddTHHMMSSZ>_<id>.json``; refuses anything but a 32-hex id and a real
+    time, so a hostile journal cannot steer the name (``../``) out of the folder."""
+    if not _TRACE_ID.fullmatch(session_id):
+        raise ValueError("a session id is 32 hex digits")
+    return folder / f"session_{file_stamp(parse_iso_z(started))}_{session_id}.json"
 
 
 def write_session(folder: Path, doc: dict[str, Any]) -> Path:
@@ -74,6 +92,8 @@ def recover_journals(home: Path) -> list[Path]:
     folder = home / SESSIONS_DIR
     recovered: list[Path] = []
     try:
+        if folder.is_symlink() or not folder.is_dir():
+            return recovered  # never read, write or delete through a link out of the home
         journals = sorted(folder.glob(f"*{JOURNAL_SUFFIX}"))
     except OSError:
         return recovered
@@ -106,14 +126,18 @@ def _recover_one(folder: Path, journal: Path) -> Path | None:
     header = records[0] if records and records[0].get("journal") == 1 else None
     if header is not None and _is_alive(header):
         return None  # a live run is still writing it
-    spans = [r for r in records if "span_id" in r and "trace_id" in r and "start_time" in r]
-    if not spans:
+    session_id = journal.name[: -len(JOURNAL_SUFFIX)]
+    spans = [r for r in records if r.get("trace_id") == session_id and _is_span(r)]
+    if not spans or not _TRACE_ID.fullmatch(session_id):
         journal.unlink()
         return None
-    session_id = spans[0]["trace_id"]
     resource = header.get("resource", {}) if header else {}
+    # The root span in the journal means the run finished and was killed only between writing
+    # its session and removing the journal: that session is complete, not a partial one.
+    complete = any(s.get("parent_span_id") is None for s in spans)
     doc = build_session(session_id, spans, resource if isinstance(resource, dict) else {},
-                        complete=False, created_at=header.get("created_at") if header else None)
+                        complete=complete,
+                        created_at=header.get("created_at") if header else None)
     path = write_session(folder, doc)
     journal.unlink()
     return path
@@ -139,4 +163,11 @@ def _is_alive(header: dict[str, Any]) -> bool:
     started = header.get("process_started")
     current = _process_started(pid)
     # A reused pid has a different start time: that run is dead.
-    return current is not None and (started is None or abs(current - started) < 1.0)
+    return isinstance(started, (int, float)) and current is not None \
+        and abs(current - started) < 1.0
+
+
+def _is_span(record: dict[str, Any]) -> bool:
+    return all(isinstance(record.get(k), str) for k in ("span_id", "start_time", "end_time")) \
+        and isinstance(record.get("attributes", {}), dict) \
+        and isinstance(record.get("events", []), list)

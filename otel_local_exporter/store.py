@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ def _read_one(path: Path, check: Any, scan: Scan) -> None:
     try:
         raw = read_regular_file(path, MAX_FILE_BYTES)
         data = json.loads(raw.decode("utf-8"))
-        problem = check(data)
+        problem = check(data) or _lone_surrogates(raw, data)
     except UnicodeDecodeError:
         problem = "not UTF-8 text"
     except ValueError as exc:
@@ -152,6 +153,21 @@ def _read_one(path: Path, check: Any, scan: Scan) -> None:
         scan.invalid.append(InvalidFile(path, problem))
     else:
         scan.files.append(StoredFile(path, data, len(raw)))
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogates(raw: bytes, data: Any) -> str | None:
+    """JSON may escape half a UTF-16 pair (``\\ud800``); such text cannot be printed or
+    exported. The full check runs only when the bytes hold such an escape at all."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate escape)"
+    return None
 
 
 def _check_session(data: Any) -> str | None:

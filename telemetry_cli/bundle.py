@@ -40,11 +40,15 @@ class Export:
 
 
 def relative_name(path: Path, home: Path) -> str:
-    """``telemetry/session_x.json``: the file's place under the home, without the home's path."""
+    """``telemetry/session_x.json``: the file's place under the home, without the home's path.
+
+    A name that is not valid text (bytes smuggled in as surrogates) is shown escaped.
+    """
     try:
-        return path.relative_to(home).as_posix()
+        name = path.relative_to(home).as_posix()
     except ValueError:
-        return path.name
+        name = path.name
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _sanitized(sanitizer: Any, item: Any, name: str, export: Export) -> Any | None:

@@ -67,10 +67,17 @@ def data_summary(home: Path) -> dict[str, Any]:
             counts["other"] += 1
     return {
         "home": str(home),
-        "home_exists": home.is_dir(),
+        "home_exists": _is_dir(home),
         "sessions_folder": str(home / SESSIONS_DIR),
         "crashes_folder": str(home / CRASHES_DIR),
         **counts,
         "files": len(files),
         "bytes": total,
     }
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, no permission: there is no data we could show
+        return False
