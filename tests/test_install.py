@@ -28,6 +28,7 @@ from otel_local_exporter import (
     resolve_consent,
 )
 from tests.conftest import snapshot
+from tests.mounts import remount_read_only, tmpfs
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = ["--skip", "python_deps", "--skip", "webgui", "--retries", "1"]
@@ -175,6 +176,21 @@ def test_an_unwritable_target_is_a_system_error(fixture: Fixture, server: ModelS
     assert steps_of(doc)["preflight"]["status"] == "failed"
     error = next(e for e in doc["events"] if e["event_type"] == "error")
     assert (error["step_name"], error["error_category"]) == ("preflight", "system")
+
+
+def test_a_read_only_target_is_a_system_error(fixture: Fixture, server: ModelServer,
+                                              consented_home: Path, tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    with tmpfs(mount, size="1m") as mounted:
+        if not (mounted and remount_read_only(mount)):
+            pytest.skip("needs root to mount a read-only tmpfs (chmod does not stop root)")
+        result = install(mount / "DinoAir", fixture.manifest, *FAST)
+    assert result.returncode == 1, result.stdout
+    assert "(system)" in result.stderr and "Traceback" not in result.stderr
+    doc = latest_session(consented_home)
+    error = next(e for e in doc["events"] if e["event_type"] == "error")
+    assert (error["step_name"], error["error_category"]) == ("preflight", "system")
+    assert span_of(doc, "preflight")["status"]["code"] == "ERROR"
 
 
 @pytest.mark.parametrize("content", ['{"comfyui": 3}', "not json", '{"comfyui": {}}'])

@@ -10,13 +10,10 @@ table is printed whether the suite runs alone or as part of ``pytest`` over ``te
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ import pytest
 from fixtures.demo_fixture import CHECKPOINT_DEST, DEMO_OLLAMA_MODELS, Fixture, build_fixture
 from fixtures.model_server import ModelServer
 from otel_local_exporter import TelemetryConfig
+from tests.mounts import can_mount, remount_read_only, tmpfs  # noqa: F401  (re-exported)
 from tests.reliability import report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,35 +170,7 @@ def json_files_parse(root: Path) -> list[Path]:
     return found
 
 
-# -- real faults that need privileges ------------------------------------------------------------
-
-
-def can_mount() -> bool:
-    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("mount") \
-        is not None
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str = "256k") -> Iterator[bool]:
-    """Mount a small private tmpfs at ``path`` for the block; yields False when not possible."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = False
-    if can_mount():
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
-                               f"dinoair-rel-{uuid.uuid4().hex[:8]}", str(path)],
-                              capture_output=True, text=True, check=False)
-        mounted = done.returncode == 0
-    try:
-        yield mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-
-
-def remount_read_only(path: Path) -> bool:
-    done = subprocess.run(["mount", "-o", "remount,ro", str(path)], capture_output=True,
-                          check=False)
-    return done.returncode == 0
+# -- real faults that need privileges (mount helpers live in tests/mounts.py) ---------------------
 
 
 def fill_up(folder: Path) -> int:
