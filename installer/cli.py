@@ -17,6 +17,7 @@ from otel_local_exporter import (
     resolve_consent,
     telemetry_home,
 )
+from otel_local_exporter.attributes import ARG_PREFIX
 
 from . import __version__, consent
 from .context import InstallContext, Options, Step
@@ -91,8 +92,7 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     if dry_run:
         _print_plan(ctx, set(only), set(skip))
         return
-    if not yes and options.target.exists() and any(options.target.iterdir()) \
-            and not (options.target / "install_summary.json").exists() and sys.stdin.isatty():
+    if not yes and sys.stdin.isatty() and _foreign_folder(options.target):
         click.confirm(f"{options.target} is not empty and holds no DinoAir install. Use it?",
                       abort=True)
     home = telemetry_home()
@@ -119,6 +119,19 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     _shutdown(provider)
     _print_summary(ctx, result, decision)
     sys.exit(result.exit_code)
+
+
+_OURS = frozenset({"ComfyUI", "venv", "webgui", "logs", "start.sh", "start.bat",
+                   "install_summary.json"})
+
+
+def _foreign_folder(target: Path) -> bool:
+    """A non-empty folder with nothing of an earlier (even failed) DinoAir install in it."""
+    try:
+        names = {entry.name for entry in target.iterdir()}
+    except OSError:
+        return False  # missing or unreadable: preflight reports it properly
+    return bool(names) and not names & _OURS
 
 
 def _failing_preflight(exc: InstallError) -> Step:
@@ -157,8 +170,6 @@ def _shutdown(provider: Any) -> None:
 def _run_attributes(options: Options, manifest: Path | None, only: tuple[str, ...],
                     skip: tuple[str, ...]) -> dict[str, Any]:
     """The choices made, as usage analytics: flags and step names, never paths."""
-    from otel_local_exporter.attributes import ARG_PREFIX
-
     return {
         f"{ARG_PREFIX}no_models": options.no_models,
         f"{ARG_PREFIX}custom_target": options.target != _default_target().absolute(),

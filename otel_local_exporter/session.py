@@ -181,12 +181,3 @@ def _is_error(span: dict[str, Any]) -> bool:
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in attributes.items() if k.startswith(prefix)}
-
-
-def session_started(doc: Mapping[str, Any]) -> str:
-    """When the run began: the earliest span's start, else the document's creation time."""
-    spans = doc.get("spans") or []
-    starts = [s.get("start_time") for s in spans if isinstance(s, dict) and s.get("start_time")]
-    return min(starts) if starts else doc.get("metadata", {}).get("created_at", "")
-
-
