@@ -78,7 +78,7 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     options = Options(target=(target or _default_target()).expanduser().absolute(),
-                      no_models=no_models, verbose=verbose, dry_run=dry_run, yes=yes, jobs=jobs,
+                      no_models=no_models, verbose=verbose, yes=yes, jobs=jobs,
                       retries=retries, timeout=timeout)
     steps = STEPS
     try:
@@ -205,7 +205,8 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
         if step.status == "skipped" and step.reason not in ("earlier_step_failed",):
-            click.echo(f"  - {step.name} skipped: {step.reason}")
+            detail = f" ({step.detail})" if step.detail else ""
+            click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     failure = result.failure
     if result.outcome == "success":
         click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")

@@ -29,7 +29,6 @@ class Options:
     target: Path
     no_models: bool = False
     verbose: bool = False
-    dry_run: bool = False
     yes: bool = False
     jobs: int = 3  # parallel downloads
     timeout: float = 30.0  # network read timeout, seconds

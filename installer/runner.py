@@ -38,6 +38,7 @@ class StepResult:
     status: str  # completed | skipped | failed | cancelled
     duration_ms: int = 0
     reason: str | None = None
+    detail: str | None = None  # what the user can do about a skip, for the screen only
     error_category: str | None = None
     error: str | None = None
     hint: str | None = None
@@ -139,6 +140,7 @@ def _run_step(step: Step, ctx: InstallContext, tracer: trace.Tracer, result: Run
             step.run(ctx)
         except StepSkipped as skipped:
             outcome.status, outcome.reason = "skipped", skipped.reason
+            outcome.detail = skipped.detail or None
         except KeyboardInterrupt as exc:
             outcome.status, outcome.error_category = "cancelled", CANCELLED
             outcome.error = "cancelled by the user (Ctrl-C)"

@@ -33,6 +33,8 @@ _logger = logging.getLogger(__name__)
 _MAX_CONFIG_BYTES = 64 * 1024
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
+KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
+
 _BOOL_FIELDS = ("error_reporting_enabled", "usage_analytics_enabled")
 _TEXT_FIELDS = ("user_id", "install_id", "consent_timestamp", "opt_out_timestamp")
 

@@ -49,7 +49,6 @@ class LocalSessionExporter(SpanExporter):
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()
         self._shutdown = False
-        self.written: list[Path] = []  # session files this exporter wrote, oldest first
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
@@ -81,7 +80,7 @@ class LocalSessionExporter(SpanExporter):
         self._journals.pop(journal.session_id, None)
         doc = build_session(journal.session_id, journal.spans, journal.resource,
                             complete=complete, created_at=journal.created_at)
-        self.written.append(write_session(self._folder, doc))
+        write_session(self._folder, doc)
         journal.close(remove=True)
         prune(self._folder, SESSION_GLOB, self._max_sessions)
 

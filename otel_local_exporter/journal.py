@@ -25,6 +25,7 @@ from .home import (
     iso_z,
     open_append_private,
     parse_iso_z,
+    read_regular_file,
     utc_now,
 )
 from .session import build_session
@@ -109,12 +110,8 @@ def recover_journals(home: Path) -> list[Path]:
 
 
 def _recover_one(folder: Path, journal: Path) -> Path | None:
-    if journal.is_symlink() or not journal.is_file():
-        return None
-    if journal.stat().st_size > _MAX_JOURNAL_BYTES:
-        _logger.debug("journal %s too large to recover; left in place", journal.name)
-        return None
-    lines = journal.read_bytes().splitlines()
+    # Not through a link, not a FIFO, not over the size limit: refused (and left in place).
+    lines = read_regular_file(journal, _MAX_JOURNAL_BYTES).splitlines()
     records = []
     for line in lines:
         try:

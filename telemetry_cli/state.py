@@ -22,8 +22,6 @@ from otel_local_exporter.home import (
     telemetry_home,
 )
 
-KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
-
 
 def gather_status(home: Path | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data (``status --json`` prints exactly this)."""

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from otel_local_exporter import TelemetryConfig
-
-KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
+from otel_local_exporter.config import KILL_SWITCHES
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,6 @@ from tests.reliability import report
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ("--skip", "python_deps", "--skip", "webgui", "--retries", "1")
-KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
 
 
 def pytest_configure(config: pytest.Config) -> None:
