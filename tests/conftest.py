@@ -29,6 +29,15 @@ def consented_home(dinoair_home: Path) -> Path:
     return dinoair_home
 
 
+def has_part_file(target: Path) -> bool:
+    """Whether a download has started below ``target``. The tree changes while it is walked
+    (the clone's partial folder is renamed into place), so a vanished folder means "not yet"."""
+    try:
+        return any(target.rglob("*.part"))
+    except OSError:
+        return False
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
     """Every entry under ``root`` with its mode and content, to prove nothing changed."""
     if not root.exists():

@@ -27,7 +27,7 @@ from otel_local_exporter import (
     load_sessions,
     resolve_consent,
 )
-from tests.conftest import snapshot
+from tests.conftest import has_part_file, snapshot
 from tests.mounts import remount_read_only, tmpfs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def test_ctrl_c_cancels_the_running_step_and_exits_130(fixture: Fixture, server:
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60
-    while not list((tmp_path / "t").rglob("*.part")) and time.monotonic() < deadline:
+    while not has_part_file(tmp_path / "t") and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)

@@ -40,6 +40,7 @@ import pytest
 
 from fixtures.demo_fixture import Fixture
 from fixtures.model_server import Fault, ModelServer
+from tests.conftest import has_part_file
 from tests.reliability.conftest import (
     FAST,
     assert_clean_exit,
@@ -234,7 +235,7 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         proc = subprocess.Popen([sys.executable, "-m", "installer", "--target", str(target),
                                  "--manifest", str(good), "--yes", *FAST], cwd=home, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for(lambda: bool(list(target.rglob("*.part"))))
+        _wait_for(lambda: has_part_file(target))
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
