@@ -25,14 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Benchmark DinoAir's telemetry and installer against baselines measured in "
-                    "the same run. Writes build/bench/results.json and build/bench/table.md.",
+        "the same run. Writes build/bench/results.json and build/bench/table.md.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes (64 MiB download, 1 MB sanitizer text, up to 1,000 "
-                             "sessions) for a run of a minute or two")
-    parser.add_argument("--only", action="append", metavar="NAME", default=[],
-                        help=f"run only this figure group (repeatable, or comma-separated): "
-                             f"{', '.join(FIGURES)}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes (64 MiB download, 1 MB sanitizer text, up to 1,000 "
+        "sessions) for a run of a minute or two",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help=f"run only this figure group (repeatable, or comma-separated): {', '.join(FIGURES)}",
+    )
     args = parser.parse_args(argv)
     wanted = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in FIGURES]
@@ -41,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     names = wanted or list(FIGURES)
     mode = "quick" if args.quick else "full"
     info = machine()
-    print(f"DinoAir benchmarks ({mode}) on {info['cpu']}, {info['cores']} cores, "
-          f"{info['platform']}, {info['python']}; load {info['load_at_start']}", flush=True)
+    print(
+        f"DinoAir benchmarks ({mode}) on {info['cpu']}, {info['cores']} cores, "
+        f"{info['platform']}, {info['python']}; load {info['load_at_start']}",
+        flush=True,
+    )
 
     results: list[Result] = []
     failures: dict[str, str] = {}
@@ -60,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             durations[name] = round(time.monotonic() - started, 1)
         for result in got:
-            print(f"   {result.figure}: {result.subject} vs {result.baseline} -> "
-                  f"{'-' if result.ratio is None else f'{result.ratio:.2f}x'} "
-                  f"({'pass' if result.passed else 'MISS'})", flush=True)
+            print(
+                f"   {result.figure}: {result.subject} vs {result.baseline} -> "
+                f"{'-' if result.ratio is None else f'{result.ratio:.2f}x'} "
+                f"({'pass' if result.passed else 'MISS'})",
+                flush=True,
+            )
         results.extend(got)
 
     print()
@@ -98,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     all_results.sort(key=lambda r: order.get(r.name, len(order)))
     (BUILD / "table.md").write_text(markdown_table(all_results, info, mode), encoding="utf-8")
     missed = len(out["missed"])
-    print(f"\nwrote {path} and {BUILD / 'table.md'}; {len(all_results) - missed} pass, "
-          f"{missed} missed{', ' + str(len(failures)) + ' group(s) failed' if failures else ''}")
+    print(
+        f"\nwrote {path} and {BUILD / 'table.md'}; {len(all_results) - missed} pass, "
+        f"{missed} missed{', ' + str(len(failures)) + ' group(s) failed' if failures else ''}"
+    )
     # Benchmarks report; they do not gate. Exit non-zero only when a figure could not be measured.
     return 1 if failures else 0
 

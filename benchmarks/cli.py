@@ -42,40 +42,74 @@ def _rich_trace(tracer: Any, *, fail: bool) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     events: dict[str, list[tuple[str, dict[str, Any]]]] = {
-        "preflight": [("python_checked", {"version": "3.11.7", "supported": True}),
-                      *[("tool_detected", {"tool": t, "found": t != "ollama"})
-                        for t in ("git", "node", "npm", "ollama")],
-                      ("disk_checked", {"free_gib": 80.2, "needed_gib": 7.4})],
+        "preflight": [
+            ("python_checked", {"version": "3.11.7", "supported": True}),
+            *[
+                ("tool_detected", {"tool": t, "found": t != "ollama"})
+                for t in ("git", "node", "npm", "ollama")
+            ],
+            ("disk_checked", {"free_gib": 80.2, "needed_gib": 7.4}),
+        ],
         "comfyui": [("clone_completed", {"ref": "v0.0.1-demo", "seconds": 0.05})],
-        "python_deps": [("venv_created", {"seconds": 3.1}),
-                        ("requirements_installed", {"requirements": 1, "seconds": 5.2})],
+        "python_deps": [
+            ("venv_created", {"seconds": 3.1}),
+            ("requirements_installed", {"requirements": 1, "seconds": 5.2}),
+        ],
         "workflows": [("workflows_installed", {"count": 4})],
         "ollama_models": [],
-        "models": [*[("download_progress", {"file": "demo_base.safetensors", "percent": p})
-                     for p in (25, 50, 75, 100)],
-                   ("download_complete", {"file": "demo_base.safetensors", "bytes": 3145728,
-                                          "resumed_from": 0}),
-                   ("download_progress", {"file": "demo_vae.safetensors", "percent": 100}),
-                   ("download_complete", {"file": "demo_vae.safetensors", "bytes": 1048576,
-                                          "resumed_from": 0}),
-                   ("models_ready", {"files": 2, "bytes_transferred": 4194304, "downloaded": 2,
-                                     "verified": 0, "hashed": 0})],
+        "models": [
+            *[
+                ("download_progress", {"file": "demo_base.safetensors", "percent": p})
+                for p in (25, 50, 75, 100)
+            ],
+            (
+                "download_complete",
+                {"file": "demo_base.safetensors", "bytes": 3145728, "resumed_from": 0},
+            ),
+            ("download_progress", {"file": "demo_vae.safetensors", "percent": 100}),
+            (
+                "download_complete",
+                {"file": "demo_vae.safetensors", "bytes": 1048576, "resumed_from": 0},
+            ),
+            (
+                "models_ready",
+                {
+                    "files": 2,
+                    "bytes_transferred": 4194304,
+                    "downloaded": 2,
+                    "verified": 0,
+                    "hashed": 0,
+                },
+            ),
+        ],
         "webgui": [("webgui_copied", {"files": 12}), ("npm_installed", {"seconds": 0.9})],
         "finalize": [("summary_written", {"file": "install_summary.json"})],
     }
     ok = Status(StatusCode.OK)
     failed = False
-    with tracer.start_as_current_span("dinoair.install", attributes={
-        "installer.version": "0.1.0", "installer.system.cpu_count": 2,
-        "installer.system.memory_gib": 24, "installer.system.machine": "x86_64",
-        "installer.arg.jobs": 3, "installer.arg.retries": 3, "installer.arg.only": [],
-        "installer.arg.skip": [], "installer.arg.yes": True,
-    }, record_exception=False, set_status_on_exception=False) as root:
+    with tracer.start_as_current_span(
+        "dinoair.install",
+        attributes={
+            "installer.version": "0.1.0",
+            "installer.system.cpu_count": 2,
+            "installer.system.memory_gib": 24,
+            "installer.system.machine": "x86_64",
+            "installer.arg.jobs": 3,
+            "installer.arg.retries": 3,
+            "installer.arg.only": [],
+            "installer.arg.skip": [],
+            "installer.arg.yes": True,
+        },
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as root:
         for name, step_events in events.items():
-            with tracer.start_as_current_span(f"dinoair.step.{name}",
-                                              attributes={"installer.step": name},
-                                              record_exception=False,
-                                              set_status_on_exception=False) as span:
+            with tracer.start_as_current_span(
+                f"dinoair.step.{name}",
+                attributes={"installer.step": name},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
                 if failed:
                     span.set_attribute("installer.step.status", "skipped")
                     span.set_attribute("installer.step.skip_reason", "earlier_step_failed")
@@ -90,7 +124,8 @@ def _rich_trace(tracer: Any, *, fail: bool) -> None:
                     try:
                         raise ConnectionRefusedError(
                             f"could not download demo_base.safetensors from 127.0.0.1:8188 "
-                            f"({Path.home() / 'DinoAir'})")
+                            f"({Path.home() / 'DinoAir'})"
+                        )
                     except ConnectionRefusedError as exc:
                         span.set_attribute("installer.error.category", "network")
                         span.set_attribute("error.type", "ConnectionRefusedError")
@@ -141,8 +176,9 @@ def fill_home(home: Path, count: int, templates: list[tuple[str, str]]) -> int:
         new_id = f"{rng.getrandbits(128):032x}"
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start + i * 600))
         data = text.replace(old_id, new_id).encode("utf-8")
-        fd = os.open(folder / f"session_{stamp}_{new_id}.json",
-                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(
+            folder / f"session_{stamp}_{new_id}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+        )
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         total += len(data)
@@ -161,30 +197,57 @@ def measure_status(home: Path, quick: bool) -> Result:
     env = clean_env(DINOAIR_HOME=str(home))
     status = _telemetry("status")
     script = Path(PYTHON).with_name("dinoair-telemetry")
-    base_ns, subj_ns = interleave(lambda: run_quiet([PYTHON, "-c", "import click"], env=env),
-                                  lambda: run_quiet(status, env=env), rounds, warmup=2)
-    raw: dict[str, Any] = {"rounds": rounds, "baseline_round_ns": base_ns,
-                           "subject_round_ns": subj_ns}
+    base_ns, subj_ns = interleave(
+        lambda: run_quiet([PYTHON, "-c", "import click"], env=env),
+        lambda: run_quiet(status, env=env),
+        rounds,
+        warmup=2,
+    )
+    raw: dict[str, Any] = {
+        "rounds": rounds,
+        "baseline_round_ns": base_ns,
+        "subject_round_ns": subj_ns,
+    }
     if script.exists():
-        b2, s2 = interleave(lambda: run_quiet([PYTHON, "-c", "import click"], env=env),
-                            lambda: run_quiet([str(script), "status"], env=env),
-                            max(5, rounds // 2), warmup=1)
-        raw.update({"script_baseline_round_ns": b2, "script_round_ns": s2,
-                    "script_ratio": min(s2) / min(b2)})
+        b2, s2 = interleave(
+            lambda: run_quiet([PYTHON, "-c", "import click"], env=env),
+            lambda: run_quiet([str(script), "status"], env=env),
+            max(5, rounds // 2),
+            warmup=1,
+        )
+        raw.update(
+            {
+                "script_baseline_round_ns": b2,
+                "script_round_ns": s2,
+                "script_ratio": min(s2) / min(b2),
+            }
+        )
     base, subj = min(base_ns), min(subj_ns)
-    raw.update({"baseline_median_ns": median(base_ns), "subject_median_ns": median(subj_ns),
-                "median_ratio": median(subj_ns) / median(base_ns)})
+    raw.update(
+        {
+            "baseline_median_ns": median(base_ns),
+            "subject_median_ns": median(subj_ns),
+            "median_ratio": median(subj_ns) / median(base_ns),
+        }
+    )
     ratio = subj / base
     note = ""
     if "script_ratio" in raw:
         script_ns = min(raw["script_round_ns"])
-        note = (f"console script `dinoair-telemetry status`: {fmt_ns(script_ns)}, "
-                f"{raw['script_ratio']:.2f}x; medians {fmt_ns(raw['subject_median_ns'])} vs "
-                f"{fmt_ns(raw['baseline_median_ns'])}, {raw['median_ratio']:.2f}x")
+        note = (
+            f"console script `dinoair-telemetry status`: {fmt_ns(script_ns)}, "
+            f"{raw['script_ratio']:.2f}x; medians {fmt_ns(raw['subject_median_ns'])} vs "
+            f"{fmt_ns(raw['baseline_median_ns'])}, {raw['median_ratio']:.2f}x"
+        )
     return Result(
-        name=NAME, figure="`status` cold start (100 sessions)",
-        baseline=f'python -c "import click" {fmt_ns(base)}', subject=fmt_ns(subj),
-        ratio=ratio, target=f"<= {STATUS_LIMIT}x", passed=ratio <= STATUS_LIMIT, raw=raw,
+        name=NAME,
+        figure="`status` cold start (100 sessions)",
+        baseline=f'python -c "import click" {fmt_ns(base)}',
+        subject=fmt_ns(subj),
+        ratio=ratio,
+        target=f"<= {STATUS_LIMIT}x",
+        passed=ratio <= STATUS_LIMIT,
+        raw=raw,
         note=note,
     )
 
@@ -238,8 +301,11 @@ def measure_growth(homes: dict[int, Path], quick: bool) -> list[Result]:
         largest, previous = sizes[-1], sizes[-2]
         # Linear growth: the cost of a session at the largest size is not above the cost at the
         # size before. Judged only from 1,000 up: below, process start-up noise swamps it.
-        growth = marginal[largest] / marginal[previous] if previous > base_n and \
-            marginal[previous] > 0 else None
+        growth = (
+            marginal[largest] / marginal[previous]
+            if previous > base_n and marginal[previous] > 0
+            else None
+        )
         judged = growth is not None and previous >= 1000
         for n in sizes[1:]:
             per_ms = marginal[n] / 1e6
@@ -247,27 +313,38 @@ def measure_growth(homes: dict[int, Path], quick: bool) -> list[Result]:
             extra = ""
             if n == largest and growth is not None:
                 ok = ok and (growth <= LINEAR_LIMIT or not judged)
-                extra = (f"; as processes, a session costs {growth:.2f}x what it did at "
-                         f"{previous:,}"
-                         f"{'' if judged else ' (not judged below 1,000 sessions)'}")
+                extra = (
+                    f"; as processes, a session costs {growth:.2f}x what it did at "
+                    f"{previous:,}"
+                    f"{'' if judged else ' (not judged below 1,000 sessions)'}"
+                )
             in_marginal = (in_proc[n] - in_proc[base_n]) / (n - base_n)
-            results.append(Result(
-                name=NAME,
-                figure=f"`{command}`, {n:,} sessions",
-                baseline=f"{base_n} sessions {fmt_ns(med[base_n])}",
-                subject=f"{fmt_ns(med[n])} ({per_ms:.2f} ms/session)",
-                ratio=med[n] / med[base_n],
-                target=f"<= {PER_SESSION_LIMIT_MS:g} ms/session, linear",
-                passed=ok,
-                raw={"sessions": n, "subprocess_round_ns": times[n],
-                     "subprocess_median_ns": median(times[n]),
-                     "baseline_round_ns": times[base_n], "marginal_ns_per_session": marginal[n],
-                     "in_process_ns": in_proc[n], "in_process_baseline_ns": in_proc[base_n],
-                     "in_process_marginal_ns_per_session": in_marginal,
-                     "marginal_growth_vs_previous_size": growth if n == largest else None},
-                note=(f"in process (CliRunner): {fmt_ns(in_proc[n])}, "
-                      f"{in_marginal / 1e6:.2f} ms/session" + extra),
-            ))
+            results.append(
+                Result(
+                    name=NAME,
+                    figure=f"`{command}`, {n:,} sessions",
+                    baseline=f"{base_n} sessions {fmt_ns(med[base_n])}",
+                    subject=f"{fmt_ns(med[n])} ({per_ms:.2f} ms/session)",
+                    ratio=med[n] / med[base_n],
+                    target=f"<= {PER_SESSION_LIMIT_MS:g} ms/session, linear",
+                    passed=ok,
+                    raw={
+                        "sessions": n,
+                        "subprocess_round_ns": times[n],
+                        "subprocess_median_ns": median(times[n]),
+                        "baseline_round_ns": times[base_n],
+                        "marginal_ns_per_session": marginal[n],
+                        "in_process_ns": in_proc[n],
+                        "in_process_baseline_ns": in_proc[base_n],
+                        "in_process_marginal_ns_per_session": in_marginal,
+                        "marginal_growth_vs_previous_size": growth if n == largest else None,
+                    },
+                    note=(
+                        f"in process (CliRunner): {fmt_ns(in_proc[n])}, "
+                        f"{in_marginal / 1e6:.2f} ms/session" + extra
+                    ),
+                )
+            )
     return results
 
 

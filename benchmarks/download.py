@@ -79,8 +79,9 @@ def model_file(size: int) -> tuple[Path, str]:
             left -= len(block)
     os.replace(tmp, path)
     st = path.stat()
-    sidecar.write_text(json.dumps({"size": size, "mtime_ns": st.st_mtime_ns,
-                                   "sha256": digest.hexdigest()}))
+    sidecar.write_text(
+        json.dumps({"size": size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()})
+    )
     return path, digest.hexdigest()
 
 
@@ -103,8 +104,16 @@ def serve(folder: str) -> int:
                 server.clear_log()
                 server.clear_faults()
             elif words[0] == "log":
-                log = [{"path": r.path, "range": r.range, "status": r.status,
-                        "bytes_sent": r.bytes_sent, "fault": r.fault} for r in server.requests]
+                log = [
+                    {
+                        "path": r.path,
+                        "range": r.range,
+                        "status": r.status,
+                        "bytes_sent": r.bytes_sent,
+                        "fault": r.fault,
+                    }
+                    for r in server.requests
+                ]
                 print(json.dumps(log), flush=True)
             print("ok", flush=True)
     return 0
@@ -113,8 +122,13 @@ def serve(folder: str) -> int:
 class ServerProcess:
     def __init__(self, folder: Path) -> None:
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "benchmarks.download", "serve", str(folder)], cwd=ROOT,
-            env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [PYTHON, "-m", "benchmarks.download", "serve", str(folder)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
         if not self.base_url.startswith("http://127.0.0.1:"):
@@ -167,15 +181,19 @@ def _remove(path: Path) -> None:
 def curl_client(url: str, dest: Path) -> tuple[str, Any]:
     curl = shutil.which("curl")
     if curl:
+
         def run() -> None:
-            subprocess.run([curl, "-s", "-S", "-f", "--noproxy", "*", "-o", str(dest), url],
-                           check=True)
+            subprocess.run(
+                [curl, "-s", "-S", "-f", "--noproxy", "*", "-o", str(dest), url], check=True
+            )
+
         return "curl -o", run
 
     def py() -> None:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(url, timeout=30) as response, open(dest, "wb") as fh:
             shutil.copyfileobj(response, fh, 1 << 20)
+
     return "urllib+copyfileobj", py
 
 
@@ -186,6 +204,7 @@ def installer_client(spec: Any) -> Any:
         [result] = download_all([spec], jobs=1, timeout=30, retries=0, progress=False)
         if result.status != "downloaded":
             raise RuntimeError(f"expected a download, got {result.status}")
+
     return run
 
 
@@ -209,8 +228,9 @@ def measure_throughput(server: ServerProcess, path: Path, sha: str, quick: bool)
         _remove(spec.dest)
 
     with FsyncMeter() as fsyncs:
-        base_ns, subj_ns = interleave(baseline, fsyncs.around(installer_client(spec)), rounds,
-                                      warmup=1, between=between)
+        base_ns, subj_ns = interleave(
+            baseline, fsyncs.around(installer_client(spec)), rounds, warmup=1, between=between
+        )
     between()
     base_bps = size / (median(base_ns) / 1e9)
     subj_bps = size / (median(subj_ns) / 1e9)
@@ -226,14 +246,20 @@ def measure_throughput(server: ServerProcess, path: Path, sha: str, quick: bool)
         ratio=ratio,
         target=f">= {THROUGHPUT_LIMIT}x throughput",
         passed=ratio >= THROUGHPUT_LIMIT,
-        raw={"bytes": size, "baseline": label, "baseline_round_ns": base_ns,
-             "subject_round_ns": subj_ns, "baseline_mib_per_s": base_bps / MiB,
-             "subject_mib_per_s": subj_bps / MiB, "fsync_ns_per_download": fsync_ns,
-             "sha256_ns_of_file_from_memory": sha_ns,
-             "durable_write_mib_per_s": disk_bps / MiB},
+        raw={
+            "bytes": size,
+            "baseline": label,
+            "baseline_round_ns": base_ns,
+            "subject_round_ns": subj_ns,
+            "baseline_mib_per_s": base_bps / MiB,
+            "subject_mib_per_s": subj_bps / MiB,
+            "fsync_ns_per_download": fsync_ns,
+            "sha256_ns_of_file_from_memory": sha_ns,
+            "durable_write_mib_per_s": disk_bps / MiB,
+        },
         note=f"per download: fsync {fmt_ns(fsync_ns)}, SHA-256 alone {fmt_ns(sha_ns)} "
-             f"(in memory), of {fmt_ns(median(subj_ns))}; curl does neither. Copying the file "
-             f"on this disk with an fsync: {disk_bps / MiB:.0f} MiB/s",
+        f"(in memory), of {fmt_ns(median(subj_ns))}; curl does neither. Copying the file "
+        f"on this disk with an fsync: {disk_bps / MiB:.0f} MiB/s",
     )
 
 
@@ -273,8 +299,7 @@ def measure_resume(server: ServerProcess, path: Path, sha: str) -> Result:
     cut = size // 2
     out = BUILD / "download-out" / "resume"
     out.mkdir(parents=True, exist_ok=True)
-    spec = DownloadSpec("model.bin", f"{server.base_url}/{path.name}", out / "model.bin",
-                        size, sha)
+    spec = DownloadSpec("model.bin", f"{server.base_url}/{path.name}", out / "model.bin", size, sha)
     _remove(spec.dest)
     server.command("clear")
     server.command(f"cut {path.name} {cut}")
@@ -306,13 +331,18 @@ def measure_resume(server: ServerProcess, path: Path, sha: str) -> Result:
         ratio=worst / remaining if remaining else None,
         target="<= remaining + 1 MiB",
         passed=ok_file and worst <= remaining + RESUME_SLACK and kept > 0,
-        raw={"bytes": size, "cut_after": cut, "part_kept_bytes": kept,
-             "remaining_bytes": remaining, "server_bytes_sent_on_resume": sent,
-             "client_bytes_transferred": result.bytes_transferred,
-             "resumed_from": result.resumed_from, "first_run_requests": first,
-             "resume_requests": second},
-        note=f"resume request(s): {[r['range'] for r in second]}; extra bytes "
-             f"{worst - remaining}",
+        raw={
+            "bytes": size,
+            "cut_after": cut,
+            "part_kept_bytes": kept,
+            "remaining_bytes": remaining,
+            "server_bytes_sent_on_resume": sent,
+            "client_bytes_transferred": result.bytes_transferred,
+            "resumed_from": result.resumed_from,
+            "first_run_requests": first,
+            "resume_requests": second,
+        },
+        note=f"resume request(s): {[r['range'] for r in second]}; extra bytes {worst - remaining}",
     )
 
 

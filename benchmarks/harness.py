@@ -101,12 +101,14 @@ class FsyncMeter:
 
     def around(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """``fn`` with metering on while it runs (so only the subject's fsyncs are counted)."""
+
         def run() -> Any:
             self.active = True
             try:
                 return fn()
             finally:
                 self.active = False
+
         return run
 
 
@@ -114,11 +116,17 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def run_quiet(cmd: Sequence[str], *, env: dict[str, str] | None = None,
-              cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
+def run_quiet(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[bytes]:
     """Run a command, capture its output, and fail loudly (with its stderr) if it fails."""
-    done = subprocess.run(list(cmd), env=env, cwd=cwd or ROOT, capture_output=True,
-                          timeout=timeout, check=False)
+    done = subprocess.run(
+        list(cmd), env=env, cwd=cwd or ROOT, capture_output=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(map(str, cmd))} exited {done.returncode}:\n{tail}")
@@ -135,12 +143,28 @@ def clean_env(**extra: str) -> dict[str, str]:
     installed package: with ``PYTHONDONTWRITEBYTECODE`` set, every cold start would compile the
     project's modules from source and the start-up figures would measure the compiler.
     """
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED",
-                        "OTEL_RESOURCE_ATTRIBUTES", "PYTHONPROFILEIMPORTTIME",
-                        "PYTHONDONTWRITEBYTECODE")}
-    env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                "NO_COLOR": "1", "PYTHONPYCACHEPREFIX": str(PYCACHE), **extra})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "DINOAIR_DISABLE_TELEMETRY",
+            "DO_NOT_TRACK",
+            "OTEL_SDK_DISABLED",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "PYTHONPROFILEIMPORTTIME",
+            "PYTHONDONTWRITEBYTECODE",
+        )
+    }
+    env.update(
+        {
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "NO_COLOR": "1",
+            "PYTHONPYCACHEPREFIX": str(PYCACHE),
+            **extra,
+        }
+    )
     return env
 
 
@@ -227,8 +251,14 @@ _HEADERS = ("figure", "baseline", "subject", "ratio", "target", "result")
 
 def _rows(results: Sequence[Result]) -> list[tuple[str, ...]]:
     return [
-        (r.figure, r.baseline, r.subject, "-" if r.ratio is None else f"{r.ratio:.2f}x",
-         r.target, "pass" if r.passed else "MISS")
+        (
+            r.figure,
+            r.baseline,
+            r.subject,
+            "-" if r.ratio is None else f"{r.ratio:.2f}x",
+            r.target,
+            "pass" if r.passed else "MISS",
+        )
         for r in results
     ]
 

@@ -35,9 +35,11 @@ def _steps(home: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"run_ms": root.get("duration_ms")}
     for event in doc["events"]:
         if event["event_type"] == "installation_step":
-            out[event["step_name"]] = {"status": event["status"],
-                                       "duration_ms": event["duration_ms"],
-                                       "reason": event.get("reason")}
+            out[event["step_name"]] = {
+                "status": event["status"],
+                "duration_ms": event["duration_ms"],
+                "reason": event.get("reason"),
+            }
     return out
 
 
@@ -53,8 +55,16 @@ def run(quick: bool) -> list[Result]:
         env = clean_env(DINOAIR_HOME=str(home))
         with ModelServer(fixture.models_dir) as server:
             write_manifest(fixture, server.base_url)
-            cmd = [PYTHON, "-m", "installer", "--target", str(target), "--manifest",
-                   str(fixture.manifest), "--yes"]
+            cmd = [
+                PYTHON,
+                "-m",
+                "installer",
+                "--target",
+                str(target),
+                "--manifest",
+                str(fixture.manifest),
+                "--yes",
+            ]
             start = now_ns()
             run_quiet(cmd, env=env)
             first = now_ns() - start
@@ -77,21 +87,33 @@ def run(quick: bool) -> list[Result]:
             second_steps = _steps(home)
     subj = median(seconds)
     ratio = subj / first
-    skipped = {k: v["reason"] for k, v in second_steps.items()
-               if isinstance(v, dict) and v["status"] == "skipped"}
+    skipped = {
+        k: v["reason"]
+        for k, v in second_steps.items()
+        if isinstance(v, dict) and v["status"] == "skipped"
+    }
     step_ms = sum(v["duration_ms"] for v in second_steps.values() if isinstance(v, dict))
-    return [Result(
-        name=NAME,
-        figure="second installer run over a finished install (demo manifest)",
-        baseline=f"first run {fmt_ns(first)}",
-        subject=fmt_ns(subj),
-        ratio=ratio,
-        target=f"<= {LIMIT}x",
-        passed=ratio <= LIMIT,
-        raw={"first_run_ns": first, "second_run_ns": seconds,
-             "installer_version_ns": version, "first_run_steps": first_steps,
-             "second_run_steps": second_steps, "second_run_skipped": skipped},
-        note=(f"second run: steps {step_ms} ms in all, root span "
-              f"{second_steps.get('run_ms', 0):.0f} ms; `python -m installer --version` "
-              f"{fmt_ns(median(version))}"),
-    )]
+    return [
+        Result(
+            name=NAME,
+            figure="second installer run over a finished install (demo manifest)",
+            baseline=f"first run {fmt_ns(first)}",
+            subject=fmt_ns(subj),
+            ratio=ratio,
+            target=f"<= {LIMIT}x",
+            passed=ratio <= LIMIT,
+            raw={
+                "first_run_ns": first,
+                "second_run_ns": seconds,
+                "installer_version_ns": version,
+                "first_run_steps": first_steps,
+                "second_run_steps": second_steps,
+                "second_run_skipped": skipped,
+            },
+            note=(
+                f"second run: steps {step_ms} ms in all, root span "
+                f"{second_steps.get('run_ms', 0):.0f} ms; `python -m installer --version` "
+                f"{fmt_ns(median(version))}"
+            ),
+        )
+    ]

@@ -19,12 +19,40 @@ NAME = "sanitizer"
 LIMIT = 25.0
 USER, HOME, HOST = "alice", "/home/alice", "alice-laptop"
 
-_PACKAGES = ("torch", "torchvision", "numpy", "safetensors", "aiohttp", "pyyaml", "Pillow",
-             "scipy", "tqdm", "psutil", "einops", "transformers", "tokenizers", "sentencepiece",
-             "kornia", "spandrel", "soundfile", "av", "requests", "urllib3", "idna", "certifi")
-_MODULES = ("git/cmd.py", "urllib3/connectionpool.py", "requests/adapters.py",
-            "pip/_internal/cli/base_command.py", "torch/serialization.py",
-            "safetensors/torch.py", "aiohttp/client.py", "http/client.py")
+_PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "safetensors",
+    "aiohttp",
+    "pyyaml",
+    "Pillow",
+    "scipy",
+    "tqdm",
+    "psutil",
+    "einops",
+    "transformers",
+    "tokenizers",
+    "sentencepiece",
+    "kornia",
+    "spandrel",
+    "soundfile",
+    "av",
+    "requests",
+    "urllib3",
+    "idna",
+    "certifi",
+)
+_MODULES = (
+    "git/cmd.py",
+    "urllib3/connectionpool.py",
+    "requests/adapters.py",
+    "pip/_internal/cli/base_command.py",
+    "torch/serialization.py",
+    "safetensors/torch.py",
+    "aiohttp/client.py",
+    "http/client.py",
+)
 
 
 def _traceback(r: random.Random) -> str:
@@ -34,32 +62,41 @@ def _traceback(r: random.Random) -> str:
         module = r.choice(_MODULES)
         line = r.randint(10, 2400)
         if posix:
-            where = (f"{HOME}/DinoAir/venv/lib/python3.11/site-packages/{module}"
-                     if r.random() < 0.7 else f"{HOME}/DinoAir/ComfyUI/comfy/model_{line}.py")
+            where = (
+                f"{HOME}/DinoAir/venv/lib/python3.11/site-packages/{module}"
+                if r.random() < 0.7
+                else f"{HOME}/DinoAir/ComfyUI/comfy/model_{line}.py"
+            )
         else:
-            where = (f"C:\\Users\\Alice\\DinoAir\\venv\\Lib\\site-packages\\"
-                     f"{module.replace('/', chr(92))}")
-        frames.append(f'  File "{where}", line {line}, in call_{r.randint(1, 99)}\n'
-                      f"    result = self._handle(request, timeout={r.randint(1, 60)})\n")
-    error = r.choice((
-        "git.exc.GitCommandError: Cmd('git') failed due to: exit code(128)\n"
-        f"  cmdline: git clone -v -- https://github.com/comfyanonymous/ComfyUI.git "
-        f"{HOME}/DinoAir/ComfyUI\n"
-        "  stderr: 'fatal: unable to access 'https://github.com/comfyanonymous/ComfyUI.git/': "
-        "Could not resolve host: github.com'",
-        "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='huggingface.co', port=443): "
-        "Max retries exceeded with url: /stabilityai/sdxl/resolve/main/sd_xl_base_1.0."
-        "safetensors?download=true (Caused by NewConnectionError('<urllib3.connection."
-        f"HTTPSConnection object at 0x7f{r.randrange(16**10):010x}>: Failed to establish a new "
-        f"connection: [Errno 111] Connection refused'))",
-        f"PermissionError: [Errno 13] Permission denied: '{HOME}/DinoAir/models/checkpoints/"
-        f"v1-5-pruned-emaonly.safetensors.part'",
-        f"OSError: [Errno 28] No space left on device: '/tmp/pip-install-{r.randrange(10**8)}'",
-        f"requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: "
-        f"https://huggingface.co/api/models?token=hf_{r.randrange(16**30):030x}",
-        f"RuntimeError: CUDA out of memory. Tried to allocate {r.randint(1, 20)}.00 GiB "
-        f"(GPU 0; 7.79 GiB total capacity; user {USER} on {HOST})",
-    ))
+            where = (
+                f"C:\\Users\\Alice\\DinoAir\\venv\\Lib\\site-packages\\"
+                f"{module.replace('/', chr(92))}"
+            )
+        frames.append(
+            f'  File "{where}", line {line}, in call_{r.randint(1, 99)}\n'
+            f"    result = self._handle(request, timeout={r.randint(1, 60)})\n"
+        )
+    error = r.choice(
+        (
+            "git.exc.GitCommandError: Cmd('git') failed due to: exit code(128)\n"
+            f"  cmdline: git clone -v -- https://github.com/comfyanonymous/ComfyUI.git "
+            f"{HOME}/DinoAir/ComfyUI\n"
+            "  stderr: 'fatal: unable to access 'https://github.com/comfyanonymous/ComfyUI.git/': "
+            "Could not resolve host: github.com'",
+            "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='huggingface.co', port=443): "
+            "Max retries exceeded with url: /stabilityai/sdxl/resolve/main/sd_xl_base_1.0."
+            "safetensors?download=true (Caused by NewConnectionError('<urllib3.connection."
+            f"HTTPSConnection object at 0x7f{r.randrange(16**10):010x}>: Failed to establish a new "
+            f"connection: [Errno 111] Connection refused'))",
+            f"PermissionError: [Errno 13] Permission denied: '{HOME}/DinoAir/models/checkpoints/"
+            f"v1-5-pruned-emaonly.safetensors.part'",
+            f"OSError: [Errno 28] No space left on device: '/tmp/pip-install-{r.randrange(10**8)}'",
+            f"requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: "
+            f"https://huggingface.co/api/models?token=hf_{r.randrange(16**30):030x}",
+            f"RuntimeError: CUDA out of memory. Tried to allocate {r.randint(1, 20)}.00 GiB "
+            f"(GPU 0; 7.79 GiB total capacity; user {USER} on {HOST})",
+        )
+    )
     return "Traceback (most recent call last):\n" + "".join(frames) + error + "\n"
 
 
@@ -69,9 +106,11 @@ def _pip(r: random.Random) -> str:
         pkg = r.choice(_PACKAGES)
         version = f"{r.randint(0, 3)}.{r.randint(0, 30)}.{r.randint(0, 12)}"
         if r.random() < 0.5:
-            out.append(f"Requirement already satisfied: {pkg}>={version} in {HOME}/DinoAir/venv/"
-                       f"lib/python3.11/site-packages (from -r requirements.txt (line "
-                       f"{r.randint(1, 30)})) ({version})\n")
+            out.append(
+                f"Requirement already satisfied: {pkg}>={version} in {HOME}/DinoAir/venv/"
+                f"lib/python3.11/site-packages (from -r requirements.txt (line "
+                f"{r.randint(1, 30)})) ({version})\n"
+            )
         else:
             size = r.uniform(0.1, 900)
             out.append(
@@ -81,17 +120,24 @@ def _pip(r: random.Random) -> str:
                 f"{r.randrange(16**2):02x}/{r.randrange(16**60):060x}/{pkg}-{version}-cp311-"
                 f"cp311-manylinux_2_17_x86_64.whl ({size:.1f} MB)\n"
                 f"     {'━' * 40} {size:.1f}/{size:.1f} MB {r.uniform(1, 90):.1f} MB/s "
-                "eta 0:00:00\n")
-    installed = " ".join(f"{r.choice(_PACKAGES)}-{r.randint(0, 3)}.{r.randint(0, 30)}.0"
-                         for _ in range(r.randint(2, 8)))
-    out.append(f"Installing collected packages: {installed.replace('-', ', ')}\n"
-               f"Successfully installed {installed}\n")
+                "eta 0:00:00\n"
+            )
+    installed = " ".join(
+        f"{r.choice(_PACKAGES)}-{r.randint(0, 3)}.{r.randint(0, 30)}.0"
+        for _ in range(r.randint(2, 8))
+    )
+    out.append(
+        f"Installing collected packages: {installed.replace('-', ', ')}\n"
+        f"Successfully installed {installed}\n"
+    )
     if r.random() < 0.1:
-        out.append(f"WARNING: Retrying (Retry(total=4, connect=None, read=None)) after connection "
-                   f"broken by 'ProxyError('Cannot connect to proxy.', OSError('Tunnel connection "
-                   f"failed: 407 Proxy Authentication Required'))': http://{USER}:"
-                   f"s3cr3t{r.randrange(10**6)}@proxy.corp.example:3128/simple/{r.choice(_PACKAGES)}/"
-                   "\n")
+        out.append(
+            f"WARNING: Retrying (Retry(total=4, connect=None, read=None)) after connection "
+            f"broken by 'ProxyError('Cannot connect to proxy.', OSError('Tunnel connection "
+            f"failed: 407 Proxy Authentication Required'))': http://{USER}:"
+            f"s3cr3t{r.randrange(10**6)}@proxy.corp.example:3128/simple/{r.choice(_PACKAGES)}/"
+            "\n"
+        )
     return "".join(out)
 
 
@@ -105,20 +151,28 @@ def _git(r: random.Random) -> str:
         f"remote: Compressing objects: 100% ({objects // 20}/{objects // 20}), done.\n",
     ]
     for pct in range(0, 101, r.choice((10, 20, 25))):
-        lines.append(f"Receiving objects:  {pct}% ({objects * pct // 100}/{objects}), "
-                     f"{r.uniform(0.1, 90):.2f} MiB | {r.uniform(0.5, 40):.2f} MiB/s\n")
+        lines.append(
+            f"Receiving objects:  {pct}% ({objects * pct // 100}/{objects}), "
+            f"{r.uniform(0.1, 90):.2f} MiB | {r.uniform(0.5, 40):.2f} MiB/s\n"
+        )
     lines.append(f"Resolving deltas: 100% ({objects // 3}/{objects // 3}), done.\n")
-    lines.append(f"HEAD is now at {sha[:7]} Merge pull request #{r.randint(100, 9999)} from "
-                 f"contributor{r.randint(1, 500)}/fix-{r.choice(_PACKAGES)}\n")
+    lines.append(
+        f"HEAD is now at {sha[:7]} Merge pull request #{r.randint(100, 9999)} from "
+        f"contributor{r.randint(1, 500)}/fix-{r.choice(_PACKAGES)}\n"
+    )
     if r.random() < 0.15:
-        lines.append(f"fatal: could not read Username for 'https://github.com': terminal prompts "
-                     f"disabled (remote git@github.com:{USER}/ComfyUI.git, committer "
-                     f"{USER}@example.com from {r.randint(10, 250)}.{r.randint(0, 255)}."
-                     f"{r.randint(0, 255)}.{r.randint(1, 254)})\n")
+        lines.append(
+            f"fatal: could not read Username for 'https://github.com': terminal prompts "
+            f"disabled (remote git@github.com:{USER}/ComfyUI.git, committer "
+            f"{USER}@example.com from {r.randint(10, 250)}.{r.randint(0, 255)}."
+            f"{r.randint(0, 255)}.{r.randint(1, 254)})\n"
+        )
     if r.random() < 0.05:
-        lines.append(f"export HF_TOKEN=hf_{r.randrange(16**34):034x} GITHUB_TOKEN=ghp_"
-                     f"{r.randrange(16**36):036x}\nAuthorization: Bearer "
-                     f"eyJhbGciOiJIUzI1NiJ9.{r.randrange(16**20):020x}.{r.randrange(16**20):020x}\n")
+        lines.append(
+            f"export HF_TOKEN=hf_{r.randrange(16**34):034x} GITHUB_TOKEN=ghp_"
+            f"{r.randrange(16**36):036x}\nAuthorization: Bearer "
+            f"eyJhbGciOiJIUzI1NiJ9.{r.randrange(16**20):020x}.{r.randrange(16**20):020x}\n"
+        )
     return "".join(lines)
 
 
@@ -152,24 +206,37 @@ def run(quick: bool) -> list[Result]:
     base_ns, subj_ns = interleave(lambda: json.dumps(text), subject, rounds)
     base, subj = median(base_ns), median(subj_ns)
     clean = out["clean"]
-    leaked = [needle for needle in (HOME, "C:\\Users\\Alice", "hf_", "ghp_", "s3cr3t",
-                                    f"{USER}@example.com")
-              if needle in clean]
+    leaked = [
+        needle
+        for needle in (HOME, "C:\\Users\\Alice", "hf_", "ghp_", "s3cr3t", f"{USER}@example.com")
+        if needle in clean
+    ]
     ratio = subj / base
     mbps = nbytes / 1e6 / (subj / 1e9)
     base_mbps = nbytes / 1e6 / (base / 1e9)
-    return [Result(
-        name=NAME,
-        figure=f"sanitizer, {nbytes / 1e6:.0f} MB realistic text",
-        baseline=f"json.dumps {fmt_ns(base)} ({base_mbps:.0f} MB/s)",
-        subject=f"{fmt_ns(subj)} ({mbps:.1f} MB/s)",
-        ratio=ratio,
-        target=f"<= {LIMIT:.0f}x",
-        passed=ratio <= LIMIT and not leaked and clean != "<UNSANITIZABLE>",
-        raw={"bytes": nbytes, "baseline_round_ns": base_ns, "subject_round_ns": subj_ns,
-             "subject_mb_per_s": mbps, "baseline_mb_per_s": base_mbps,
-             "replacements": dict(sanitizer.counts), "leaked": leaked,
-             "output_bytes": len(clean.encode("utf-8"))},
-        note=(f"LEAKED after sanitizing: {leaked}" if leaked else
-              f"{sum(sanitizer.counts.values())} replacements made"),
-    )]
+    return [
+        Result(
+            name=NAME,
+            figure=f"sanitizer, {nbytes / 1e6:.0f} MB realistic text",
+            baseline=f"json.dumps {fmt_ns(base)} ({base_mbps:.0f} MB/s)",
+            subject=f"{fmt_ns(subj)} ({mbps:.1f} MB/s)",
+            ratio=ratio,
+            target=f"<= {LIMIT:.0f}x",
+            passed=ratio <= LIMIT and not leaked and clean != "<UNSANITIZABLE>",
+            raw={
+                "bytes": nbytes,
+                "baseline_round_ns": base_ns,
+                "subject_round_ns": subj_ns,
+                "subject_mb_per_s": mbps,
+                "baseline_mb_per_s": base_mbps,
+                "replacements": dict(sanitizer.counts),
+                "leaked": leaked,
+                "output_bytes": len(clean.encode("utf-8")),
+            },
+            note=(
+                f"LEAKED after sanitizing: {leaked}"
+                if leaked
+                else f"{sum(sanitizer.counts.values())} replacements made"
+            ),
+        )
+    ]

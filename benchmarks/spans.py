@@ -29,8 +29,16 @@ from typing import Any
 from .harness import FsyncMeter, Result, fmt_ns, interleave, median
 
 NAME = "spans"
-STEPS = ("preflight", "comfyui", "python_deps", "workflows", "ollama_models", "models", "webgui",
-         "finalize")
+STEPS = (
+    "preflight",
+    "comfyui",
+    "python_deps",
+    "workflows",
+    "ollama_models",
+    "models",
+    "webgui",
+    "finalize",
+)
 SPANS_PER_TRACE = 1 + len(STEPS)
 OFF_LIMIT = 1.3
 ON_LIMIT = 1.5
@@ -57,17 +65,24 @@ def install_trace(tracer: Any) -> None:
         "installer.arg.yes": True,
     }
     ok = Status(StatusCode.OK)
-    with tracer.start_as_current_span("dinoair.install", attributes=root_attrs,
-                                      record_exception=False,
-                                      set_status_on_exception=False) as root:
+    with tracer.start_as_current_span(
+        "dinoair.install",
+        attributes=root_attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as root:
         for name in STEPS:
-            with tracer.start_as_current_span(f"dinoair.step.{name}",
-                                              attributes={"installer.step": name},
-                                              record_exception=False,
-                                              set_status_on_exception=False) as span:
+            with tracer.start_as_current_span(
+                f"dinoair.step.{name}",
+                attributes={"installer.step": name},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
                 if name == "models":
-                    span.add_event("download_complete", {"file": "demo_base.safetensors",
-                                                         "bytes": 3145728, "resumed_from": 0})
+                    span.add_event(
+                        "download_complete",
+                        {"file": "demo_base.safetensors", "bytes": 3145728, "resumed_from": 0},
+                    )
                     span.set_attribute("installer.step.bytes_downloaded", 3145728)
                 span.set_attribute("installer.step.status", "completed")
                 span.set_status(ok)
@@ -79,6 +94,7 @@ def _batch(tracer: Any, traces: int) -> Any:
     def run() -> None:
         for _ in range(traces):
             install_trace(tracer)
+
     return run
 
 
@@ -126,20 +142,31 @@ def measure_off(quick: bool) -> Result:
             subject = configure_tracing("0.1.0", home=home)  # consent resolves to "off: env"
         mid_run = configure_tracing("0.1.0", home=home)  # consent on; switch set afterwards
         with _env(KILL, "1"):
-            base_ns, subj_ns = interleave(_batch(baseline.get_tracer("bench"), traces),
-                                          _batch(subject.get_tracer("bench"), traces), rounds)
-            base2_ns, mid_ns = interleave(_batch(baseline.get_tracer("bench"), traces),
-                                          _batch(mid_run.get_tracer("bench"), traces), rounds)
+            base_ns, subj_ns = interleave(
+                _batch(baseline.get_tracer("bench"), traces),
+                _batch(subject.get_tracer("bench"), traces),
+                rounds,
+            )
+            base2_ns, mid_ns = interleave(
+                _batch(baseline.get_tracer("bench"), traces),
+                _batch(mid_run.get_tracer("bench"), traces),
+                rounds,
+            )
         for provider in (baseline, subject, mid_run):
             provider.shutdown()
-        created = sorted(p.name for p in (home / "telemetry").glob("*")) \
-            if (home / "telemetry").exists() else []
+        created = (
+            sorted(p.name for p in (home / "telemetry").glob("*"))
+            if (home / "telemetry").exists()
+            else []
+        )
     base, subj = _per_span(base_ns, traces), _per_span(subj_ns, traces)
     base2, mid = _per_span(base2_ns, traces), _per_span(mid_ns, traces)
     ratio = subj / base
     mid_ratio = mid / base2
-    note = (f"kill switch set mid-run (sampler reads it at every span): {fmt_ns(mid)} vs "
-            f"{fmt_ns(base2)}, {mid_ratio:.2f}x")
+    note = (
+        f"kill switch set mid-run (sampler reads it at every span): {fmt_ns(mid)} vs "
+        f"{fmt_ns(base2)}, {mid_ratio:.2f}x"
+    )
     if created:
         note += f"; UNEXPECTED files written with the switch on: {created}"
     return Result(
@@ -150,11 +177,18 @@ def measure_off(quick: bool) -> Result:
         ratio=ratio,
         target=f"<= {OFF_LIMIT}x",
         passed=ratio <= OFF_LIMIT and not created,
-        raw={"unit": "ns per span", "spans_per_round": traces * SPANS_PER_TRACE,
-             "baseline_round_ns": base_ns, "subject_round_ns": subj_ns,
-             "baseline_ns_per_span": base, "subject_ns_per_span": subj,
-             "mid_run_baseline_round_ns": base2_ns, "mid_run_subject_round_ns": mid_ns,
-             "mid_run_ratio": mid_ratio, "files_created_with_switch_on": created},
+        raw={
+            "unit": "ns per span",
+            "spans_per_round": traces * SPANS_PER_TRACE,
+            "baseline_round_ns": base_ns,
+            "subject_round_ns": subj_ns,
+            "baseline_ns_per_span": base,
+            "subject_ns_per_span": subj,
+            "mid_run_baseline_round_ns": base2_ns,
+            "mid_run_subject_round_ns": mid_ns,
+            "mid_run_ratio": mid_ratio,
+            "files_created_with_switch_on": created,
+        },
         note=note,
     )
 
@@ -166,21 +200,32 @@ def measure_on(quick: bool) -> Result:
     from otel_local_exporter import configure_tracing
 
     traces, rounds = (30, 7) if quick else (50, 11)
-    with tempfile.TemporaryDirectory(prefix="bench-spans-on-") as tmp, \
-            _env(KILL, None), _env("DO_NOT_TRACK", None), _env("OTEL_SDK_DISABLED", None), \
-            open(Path(tmp) / "baseline.jsonl", "w", encoding="utf-8") as lines:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-spans-on-") as tmp,
+        _env(KILL, None),
+        _env("DO_NOT_TRACK", None),
+        _env("OTEL_SDK_DISABLED", None),
+        open(Path(tmp) / "baseline.jsonl", "w", encoding="utf-8") as lines,
+    ):
         home = consented_home(Path(tmp))
         baseline = TracerProvider()
-        baseline.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(
-            out=lines, formatter=lambda span: span.to_json(indent=None) + "\n")))
+        baseline.add_span_processor(
+            SimpleSpanProcessor(
+                ConsoleSpanExporter(
+                    out=lines, formatter=lambda span: span.to_json(indent=None) + "\n"
+                )
+            )
+        )
         subject = configure_tracing("0.1.0", home=home)
         # Two untimed batches first: the session folder reaches its steady state (100 kept).
         for _ in range(2):
             _batch(subject.get_tracer("bench"), 50)()
         with FsyncMeter() as fsyncs:
-            base_ns, subj_ns = interleave(_batch(baseline.get_tracer("bench"), traces),
-                                          fsyncs.around(_batch(subject.get_tracer("bench"),
-                                                               traces)), rounds)
+            base_ns, subj_ns = interleave(
+                _batch(baseline.get_tracer("bench"), traces),
+                fsyncs.around(_batch(subject.get_tracer("bench"), traces)),
+                rounds,
+            )
         baseline.shutdown()
         subject.shutdown()
         sessions = len(list((home / "telemetry").glob("session_*.json")))
@@ -198,16 +243,24 @@ def measure_on(quick: bool) -> Result:
         ratio=ratio,
         target=f"<= {ON_LIMIT}x",
         passed=ratio <= ON_LIMIT,
-        raw={"unit": "ns per span", "spans_per_trace": SPANS_PER_TRACE,
-             "traces_per_round": traces, "baseline_round_ns": base_ns,
-             "subject_round_ns": subj_ns, "baseline_ns_per_span": base,
-             "subject_ns_per_span": subj, "subject_ns_per_trace": subj * SPANS_PER_TRACE,
-             "sessions_kept": sessions, "mean_session_bytes": session_bytes / max(1, sessions),
-             "fsync_calls_per_trace": fsyncs.calls / runs, "fsync_ns_per_trace": fsync_per_run,
-             "ratio_without_fsync_time": without / base},
+        raw={
+            "unit": "ns per span",
+            "spans_per_trace": SPANS_PER_TRACE,
+            "traces_per_round": traces,
+            "baseline_round_ns": base_ns,
+            "subject_round_ns": subj_ns,
+            "baseline_ns_per_span": base,
+            "subject_ns_per_span": subj,
+            "subject_ns_per_trace": subj * SPANS_PER_TRACE,
+            "sessions_kept": sessions,
+            "mean_session_bytes": session_bytes / max(1, sessions),
+            "fsync_calls_per_trace": fsyncs.calls / runs,
+            "fsync_ns_per_trace": fsync_per_run,
+            "ratio_without_fsync_time": without / base,
+        },
         note=f"per installer run (9 spans, one session file): {fmt_ns(subj * SPANS_PER_TRACE)} "
-             f"vs {fmt_ns(base * SPANS_PER_TRACE)}, of which {fsyncs.calls / runs:.0f} fsyncs "
-             f"{fmt_ns(fsync_per_run)}; without the fsync time {without / base:.2f}x",
+        f"vs {fmt_ns(base * SPANS_PER_TRACE)}, of which {fsyncs.calls / runs:.0f} fsyncs "
+        f"{fmt_ns(fsync_per_run)}; without the fsync time {without / base:.2f}x",
     )
 
 

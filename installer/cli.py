@@ -42,44 +42,105 @@ def _default_target() -> Path:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder to install into.  [default: ~/DinoAir]")
-@click.option("--no-models", is_flag=True,
-              help="Skip the Ollama and checkpoint model downloads (about 7 GB).")
-@click.option("--disable-telemetry", is_flag=True,
-              help="Record no telemetry for this run; your saved choice is not changed.")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="Install from this manifest instead of the bundled one (local mirrors, tests).")
-@click.option("--only", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
-              help=f"Run only this step (repeatable; preflight always runs). "
-                   f"Steps: {', '.join(STEP_NAMES)}.")
-@click.option("--skip", multiple=True, type=click.Choice(STEP_NAMES), metavar="STEP",
-              help="Skip this step (repeatable).")
-@click.option("--dry-run", is_flag=True,
-              help="Print the plan (steps, what each would do, download sizes); change nothing.")
-@click.option("--yes", "-y", is_flag=True,
-              help="Answer the installer's own questions with yes. Never gives telemetry consent.")
-@click.option("--jobs", type=click.IntRange(1, 16), default=3, show_default=True,
-              help="Parallel model downloads.")
-@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
-              help="Retries for a failed clone or download (with backoff; downloads resume).")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
-              help="Seconds a stalled network read may take before it is retried.")
+@click.option(
+    "--target",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to install into.  [default: ~/DinoAir]",
+)
+@click.option(
+    "--no-models", is_flag=True, help="Skip the Ollama and checkpoint model downloads (about 7 GB)."
+)
+@click.option(
+    "--disable-telemetry",
+    is_flag=True,
+    help="Record no telemetry for this run; your saved choice is not changed.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Install from this manifest instead of the bundled one (local mirrors, tests).",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(STEP_NAMES),
+    metavar="STEP",
+    help=f"Run only this step (repeatable; preflight always runs). Steps: {', '.join(STEP_NAMES)}.",
+)
+@click.option(
+    "--skip",
+    multiple=True,
+    type=click.Choice(STEP_NAMES),
+    metavar="STEP",
+    help="Skip this step (repeatable).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (steps, what each would do, download sizes); change nothing.",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Answer the installer's own questions with yes. Never gives telemetry consent.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=3,
+    show_default=True,
+    help="Parallel model downloads.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Retries for a failed clone or download (with backoff; downloads resume).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a stalled network read may take before it is retried.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
 @click.version_option(__version__, "--version", prog_name="dinoair-install")
-def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest: Path | None,
-         only: tuple[str, ...], skip: tuple[str, ...], dry_run: bool, yes: bool, jobs: int,
-         retries: int, timeout: float, verbose: bool) -> None:
+def cli(
+    target: Path | None,
+    no_models: bool,
+    disable_telemetry: bool,
+    manifest: Path | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    jobs: int,
+    retries: int,
+    timeout: float,
+    verbose: bool,
+) -> None:
     """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
     models, and the web GUI, into one folder.
 
     Re-running is safe and fast: verified parts are reused, interrupted downloads resume.
     """
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    options = Options(target=(target or _default_target()).expanduser().absolute(),
-                      no_models=no_models, verbose=verbose, yes=yes, jobs=jobs,
-                      retries=retries, timeout=timeout)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    options = Options(
+        target=(target or _default_target()).expanduser().absolute(),
+        no_models=no_models,
+        verbose=verbose,
+        yes=yes,
+        jobs=jobs,
+        retries=retries,
+        timeout=timeout,
+    )
     steps = STEPS
     try:
         loaded = load_manifest(manifest)
@@ -93,8 +154,9 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
         _print_plan(ctx, set(only), set(skip))
         return
     if not yes and sys.stdin.isatty() and _foreign_folder(options.target):
-        click.confirm(f"{options.target} is not empty and holds no DinoAir install. Use it?",
-                      abort=True)
+        click.confirm(
+            f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
+        )
     home = telemetry_home()
     decision = _decide_consent(home, disable_telemetry)
     provider = _tracing(decision, home)
@@ -102,14 +164,25 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     tracer = provider.get_tracer("dinoair.installer", __version__)
 
     def on_crash(exc: BaseException, category: str, step: str, span_context: Any) -> Any:
-        return reporter.report(exc, category=category, step=step,
-                               trace_id=span_context.trace_id, span_id=span_context.span_id,
-                               disk_path=options.target)
+        return reporter.report(
+            exc,
+            category=category,
+            step=step,
+            trace_id=span_context.trace_id,
+            span_id=span_context.span_id,
+            disk_path=options.target,
+        )
 
     try:
-        result = run_install(steps, ctx, tracer, only=only, skip=skip,
-                             run_attributes=_run_attributes(options, manifest, only, skip),
-                             on_crash=on_crash)
+        result = run_install(
+            steps,
+            ctx,
+            tracer,
+            only=only,
+            skip=skip,
+            run_attributes=_run_attributes(options, manifest, only, skip),
+            on_crash=on_crash,
+        )
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
         category = categorize(exc)
         path = reporter.report(exc, category=category, disk_path=options.target)
@@ -121,8 +194,9 @@ def cli(target: Path | None, no_models: bool, disable_telemetry: bool, manifest:
     sys.exit(result.exit_code)
 
 
-_OURS = frozenset({"ComfyUI", "venv", "webgui", "logs", "start.sh", "start.bat",
-                   "install_summary.json"})
+_OURS = frozenset(
+    {"ComfyUI", "venv", "webgui", "logs", "start.sh", "start.bat", "install_summary.json"}
+)
 
 
 def _foreign_folder(target: Path) -> bool:
@@ -167,8 +241,9 @@ def _shutdown(provider: Any) -> None:
         _logger.debug("telemetry shutdown failed", exc_info=True)
 
 
-def _run_attributes(options: Options, manifest: Path | None, only: tuple[str, ...],
-                    skip: tuple[str, ...]) -> dict[str, Any]:
+def _run_attributes(
+    options: Options, manifest: Path | None, only: tuple[str, ...], skip: tuple[str, ...]
+) -> dict[str, Any]:
     """The choices made, as usage analytics: flags and step names, never paths."""
     return {
         f"{ARG_PREFIX}no_models": options.no_models,
@@ -194,14 +269,18 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
         click.echo(f"  {index}. {step.name:<14} {line}")
     if not ctx.options.no_models:
         size = ctx.manifest.download_bytes
-        click.echo(f"Checkpoint downloads: {len(ctx.manifest.checkpoints)} files, "
-                   f"{size / 2**30:.2f} GiB (files already verified are not downloaded again)")
+        click.echo(
+            f"Checkpoint downloads: {len(ctx.manifest.checkpoints)} files, "
+            f"{size / 2**30:.2f} GiB (files already verified are not downloaded again)"
+        )
 
 
 def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDecision) -> None:
     click.echo("")
-    counts = {s: sum(1 for r in result.steps if r.status == s)
-              for s in ("completed", "skipped", "failed", "cancelled")}
+    counts = {
+        s: sum(1 for r in result.steps if r.status == s)
+        for s in ("completed", "skipped", "failed", "cancelled")
+    }
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
         if step.status == "skipped" and step.reason not in ("earlier_step_failed",):
@@ -214,13 +293,18 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
         click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
     elif failure is not None:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")
-        click.echo(f"Error: step '{failure.name}' failed ({failure.error_category}): "
-                   f"{failure.error}. Try: {hint}", err=True)
+        click.echo(
+            f"Error: step '{failure.name}' failed ({failure.error_category}): "
+            f"{failure.error}. Try: {hint}",
+            err=True,
+        )
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
     if decision.enabled and result.session_id:
-        click.echo(f"Telemetry session {result.session_id[:12]} kept locally "
-                   "(`dinoair-telemetry show-data --latest`).")
+        click.echo(
+            f"Telemetry session {result.session_id[:12]} kept locally "
+            "(`dinoair-telemetry show-data --latest`)."
+        )
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:

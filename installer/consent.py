@@ -36,8 +36,13 @@ def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
     """Ask until the answer is yes, no (or Enter), or ``more`` has been shown; save a yes."""
     click.echo(QUESTION)
     while True:
-        answer = click.prompt("Keep anonymous local telemetry? [y/N/more]", default="",
-                              show_default=False).strip().lower()
+        answer = (
+            click.prompt(
+                "Keep anonymous local telemetry? [y/N/more]", default="", show_default=False
+            )
+            .strip()
+            .lower()
+        )
         if answer in ("more", "m", "?"):
             click.echo(DETAILS.format(home=home))
             continue
@@ -51,9 +56,13 @@ def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
             if kept is not None:
                 click.echo(f"Your previous settings file was invalid; kept as {kept.name}.")
             click.echo("Thank you. Telemetry is on; `dinoair-telemetry status` shows it.\n")
-            return ConsentDecision(True, "config", "you turned telemetry on just now",
-                                   config.error_reporting_enabled,
-                                   config.usage_analytics_enabled)
+            return ConsentDecision(
+                True,
+                "config",
+                "you turned telemetry on just now",
+                config.error_reporting_enabled,
+                config.usage_analytics_enabled,
+            )
         if answer in ("", "n", "no"):
             click.echo("Telemetry stays off. (`dinoair-telemetry disable` stops this question.)\n")
             return ConsentDecision(False, "prompt", "you answered no")

@@ -88,8 +88,15 @@ class InstallContext:
         """Stop this step as ``skipped`` with a short machine-readable reason."""
         raise StepSkipped(reason, detail)
 
-    def run(self, cmd: Sequence[str], *, log_name: str, cwd: Path | None = None,
-            env: dict[str, str] | None = None, what: str | None = None) -> None:
+    def run(
+        self,
+        cmd: Sequence[str],
+        *,
+        log_name: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        what: str | None = None,
+    ) -> None:
         """Run a tool, tee its output to ``logs/<log_name>``, stream it under ``--verbose``.
 
         Raises :class:`InstallError` (``installation``) naming the log when the tool fails.
@@ -99,8 +106,14 @@ class InstallContext:
         what = what or Path(cmd[0]).name
         with log_path.open("ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
-            proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                list(cmd),
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             watcher = _UsageWatcher(proc.pid)
             watcher.start()
             try:
@@ -119,12 +132,13 @@ class InstallContext:
                 usage = watcher.stop()
                 with self._lock:
                     self.usage.cpu_seconds += usage.cpu_seconds
-                    self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes,
-                                                    usage.peak_rss_bytes)
+                    self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, usage.peak_rss_bytes)
         if code != 0:
             tail = _tail(log_path)
-            raise InstallError(f"{what} failed with exit code {code}: {tail}",
-                               hint=f"see {log_path} for the full output, then re-run")
+            raise InstallError(
+                f"{what} failed with exit code {code}: {tail}",
+                hint=f"see {log_path} for the full output, then re-run",
+            )
 
 
 class _UsageWatcher(threading.Thread):
@@ -176,8 +190,6 @@ def _tail(log_path: Path, lines: int = 1) -> str:
         return "(no output)"
     meaningful = [line.strip() for line in text if line.strip()]
     return " | ".join(meaningful[-lines:]) or "(no output)"
-
-
 
 
 @dataclass(frozen=True)

@@ -167,16 +167,25 @@ def download_all(
                 return
             try:
                 results[index] = download_one(
-                    specs[index], timeout=timeout, retries=retries, backoff=backoff,
-                    bar=bars[index], on_event=on_event, on_bytes=on_bytes, cancel=cancel)
+                    specs[index],
+                    timeout=timeout,
+                    retries=retries,
+                    backoff=backoff,
+                    bar=bars[index],
+                    on_event=on_event,
+                    on_bytes=on_bytes,
+                    cancel=cancel,
+                )
             except BaseException as exc:  # handed to the caller's thread below
                 _logger.warning("download of %s failed: %s", specs[index].name, exc)
                 errors[index] = exc
 
     # Daemon threads, not a ThreadPoolExecutor: a worker blocked on a stalled server must not
     # hold up Ctrl-C (or interpreter exit) for the whole read timeout.
-    workers = [threading.Thread(target=worker, name=f"dinoair-download-{n}", daemon=True)
-               for n in range(max(1, min(jobs, len(specs))))]
+    workers = [
+        threading.Thread(target=worker, name=f"dinoair-download-{n}", daemon=True)
+        for n in range(max(1, min(jobs, len(specs))))
+    ]
     try:
         for thread in workers:
             thread.start()
@@ -345,8 +354,9 @@ class _Part:
         advise = getattr(os, "posix_fadvise", None)
         if advise is not None:
             with contextlib.suppress(OSError):
-                advise(fh.fileno(), self._flushed, self.offset - self._flushed,
-                       os.POSIX_FADV_DONTNEED)
+                advise(
+                    fh.fileno(), self._flushed, self.offset - self._flushed, os.POSIX_FADV_DONTNEED
+                )
         self._flushed = self.offset
 
     def remove(self) -> None:
@@ -739,5 +749,6 @@ def _record_verified(path: Path, sha256: str) -> None:
     with _record_lock:
         records = _read_records(path.parent)
         records[path.name] = entry
-        write_atomic(path.parent / RECORD_NAME,
-                     json.dumps(records, indent=2, sort_keys=True) + "\n")
+        write_atomic(
+            path.parent / RECORD_NAME, json.dumps(records, indent=2, sort_keys=True) + "\n"
+        )

@@ -30,12 +30,31 @@ HINTS = {
 }
 
 _SYSTEM_ERRNOS = frozenset(
-    {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENOENT,
-     errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EMFILE, errno.ENOMEM}
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EDQUOT,
+        errno.ENOENT,
+        errno.EEXIST,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EMFILE,
+        errno.ENOMEM,
+    }
 )
 _NETWORK_ERRNOS = frozenset(
-    {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT,
-     errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EPIPE}
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EPIPE,
+    }
 )
 
 
@@ -76,8 +95,17 @@ def categorize(exc: BaseException) -> str:
         return exc.category
     if isinstance(exc, urllib.error.HTTPError):
         return NETWORK if exc.code >= 500 or exc.code in (408, 429) else INSTALLATION
-    if isinstance(exc, (urllib.error.URLError, socket.timeout, TimeoutError, socket.gaierror,
-                        ConnectionError, ssl.SSLError)):
+    if isinstance(
+        exc,
+        (
+            urllib.error.URLError,
+            socket.timeout,
+            TimeoutError,
+            socket.gaierror,
+            ConnectionError,
+            ssl.SSLError,
+        ),
+    ):
         return NETWORK
     if _is_git_error(exc) or isinstance(exc, subprocess.CalledProcessError):
         return INSTALLATION

@@ -89,10 +89,14 @@ def run_install(
     only, skip = set(only), set(skip)
     result = RunResult()
     ctx.outcomes["steps"] = []
-    root_attrs = {attr.INSTALLER_VERSION: __version__, **_system_profile(),
-                  **(run_attributes or {})}
-    with tracer.start_as_current_span(ROOT_SPAN, attributes=root_attrs, record_exception=False,
-                                      set_status_on_exception=False) as root:
+    root_attrs = {
+        attr.INSTALLER_VERSION: __version__,
+        **_system_profile(),
+        **(run_attributes or {}),
+    }
+    with tracer.start_as_current_span(
+        ROOT_SPAN, attributes=root_attrs, record_exception=False, set_status_on_exception=False
+    ) as root:
         span_context = root.get_span_context()
         if span_context.is_valid and root.is_recording():
             result.session_id = f"{span_context.trace_id:032x}"
@@ -122,12 +126,19 @@ def run_install(
     return result
 
 
-def _run_step(step: Step, ctx: InstallContext, tracer: trace.Tracer, result: RunResult,
-              on_crash: CrashHook | None) -> StepResult:
-    with tracer.start_as_current_span(f"dinoair.step.{step.name}",
-                                      attributes={attr.STEP_NAME: step.name},
-                                      record_exception=False,
-                                      set_status_on_exception=False) as span:
+def _run_step(
+    step: Step,
+    ctx: InstallContext,
+    tracer: trace.Tracer,
+    result: RunResult,
+    on_crash: CrashHook | None,
+) -> StepResult:
+    with tracer.start_as_current_span(
+        f"dinoair.step.{step.name}",
+        attributes={attr.STEP_NAME: step.name},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
         ctx._sink = _event_sink(span)
         ctx.usage = ChildUsage()
         bytes_before = ctx.bytes_downloaded
@@ -164,8 +175,9 @@ def _run_step(step: Step, ctx: InstallContext, tracer: trace.Tracer, result: Run
 
 def _record_skip_span(tracer: trace.Tracer, outcome: StepResult) -> None:
     """Steps that never ran still appear in the trace, so the session tells the whole story."""
-    with tracer.start_as_current_span(f"dinoair.step.{outcome.name}",
-                                      attributes={attr.STEP_NAME: outcome.name}) as span:
+    with tracer.start_as_current_span(
+        f"dinoair.step.{outcome.name}", attributes={attr.STEP_NAME: outcome.name}
+    ) as span:
         _guard(_finish_step_span, span, outcome, ChildUsage())
 
 
@@ -228,9 +240,11 @@ def _system_profile() -> dict[str, Any]:
         memory = round(psutil.virtual_memory().total / 2**30)
     except Exception:
         memory = -1
-    return {f"{attr.SYSTEM_PREFIX}cpu_count": os.cpu_count() or 0,
-            f"{attr.SYSTEM_PREFIX}memory_gib": memory,
-            f"{attr.SYSTEM_PREFIX}machine": platform.machine()}
+    return {
+        f"{attr.SYSTEM_PREFIX}cpu_count": os.cpu_count() or 0,
+        f"{attr.SYSTEM_PREFIX}memory_gib": memory,
+        f"{attr.SYSTEM_PREFIX}machine": platform.machine(),
+    }
 
 
 _SYMBOL = {"completed": "ok", "skipped": "skipped", "failed": "FAILED", "cancelled": "CANCELLED"}

@@ -221,8 +221,9 @@ class ConsentDecision:
     usage_analytics: bool = False
 
 
-def resolve_consent(config: TelemetryConfig | None = None, *, run_disabled: bool = False,
-                    home: Path | None = None) -> ConsentDecision:
+def resolve_consent(
+    config: TelemetryConfig | None = None, *, run_disabled: bool = False, home: Path | None = None
+) -> ConsentDecision:
     """Apply DESIGN section 5's precedence. Reads the environment now, and the file if needed."""
     switch = kill_switch()
     if switch:
@@ -236,5 +237,10 @@ def resolve_consent(config: TelemetryConfig | None = None, *, run_disabled: bool
         return ConsentDecision(False, "undecided", "you have not chosen yet (off until you do)")
     if not config.telemetry_enabled:
         return ConsentDecision(False, "config", "you turned telemetry off")
-    return ConsentDecision(True, "config", "you turned telemetry on",
-                           config.error_reporting_enabled, config.usage_analytics_enabled)
+    return ConsentDecision(
+        True,
+        "config",
+        "you turned telemetry on",
+        config.error_reporting_enabled,
+        config.usage_analytics_enabled,
+    )

@@ -42,8 +42,15 @@ _GIB = 1024**3
 class CrashReporter:
     """Writes ``<home>/crashes/crash_<ts>_<session_id>.json`` when error reporting is allowed."""
 
-    def __init__(self, home: Path, decision: ConsentDecision, *, sanitizer: Sanitizer | None = None,
-                 installer_version: str = "", max_crashes: int = DEFAULT_MAX_CRASHES) -> None:
+    def __init__(
+        self,
+        home: Path,
+        decision: ConsentDecision,
+        *,
+        sanitizer: Sanitizer | None = None,
+        installer_version: str = "",
+        max_crashes: int = DEFAULT_MAX_CRASHES,
+    ) -> None:
         self._folder = home / CRASHES_DIR
         self._decision = decision
         self._sanitizer = sanitizer or Sanitizer()
@@ -55,9 +62,16 @@ class CrashReporter:
         """Consent, error reporting on, and no kill switch: read now, not at construction."""
         return self._decision.enabled and self._decision.error_reporting and kill_switch() is None
 
-    def report(self, exc: BaseException, *, category: str, step: str | None = None,
-               trace_id: int | None = None, span_id: int | None = None,
-               disk_path: Path | None = None) -> Path | None:
+    def report(
+        self,
+        exc: BaseException,
+        *,
+        category: str,
+        step: str | None = None,
+        trace_id: int | None = None,
+        span_id: int | None = None,
+        disk_path: Path | None = None,
+    ) -> Path | None:
         """Write the report; returns its path, or ``None`` when not allowed or on failure."""
         if not self.allowed:
             return None
@@ -73,8 +87,15 @@ class CrashReporter:
             _logger.debug("could not write a crash report", exc_info=True)
             return None
 
-    def _build(self, exc: BaseException, category: str, step: str | None, trace_id: int | None,
-               span_id: int | None, disk_path: Path | None) -> dict[str, Any]:
+    def _build(
+        self,
+        exc: BaseException,
+        category: str,
+        step: str | None,
+        trace_id: int | None,
+        span_id: int | None,
+        disk_path: Path | None,
+    ) -> dict[str, Any]:
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         report = {
             "crash_id": uuid.uuid4().hex,

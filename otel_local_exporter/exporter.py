@@ -78,8 +78,13 @@ class LocalSessionExporter(SpanExporter):
 
     def _finish(self, journal: Journal, *, complete: bool) -> None:
         self._journals.pop(journal.session_id, None)
-        doc = build_session(journal.session_id, journal.spans, journal.resource,
-                            complete=complete, created_at=journal.created_at)
+        doc = build_session(
+            journal.session_id,
+            journal.spans,
+            journal.resource,
+            complete=complete,
+            created_at=journal.created_at,
+        )
         write_session(self._folder, doc)
         journal.close(remove=True)
         prune(self._folder, SESSION_GLOB, self._max_sessions)
@@ -97,8 +102,7 @@ class LocalSessionExporter(SpanExporter):
                     else:
                         journal.close(remove=False)
                 except Exception:
-                    _logger.debug("could not finish session %s", journal.session_id,
-                                  exc_info=True)
+                    _logger.debug("could not finish session %s", journal.session_id, exc_info=True)
                     journal.close(remove=False)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

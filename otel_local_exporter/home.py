@@ -152,8 +152,10 @@ def data_files(home: Path | None = None) -> list[Path]:
     """
     home = home or telemetry_home()
     found: set[Path] = set()
-    for folder, patterns in ((SESSIONS_DIR, (SESSION_GLOB, f"*{JOURNAL_SUFFIX}", ".*.tmp")),
-                             (CRASHES_DIR, (CRASH_GLOB, ".*.tmp"))):
+    for folder, patterns in (
+        (SESSIONS_DIR, (SESSION_GLOB, f"*{JOURNAL_SUFFIX}", ".*.tmp")),
+        (CRASHES_DIR, (CRASH_GLOB, ".*.tmp")),
+    ):
         base = home / folder
         try:
             if base.is_symlink() or not base.is_dir():

@@ -45,9 +45,14 @@ class Journal:
         self.created_at = iso_z(utc_now())
         self.resource = resource
         self.spans: list[dict[str, Any]] = []
-        header = {"journal": 1, "session_id": session_id, "pid": os.getpid(),
-                  "process_started": _process_started(os.getpid()),
-                  "created_at": self.created_at, "resource": resource}
+        header = {
+            "journal": 1,
+            "session_id": session_id,
+            "pid": os.getpid(),
+            "process_started": _process_started(os.getpid()),
+            "created_at": self.created_at,
+            "resource": resource,
+        }
         # Born whole: a concurrent recovery never sees a journal without its header.
         atomic_write(self.path, _line(header), fsync=False)
         self._fd = open_append_private(self.path)
@@ -132,9 +137,13 @@ def _recover_one(folder: Path, journal: Path) -> Path | None:
     # The root span in the journal means the run finished and was killed only between writing
     # its session and removing the journal: that session is complete, not a partial one.
     complete = any(s.get("parent_span_id") is None for s in spans)
-    doc = build_session(session_id, spans, resource if isinstance(resource, dict) else {},
-                        complete=complete,
-                        created_at=header.get("created_at") if header else None)
+    doc = build_session(
+        session_id,
+        spans,
+        resource if isinstance(resource, dict) else {},
+        complete=complete,
+        created_at=header.get("created_at") if header else None,
+    )
     path = write_session(folder, doc)
     journal.unlink()
     return path
@@ -160,11 +169,14 @@ def _is_alive(header: dict[str, Any]) -> bool:
     started = header.get("process_started")
     current = _process_started(pid)
     # A reused pid has a different start time: that run is dead.
-    return isinstance(started, (int, float)) and current is not None \
-        and abs(current - started) < 1.0
+    return (
+        isinstance(started, (int, float)) and current is not None and abs(current - started) < 1.0
+    )
 
 
 def _is_span(record: dict[str, Any]) -> bool:
-    return all(isinstance(record.get(k), str) for k in ("span_id", "start_time", "end_time")) \
-        and isinstance(record.get("attributes", {}), dict) \
+    return (
+        all(isinstance(record.get(k), str) for k in ("span_id", "start_time", "end_time"))
+        and isinstance(record.get("attributes", {}), dict)
         and isinstance(record.get("events", []), list)
+    )

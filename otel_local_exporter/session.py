@@ -33,8 +33,15 @@ RESOURCE_ALLOW_LIST = (
     "process.runtime.version",
 )
 _HARDWARE_RESOURCE_KEYS = frozenset({"host.arch"})
-_EXCEPTION_DETAIL_KEYS = frozenset({"exception.type", "exception.message", "exception.stacktrace",
-                                    "exception.escaped", attr.ERROR_TYPE})
+_EXCEPTION_DETAIL_KEYS = frozenset(
+    {
+        "exception.type",
+        "exception.message",
+        "exception.stacktrace",
+        "exception.escaped",
+        attr.ERROR_TYPE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -83,25 +90,37 @@ def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> di
     }
 
 
-def resource_to_dict(resource_attributes: Mapping[str, Any], sanitizer: Sanitizer,
-                     policy: Policy) -> dict[str, Any]:
+def resource_to_dict(
+    resource_attributes: Mapping[str, Any], sanitizer: Sanitizer, policy: Policy
+) -> dict[str, Any]:
     """The allow-listed resource, sanitized; hardware keys only with usage analytics."""
-    keys = [k for k in RESOURCE_ALLOW_LIST
-            if policy.usage_analytics or k not in _HARDWARE_RESOURCE_KEYS]
+    keys = [
+        k for k in RESOURCE_ALLOW_LIST if policy.usage_analytics or k not in _HARDWARE_RESOURCE_KEYS
+    ]
     return {k: sanitizer.value(resource_attributes[k]) for k in keys if k in resource_attributes}
 
 
-def _clean_attributes(attributes: Mapping[str, Any] | None, sanitizer: Sanitizer,
-                      policy: Policy) -> dict[str, Any]:
+def _clean_attributes(
+    attributes: Mapping[str, Any] | None, sanitizer: Sanitizer, policy: Policy
+) -> dict[str, Any]:
     if not attributes:
         return {}
-    kept = {k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in attributes.items() if policy.keep_attribute(k)}
+    kept = {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in attributes.items()
+        if policy.keep_attribute(k)
+    }
     return sanitizer.value(kept)
 
 
-def build_session(session_id: str, spans: list[dict[str, Any]], resource: dict[str, Any], *,
-                  complete: bool, created_at: str | None = None) -> dict[str, Any]:
+def build_session(
+    session_id: str,
+    spans: list[dict[str, Any]],
+    resource: dict[str, Any],
+    *,
+    complete: bool,
+    created_at: str | None = None,
+) -> dict[str, Any]:
     """The whole session document for one run."""
     spans = sorted(spans, key=lambda s: s["start_time"])
     return {
@@ -122,12 +141,14 @@ def derive_events(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     root = next((s for s in spans if s["parent_span_id"] is None), None)
     events: list[dict[str, Any]] = []
     if root is not None:
-        events.append({
-            "event_type": "installation_start",
-            "timestamp": root["start_time"],
-            "system_info": _prefixed(root["attributes"], attr.SYSTEM_PREFIX),
-            "installation_args": _prefixed(root["attributes"], attr.ARG_PREFIX),
-        })
+        events.append(
+            {
+                "event_type": "installation_start",
+                "timestamp": root["start_time"],
+                "system_info": _prefixed(root["attributes"], attr.SYSTEM_PREFIX),
+                "installation_args": _prefixed(root["attributes"], attr.ARG_PREFIX),
+            }
+        )
     statuses: Counter[str] = Counter()
     for span in spans:
         attrs = span["attributes"]
@@ -135,22 +156,28 @@ def derive_events(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if step is not None:
             status = attrs.get(attr.STEP_STATUS, "failed" if _is_error(span) else "completed")
             statuses[status] += 1
-            event = {"event_type": "installation_step", "timestamp": span["end_time"],
-                     "step_name": step, "status": status,
-                     "duration_ms": round(span["duration_ms"])}
+            event = {
+                "event_type": "installation_step",
+                "timestamp": span["end_time"],
+                "step_name": step,
+                "status": status,
+                "duration_ms": round(span["duration_ms"]),
+            }
             if attr.STEP_SKIP_REASON in attrs:
                 event["reason"] = attrs[attr.STEP_SKIP_REASON]
             events.append(event)
         events.extend(_error_events(span, step))
     if root is not None:  # a span is exported only once it has ended
         result = root["attributes"].get(attr.RUN_RESULT)
-        events.append({
-            "event_type": "installation_complete",
-            "timestamp": root["end_time"],
-            "success": result == "success",
-            "duration_seconds": round(root["duration_ms"] / 1000, 3),
-            "summary": {"result": result, **{s: statuses[s] for s in attr.STEP_STATUSES}},
-        })
+        events.append(
+            {
+                "event_type": "installation_complete",
+                "timestamp": root["end_time"],
+                "success": result == "success",
+                "duration_seconds": round(root["duration_ms"] / 1000, 3),
+                "summary": {"result": result, **{s: statuses[s] for s in attr.STEP_STATUSES}},
+            }
+        )
     events.sort(key=lambda e: e["timestamp"])
     return events
 
@@ -162,7 +189,9 @@ def _error_events(span: dict[str, Any], step: str | None) -> Iterable[dict[str, 
     for exc in exceptions:
         details = exc["attributes"]
         yield {
-            "event_type": "error", "timestamp": exc["timestamp"], "step_name": step,
+            "event_type": "error",
+            "timestamp": exc["timestamp"],
+            "step_name": step,
             "error_category": category or "unexpected",
             "error_type": details.get("exception.type"),
             "error_message": details.get("exception.message"),
@@ -171,8 +200,12 @@ def _error_events(span: dict[str, Any], step: str | None) -> Iterable[dict[str, 
     if not exceptions and category is not None and step is not None:
         # Error reporting is off (details stripped) or the step failed without an exception.
         # (A root span's category only repeats its failing step's: one event per failure.)
-        yield {"event_type": "error", "timestamp": span["end_time"], "step_name": step,
-               "error_category": category}
+        yield {
+            "event_type": "error",
+            "timestamp": span["end_time"],
+            "step_name": step,
+            "error_category": category,
+        }
 
 
 def _is_error(span: dict[str, Any]) -> bool:
@@ -180,4 +213,4 @@ def _is_error(span: dict[str, Any]) -> bool:
 
 
 def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix):]: v for k, v in attributes.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in attributes.items() if k.startswith(prefix)}

@@ -31,8 +31,19 @@ from .home import (
 )
 from .journal import recover_journals
 
-__all__ = ["CRASH_GLOB", "SESSION_GLOB", "InvalidFile", "Scan", "StoredFile", "clear_data",
-           "data_files", "data_usage", "load_crashes", "load_sessions", "prune"]
+__all__ = [
+    "CRASH_GLOB",
+    "SESSION_GLOB",
+    "InvalidFile",
+    "Scan",
+    "StoredFile",
+    "clear_data",
+    "data_files",
+    "data_usage",
+    "load_crashes",
+    "load_sessions",
+    "prune",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -111,9 +122,17 @@ def _scan(folder: Path, pattern: str, check: Any) -> Scan:
         return scan
     try:
         # Newest first: the UTC stamp in the name, then the write time for runs in one second.
-        names = [name for _, _, name in sorted(
-            ((e.name.rsplit("_", 1)[0], _mtime(e), e.name) for e in os.scandir(folder)
-             if fnmatch.fnmatchcase(e.name, pattern)), reverse=True)]
+        names = [
+            name
+            for _, _, name in sorted(
+                (
+                    (e.name.rsplit("_", 1)[0], _mtime(e), e.name)
+                    for e in os.scandir(folder)
+                    if fnmatch.fnmatchcase(e.name, pattern)
+                ),
+                reverse=True,
+            )
+        ]
     except OSError as exc:
         scan.invalid.append(InvalidFile(folder, f"cannot list: {exc.strerror}"))
         return scan
@@ -194,4 +213,3 @@ def _check_crash(data: Any) -> str | None:
     if not isinstance(data.get("crash_id"), str):
         return "no crash_id"
     return None
-

@@ -17,8 +17,9 @@ from pathlib import Path
 
 
 def can_mount() -> bool:
-    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("mount") \
-        is not None
+    return (
+        sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("mount") is not None
+    )
 
 
 @contextlib.contextmanager
@@ -27,9 +28,20 @@ def tmpfs(path: Path, size: str = "256k") -> Iterator[bool]:
     path.mkdir(parents=True, exist_ok=True)
     mounted = False
     if can_mount():
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
-                               f"dinoair-rel-{uuid.uuid4().hex[:8]}", str(path)],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                f"size={size},mode=0700",
+                f"dinoair-rel-{uuid.uuid4().hex[:8]}",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         mounted = done.returncode == 0
     try:
         yield mounted
@@ -39,6 +51,7 @@ def tmpfs(path: Path, size: str = "256k") -> Iterator[bool]:
 
 
 def remount_read_only(path: Path) -> bool:
-    done = subprocess.run(["mount", "-o", "remount,ro", str(path)], capture_output=True,
-                          check=False)
+    done = subprocess.run(
+        ["mount", "-o", "remount,ro", str(path)], capture_output=True, check=False
+    )
     return done.returncode == 0

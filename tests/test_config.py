@@ -72,8 +72,9 @@ def test_disable_stamps_opt_out_and_turns_all_off(dinoair_home: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(INVALID_CONTENTS))
-def test_invalid_files_mean_off_with_a_reason_and_are_kept_aside(dinoair_home: Path,
-                                                                 name: str) -> None:
+def test_invalid_files_mean_off_with_a_reason_and_are_kept_aside(
+    dinoair_home: Path, name: str
+) -> None:
     dinoair_home.mkdir(mode=0o700)
     bad = INVALID_CONTENTS[name]
     (dinoair_home / "telemetry_config.json").write_bytes(bad)
@@ -111,16 +112,27 @@ def test_a_symlinked_config_is_not_followed(dinoair_home: Path, tmp_path: Path) 
     assert outside.read_text() == '{"telemetry_enabled": true}', "never written through a link"
 
 
-@pytest.mark.parametrize(("name", "value", "off"), [
-    ("DINOAIR_DISABLE_TELEMETRY", "1", True), ("DINOAIR_DISABLE_TELEMETRY", "TRUE", True),
-    ("DINOAIR_DISABLE_TELEMETRY", "yes", True), ("DINOAIR_DISABLE_TELEMETRY", "On", True),
-    ("DINOAIR_DISABLE_TELEMETRY", "0", False), ("DINOAIR_DISABLE_TELEMETRY", "", False),
-    ("DO_NOT_TRACK", "1", True), ("DO_NOT_TRACK", "true", True), ("DO_NOT_TRACK", "0", False),
-    ("DO_NOT_TRACK", "", False), ("OTEL_SDK_DISABLED", "true", True),
-    ("OTEL_SDK_DISABLED", "True", True), ("OTEL_SDK_DISABLED", "1", False),
-])
-def test_kill_switches_beat_the_config(consented_home: Path, monkeypatch: pytest.MonkeyPatch,
-                                       name: str, value: str, off: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "off"),
+    [
+        ("DINOAIR_DISABLE_TELEMETRY", "1", True),
+        ("DINOAIR_DISABLE_TELEMETRY", "TRUE", True),
+        ("DINOAIR_DISABLE_TELEMETRY", "yes", True),
+        ("DINOAIR_DISABLE_TELEMETRY", "On", True),
+        ("DINOAIR_DISABLE_TELEMETRY", "0", False),
+        ("DINOAIR_DISABLE_TELEMETRY", "", False),
+        ("DO_NOT_TRACK", "1", True),
+        ("DO_NOT_TRACK", "true", True),
+        ("DO_NOT_TRACK", "0", False),
+        ("DO_NOT_TRACK", "", False),
+        ("OTEL_SDK_DISABLED", "true", True),
+        ("OTEL_SDK_DISABLED", "True", True),
+        ("OTEL_SDK_DISABLED", "1", False),
+    ],
+)
+def test_kill_switches_beat_the_config(
+    consented_home: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, off: bool
+) -> None:
     monkeypatch.setenv(name, value)
     decision = resolve_consent()
     assert (kill_switch() == name) is off

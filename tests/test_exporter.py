@@ -105,12 +105,21 @@ def test_resource_is_an_allow_list(consented_home: Path, monkeypatch: pytest.Mon
     provider.shutdown()
     resource = only_session(consented_home)["resource"]
     assert "host.name" not in resource and "process.owner" not in resource
-    assert set(resource) <= {"service.name", "service.version", "os.type", "os.version",
-                             "host.arch", "process.runtime.name", "process.runtime.version"}
+    assert set(resource) <= {
+        "service.name",
+        "service.version",
+        "os.type",
+        "os.version",
+        "host.arch",
+        "process.runtime.name",
+        "process.runtime.version",
+    }
 
 
-@pytest.mark.parametrize("switch", [("DINOAIR_DISABLE_TELEMETRY", "1"), ("DO_NOT_TRACK", "1"),
-                                    ("OTEL_SDK_DISABLED", "true")])
+@pytest.mark.parametrize(
+    "switch",
+    [("DINOAIR_DISABLE_TELEMETRY", "1"), ("DO_NOT_TRACK", "1"), ("OTEL_SDK_DISABLED", "true")],
+)
 def test_kill_switch_leaves_the_home_byte_for_byte_unchanged(
     consented_home: Path, monkeypatch: pytest.MonkeyPatch, switch: tuple[str, str]
 ) -> None:
@@ -144,8 +153,9 @@ def test_sampler_passes_attributes_through_and_names_its_source(consented_home: 
     assert off.get_description() == "ConsentSampler{drop:run-flag}"
 
 
-def test_a_kill_switch_set_mid_run_stops_recording(consented_home: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kill_switch_set_mid_run_stops_recording(
+    consented_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     provider = configure_tracing("1.0", home=consented_home)
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("first") as span:
@@ -169,8 +179,12 @@ def test_granular_switches_are_honoured(dinoair_home: Path) -> None:
     assert attr.ARG_PREFIX not in text and attr.SYSTEM_PREFIX not in text
     assert "host.arch" not in doc["resource"]
     error = next(e for e in doc["events"] if e["event_type"] == "error")
-    assert error == {"event_type": "error", "timestamp": error["timestamp"], "step_name": "c",
-                     "error_category": "system"}
+    assert error == {
+        "event_type": "error",
+        "timestamp": error["timestamp"],
+        "step_name": "c",
+        "error_category": "system",
+    }
     assert doc["events"][0]["installation_args"] == {} and doc["events"][0]["system_info"] == {}
     reporter = CrashReporter(dinoair_home, resolve_consent())
     assert reporter.report(ValueError("boom"), category="unexpected") is None
@@ -223,10 +237,12 @@ def test_threads_share_one_session(consented_home: Path) -> None:
 def test_invalid_session_files_are_reported_never_deleted(consented_home: Path) -> None:
     folder = consented_home / "telemetry"
     folder.mkdir(mode=0o700)
-    bad = {"session_20200101T000000Z_a.json": b"{not json",
-           "session_20200101T000001Z_b.json": b"\xff\xfe",
-           "session_20200101T000002Z_c.json": b"[1, 2]",
-           "session_20200101T000003Z_d.json": b"[" * 100000}
+    bad = {
+        "session_20200101T000000Z_a.json": b"{not json",
+        "session_20200101T000001Z_b.json": b"\xff\xfe",
+        "session_20200101T000002Z_c.json": b"[1, 2]",
+        "session_20200101T000003Z_d.json": b"[" * 100000,
+    }
     for name, data in bad.items():
         (folder / name).write_bytes(data)
     provider = configure_tracing("1.0", home=consented_home)
@@ -243,14 +259,21 @@ def test_crash_report_is_sanitized_and_linked(consented_home: Path) -> None:
     try:
         raise RuntimeError(f"failed in {where} with {token}")
     except RuntimeError as exc:
-        path = reporter.report(exc, category="unexpected", step="models", trace_id=0xABC,
-                               span_id=0xDEF, disk_path=consented_home)
+        path = reporter.report(
+            exc,
+            category="unexpected",
+            step="models",
+            trace_id=0xABC,
+            span_id=0xDEF,
+            disk_path=consented_home,
+        )
     assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
     crash = load_crashes(consented_home).files[0].data
     assert crash["failing_step"] == "models" and crash["span_id"] == f"{0xDEF:016x}"
     assert crash["error_category"] == "unexpected" and crash["installer_version"] == "1.2.3"
     assert {"os", "python_version", "cpu_count", "memory_gib", "disk_free_gib"} <= set(
-        crash["system"])
+        crash["system"]
+    )
     text = path.read_text()
     assert str(Path.home()) not in text and "ghp_" not in text and "secret-project" not in text
 
@@ -272,10 +295,15 @@ KILLED_RUN = textwrap.dedent(
 
 
 @pytest.mark.parametrize("steps", [0, 1, 3])
-def test_sigkill_leaves_a_journal_that_becomes_an_incomplete_session(consented_home: Path,
-                                                                     steps: int) -> None:
-    proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(steps)], cwd=REPO,
-                          env={**os.environ, "DINOAIR_HOME": str(consented_home)}, check=False)
+def test_sigkill_leaves_a_journal_that_becomes_an_incomplete_session(
+    consented_home: Path, steps: int
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(steps)],
+        cwd=REPO,
+        env={**os.environ, "DINOAIR_HOME": str(consented_home)},
+        check=False,
+    )
     assert proc.returncode == -signal.SIGKILL
     for path in consented_home.rglob("*.json"):
         json.loads(path.read_text())  # never a half-written JSON file

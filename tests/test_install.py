@@ -46,12 +46,33 @@ def server(fixture: Fixture):
         yield srv
 
 
-def install(target: Path, manifest: Path, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "installer", "--target", str(target), "--manifest",
-           str(manifest), "--yes", *args]
-    return subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {})}, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+def install(
+    target: Path,
+    manifest: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(target),
+        "--manifest",
+        str(manifest),
+        "--yes",
+        *args,
+    ]
+    return subprocess.run(
+        cmd,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def latest_session(home: Path) -> dict:
@@ -68,8 +89,9 @@ def span_of(doc: dict, step: str) -> dict:
     return next(s for s in doc["spans"] if s["attributes"].get("installer.step") == step)
 
 
-def test_full_install_then_a_fast_rerun(fixture: Fixture, server: ModelServer,
-                                        consented_home: Path, tmp_path: Path) -> None:
+def test_full_install_then_a_fast_rerun(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "DinoAir"
     started = time.perf_counter()
     first = install(target, fixture.manifest)
@@ -78,23 +100,43 @@ def test_full_install_then_a_fast_rerun(fixture: Fixture, server: ModelServer,
     assert "DinoAir is installed" in first.stdout
     doc = latest_session(consented_home)
     steps = steps_of(doc)
-    assert list(steps) == ["preflight", "comfyui", "python_deps", "workflows", "ollama_models",
-                           "models", "webgui", "finalize"]
-    assert steps["ollama_models"] == {**steps["ollama_models"], "status": "skipped",
-                                      "reason": "ollama_not_found"}
+    assert list(steps) == [
+        "preflight",
+        "comfyui",
+        "python_deps",
+        "workflows",
+        "ollama_models",
+        "models",
+        "webgui",
+        "finalize",
+    ]
+    assert steps["ollama_models"] == {
+        **steps["ollama_models"],
+        "status": "skipped",
+        "reason": "ollama_not_found",
+    }
     ran = {name for name, e in steps.items() if e["status"] == "completed"}
     has_npm = shutil.which("npm") is not None
-    assert ran == {"preflight", "comfyui", "python_deps", "workflows", "models", "finalize",
-                   *(["webgui"] if has_npm else [])}
+    assert ran == {
+        "preflight",
+        "comfyui",
+        "python_deps",
+        "workflows",
+        "models",
+        "finalize",
+        *(["webgui"] if has_npm else []),
+    }
     assert doc["events"][-1]["success"] is True
     models = span_of(doc, "models")
     assert models["attributes"]["installer.step.bytes_downloaded"] == sum(
-        m.size for m in fixture.models)
+        m.size for m in fixture.models
+    )
     assert any(e["name"] == "download_complete" for e in models["events"])
     assert span_of(doc, "python_deps")["attributes"]["installer.step.child_cpu_seconds"] > 0
     for model in fixture.models:
-        assert (target / "ComfyUI/models/checkpoints" / model.name).read_bytes() == \
-            model.path.read_bytes()
+        assert (
+            target / "ComfyUI/models/checkpoints" / model.name
+        ).read_bytes() == model.path.read_bytes()
     assert (target / "start.sh").exists() and (target / "install_summary.json").exists()
 
     server.clear_log()
@@ -113,9 +155,9 @@ def test_full_install_then_a_fast_rerun(fixture: Fixture, server: ModelServer,
     assert second_seconds < first_seconds
 
 
-def test_a_cut_download_resumes_and_fetches_only_the_rest(fixture: Fixture, server: ModelServer,
-                                                          consented_home: Path,
-                                                          tmp_path: Path) -> None:
+def test_a_cut_download_resumes_and_fetches_only_the_rest(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     model = fixture.models[0]
     server.set_fault(model.name, Fault.cut(after=model.size // 2))
     result = install(tmp_path / "t", fixture.manifest, *FAST)
@@ -127,8 +169,9 @@ def test_a_cut_download_resumes_and_fetches_only_the_rest(fixture: Fixture, serv
     assert any(e["name"] == "download_retry" for e in events)
 
 
-def test_checksum_mismatch_is_an_installation_error(fixture: Fixture, server: ModelServer,
-                                                    consented_home: Path, tmp_path: Path) -> None:
+def test_checksum_mismatch_is_an_installation_error(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     model = fixture.models[1]
     server.set_fault(model.name, Fault.different(b"x" * model.size))
     result = install(tmp_path / "t", fixture.manifest, *FAST)
@@ -145,9 +188,9 @@ def test_checksum_mismatch_is_an_installation_error(fixture: Fixture, server: Mo
 
 
 @pytest.mark.parametrize("fault", ["refused", "503"])
-def test_network_failures_are_network_errors(fixture: Fixture, server: ModelServer,
-                                             consented_home: Path, tmp_path: Path,
-                                             fault: str) -> None:
+def test_network_failures_are_network_errors(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path, fault: str
+) -> None:
     manifest = tmp_path / "manifest.json"
     data = json.loads(fixture.manifest.read_text())
     if fault == "refused":
@@ -166,8 +209,9 @@ def test_network_failures_are_network_errors(fixture: Fixture, server: ModelServ
     assert retries, "network failures are retried before giving up"
 
 
-def test_an_unwritable_target_is_a_system_error(fixture: Fixture, server: ModelServer,
-                                                consented_home: Path, tmp_path: Path) -> None:
+def test_an_unwritable_target_is_a_system_error(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = install(blocker / "DinoAir", fixture.manifest, *FAST)
@@ -178,8 +222,9 @@ def test_an_unwritable_target_is_a_system_error(fixture: Fixture, server: ModelS
     assert (error["step_name"], error["error_category"]) == ("preflight", "system")
 
 
-def test_a_read_only_target_is_a_system_error(fixture: Fixture, server: ModelServer,
-                                              consented_home: Path, tmp_path: Path) -> None:
+def test_a_read_only_target_is_a_system_error(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     mount = tmp_path / "ro"
     with tmpfs(mount, size="1m") as mounted:
         if not (mounted and remount_read_only(mount)):
@@ -194,8 +239,9 @@ def test_a_read_only_target_is_a_system_error(fixture: Fixture, server: ModelSer
 
 
 @pytest.mark.parametrize("content", ['{"comfyui": 3}', "not json", '{"comfyui": {}}'])
-def test_a_bad_manifest_is_a_configuration_error(consented_home: Path, tmp_path: Path,
-                                                 content: str) -> None:
+def test_a_bad_manifest_is_a_configuration_error(
+    consented_home: Path, tmp_path: Path, content: str
+) -> None:
     manifest = tmp_path / "manifest.json"
     manifest.write_text(content)
     result = install(tmp_path / "t", manifest)
@@ -212,15 +258,25 @@ def test_a_bad_manifest_is_a_configuration_error(consented_home: Path, tmp_path:
     assert dry.returncode == 1 and dry.stderr.startswith("Error: manifest")
 
 
-def test_ctrl_c_cancels_the_running_step_and_exits_130(fixture: Fixture, server: ModelServer,
-                                                        consented_home: Path,
-                                                        tmp_path: Path) -> None:
+def test_ctrl_c_cancels_the_running_step_and_exits_130(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     for model in fixture.models:
         server.set_fault(model.name, Fault.stall(after=1024, seconds=60))
-    cmd = [sys.executable, "-m", "installer", "--target", str(tmp_path / "t"), "--manifest",
-           str(fixture.manifest), "--yes", *FAST]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(tmp_path / "t"),
+        "--manifest",
+        str(fixture.manifest),
+        "--yes",
+        *FAST,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while not has_part_file(tmp_path / "t") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -236,11 +292,18 @@ def test_ctrl_c_cancels_the_running_step_and_exits_130(fixture: Fixture, server:
     assert not list((tmp_path / "t/ComfyUI/models/checkpoints").glob("*.safetensors"))
 
 
-@pytest.mark.parametrize("how", [{"DINOAIR_DISABLE_TELEMETRY": "1"}, {"DO_NOT_TRACK": "1"},
-                                 {"OTEL_SDK_DISABLED": "true"}, "--disable-telemetry"])
-def test_switched_off_telemetry_leaves_the_home_untouched(fixture: Fixture, server: ModelServer,
-                                                          consented_home: Path, tmp_path: Path,
-                                                          how: object) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"DINOAIR_DISABLE_TELEMETRY": "1"},
+        {"DO_NOT_TRACK": "1"},
+        {"OTEL_SDK_DISABLED": "true"},
+        "--disable-telemetry",
+    ],
+)
+def test_switched_off_telemetry_leaves_the_home_untouched(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path, how: object
+) -> None:
     before = snapshot(consented_home)
     env = how if isinstance(how, dict) else {}
     extra = [how] if isinstance(how, str) else []
@@ -249,15 +312,17 @@ def test_switched_off_telemetry_leaves_the_home_untouched(fixture: Fixture, serv
     assert snapshot(consented_home) == before
 
 
-def test_no_consent_no_terminal_no_question_no_files(fixture: Fixture, server: ModelServer,
-                                                     dinoair_home: Path, tmp_path: Path) -> None:
+def test_no_consent_no_terminal_no_question_no_files(
+    fixture: Fixture, server: ModelServer, dinoair_home: Path, tmp_path: Path
+) -> None:
     result = install(tmp_path / "t", fixture.manifest, *FAST)
     assert result.returncode == 0 and "telemetry?" not in result.stdout.lower()
     assert not dinoair_home.exists()
 
 
-def test_dry_run_prints_the_plan_and_changes_nothing(fixture: Fixture, server: ModelServer,
-                                                     consented_home: Path, tmp_path: Path) -> None:
+def test_dry_run_prints_the_plan_and_changes_nothing(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     before = snapshot(consented_home)
     result = install(tmp_path / "t", fixture.manifest, "--dry-run", "--skip", "webgui")
     assert result.returncode == 0, result.stderr
@@ -269,38 +334,66 @@ def test_dry_run_prints_the_plan_and_changes_nothing(fixture: Fixture, server: M
 
 @pytest.mark.parametrize("entry", [["-m", "installer"], ["install.py"]])
 def test_help_explains_every_option(entry: list[str]) -> None:
-    result = subprocess.run([sys.executable, *entry, "--help"], cwd=REPO, text=True,
-                            capture_output=True, check=True)
-    for option in ("--target", "--no-models", "--disable-telemetry", "--manifest", "--only",
-                   "--skip", "--dry-run", "--yes", "--verbose", "--version", "Exit codes"):
+    result = subprocess.run(
+        [sys.executable, *entry, "--help"], cwd=REPO, text=True, capture_output=True, check=True
+    )
+    for option in (
+        "--target",
+        "--no-models",
+        "--disable-telemetry",
+        "--manifest",
+        "--only",
+        "--skip",
+        "--dry-run",
+        "--yes",
+        "--verbose",
+        "--version",
+        "Exit codes",
+    ):
         assert option in result.stdout
-    version = subprocess.run([sys.executable, *entry, "--version"], cwd=REPO, text=True,
-                             capture_output=True, check=True)
+    version = subprocess.run(
+        [sys.executable, *entry, "--version"], cwd=REPO, text=True, capture_output=True, check=True
+    )
     assert "0.1.0" in version.stdout
 
 
 def test_usage_errors_exit_2() -> None:
-    result = subprocess.run([sys.executable, "-m", "installer", "--only", "nonsense"], cwd=REPO,
-                            text=True, capture_output=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "installer", "--only", "nonsense"],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
-def test_an_unexpected_error_writes_a_linked_crash_report(fixture: Fixture, server: ModelServer,
-                                                          consented_home: Path,
-                                                          tmp_path: Path) -> None:
+def test_an_unexpected_error_writes_a_linked_crash_report(
+    fixture: Fixture, server: ModelServer, consented_home: Path, tmp_path: Path
+) -> None:
     def explode(ctx: InstallContext) -> None:
         raise RuntimeError(f"bug near {tmp_path}")
 
-    steps = (Step("explode", run=explode, describe=lambda ctx: "fail"),
-             Step("after", run=lambda ctx: None, describe=lambda ctx: "never runs"))
+    steps = (
+        Step("explode", run=explode, describe=lambda ctx: "fail"),
+        Step("after", run=lambda ctx: None, describe=lambda ctx: "never runs"),
+    )
     provider = configure_tracing("1.0", home=consented_home)
     reporter = CrashReporter(consented_home, resolve_consent())
-    ctx = InstallContext(options=Options(target=tmp_path / "t"),
-                         manifest=load_manifest(fixture.manifest), echo=lambda line: None)
+    ctx = InstallContext(
+        options=Options(target=tmp_path / "t"),
+        manifest=load_manifest(fixture.manifest),
+        echo=lambda line: None,
+    )
 
     def on_crash(exc, category, step, span_context):
-        return reporter.report(exc, category=category, step=step,
-                               trace_id=span_context.trace_id, span_id=span_context.span_id)
+        return reporter.report(
+            exc,
+            category=category,
+            step=step,
+            trace_id=span_context.trace_id,
+            span_id=span_context.span_id,
+        )
 
     result = run_install(steps, ctx, provider.get_tracer("t"), on_crash=on_crash)
     provider.shutdown()
@@ -323,8 +416,11 @@ def test_telemetry_failure_does_not_change_the_outcome(fixture: Fixture, tmp_pat
         raise RuntimeError("telemetry broke")
 
     steps = (Step("a", run=lambda ctx: ctx.event("x", n=1), describe=lambda ctx: "a"),)
-    ctx = InstallContext(options=Options(target=tmp_path / "t"),
-                         manifest=load_manifest(fixture.manifest), echo=lambda line: None)
+    ctx = InstallContext(
+        options=Options(target=tmp_path / "t"),
+        manifest=load_manifest(fixture.manifest),
+        echo=lambda line: None,
+    )
     tracer = provider.get_tracer("t")
     original = tracer.start_span
 
@@ -340,12 +436,22 @@ def test_telemetry_failure_does_not_change_the_outcome(fixture: Fixture, tmp_pat
     provider.shutdown()
 
 
-def test_consent_prompt_on_a_terminal_enter_means_no(fixture: Fixture, server: ModelServer,
-                                                     dinoair_home: Path, tmp_path: Path) -> None:
+def test_consent_prompt_on_a_terminal_enter_means_no(
+    fixture: Fixture, server: ModelServer, dinoair_home: Path, tmp_path: Path
+) -> None:
     import pty
 
-    cmd = [sys.executable, "-m", "installer", "--target", str(tmp_path / "t"), "--manifest",
-           str(fixture.manifest), "--yes", *FAST]
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(tmp_path / "t"),
+        "--manifest",
+        str(fixture.manifest),
+        "--yes",
+        *FAST,
+    ]
     pid, fd = pty.fork()
     if pid == 0:  # child: a real terminal on stdin and stdout
         os.chdir(REPO)

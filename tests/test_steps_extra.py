@@ -58,16 +58,24 @@ def write_manifest(folder: Path, **overrides: Any) -> Path:
     return path
 
 
-def make_ctx(tmp_path: Path, manifest: Path | None = None, *, comfyui: bool = True,
-             tools: dict[str, str | None] | None = None,
-             **options: Any) -> tuple[InstallContext, Events]:
+def make_ctx(
+    tmp_path: Path,
+    manifest: Path | None = None,
+    *,
+    comfyui: bool = True,
+    tools: dict[str, str | None] | None = None,
+    **options: Any,
+) -> tuple[InstallContext, Events]:
     """A context on ``tmp_path/t`` as the runner builds it, with events captured."""
     events: Events = []
     target = tmp_path / "t"
-    ctx = InstallContext(options=Options(target=target, **options),
-                         manifest=load_manifest(manifest or write_manifest(tmp_path / "m")),
-                         echo=lambda line: None, tools=dict(tools or {}),
-                         _sink=lambda name, attrs: events.append((name, attrs)))
+    ctx = InstallContext(
+        options=Options(target=target, **options),
+        manifest=load_manifest(manifest or write_manifest(tmp_path / "m")),
+        echo=lambda line: None,
+        tools=dict(tools or {}),
+        _sink=lambda name, attrs: events.append((name, attrs)),
+    )
     if comfyui:
         ctx.comfyui_dir.mkdir(parents=True)  # what the comfyui step leaves behind
     return ctx, events
@@ -95,9 +103,10 @@ def assert_plain_attributes(events: Events, tmp_path: Path) -> None:
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): (p.stat().st_mode,
-                                        p.read_bytes() if p.is_file() else b"")
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def free_port() -> int:
@@ -137,10 +146,10 @@ def pid_alive(pid: int) -> bool:
 
 def test_describe_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     ctx, events = make_ctx(tmp_path, comfyui=False)
-    ours = [s for s in STEPS if s.name in ("workflows", "ollama_models", "models", "webgui",
-                                           "finalize")]
-    assert [s.name for s in ours] == ["workflows", "ollama_models", "models", "webgui",
-                                      "finalize"]
+    ours = [
+        s for s in STEPS if s.name in ("workflows", "ollama_models", "models", "webgui", "finalize")
+    ]
+    assert [s.name for s in ours] == ["workflows", "ollama_models", "models", "webgui", "finalize"]
     for step in ours:
         line = step.describe(ctx)
         assert line and "\n" not in line
@@ -187,7 +196,11 @@ def test_workflows_copied_then_unchanged_on_rerun(tmp_path: Path) -> None:
     for name in bundled:
         assert (dest / name).read_bytes() == (DATA / "workflows" / name).read_bytes()
     assert event(events, "workflows_installed") == {
-        "copied": len(bundled), "updated": 0, "unchanged": 0, "kept": 0}
+        "copied": len(bundled),
+        "updated": 0,
+        "unchanged": 0,
+        "kept": 0,
+    }
     assert ctx.outcomes["workflows"]["copied"] == bundled
     assert ctx.outcomes["workflows"]["folder"] == "ComfyUI/workflows"
     assert_plain_attributes(events, tmp_path)
@@ -217,11 +230,17 @@ def test_workflows_keep_user_edits_and_update_untouched_files(tmp_path: Path) ->
     workflows.run(ctx)
 
     assert edited.read_text() == '{"user": "my own version"}'
-    for kept, source in (("sdxl_txt2img.json.new", "sdxl_txt2img.json"),
-                         ("sdxl_txt2img_api.json", "sdxl_txt2img_api.json")):
+    for kept, source in (
+        ("sdxl_txt2img.json.new", "sdxl_txt2img.json"),
+        ("sdxl_txt2img_api.json", "sdxl_txt2img_api.json"),
+    ):
         assert (dest / kept).read_bytes() == (bundle / source).read_bytes()
-    assert event(events, "workflows_installed") == {"copied": 0, "updated": 1, "unchanged": 0,
-                                                    "kept": 1}
+    assert event(events, "workflows_installed") == {
+        "copied": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "kept": 1,
+    }
     assert event(events, "workflow_user_copy_kept") == {"workflow": "sdxl_txt2img.json"}
 
 
@@ -319,8 +338,10 @@ def test_ollama_pulls_missing_models_only(tmp_path: Path, fake_ollama: Path) -> 
     assert event(events, "model_present") == {"model": "llama3.2"}
     pulled = event(events, "model_pulled")
     assert pulled["model"] == "qwen2.5:0.5b" and isinstance(pulled["duration_ms"], int)
-    assert ctx.outcomes["ollama_models"] == [{"name": "llama3.2", "status": "present"},
-                                             {"name": "qwen2.5:0.5b", "status": "pulled"}]
+    assert ctx.outcomes["ollama_models"] == [
+        {"name": "llama3.2", "status": "present"},
+        {"name": "qwen2.5:0.5b", "status": "pulled"},
+    ]
     assert "success" in (ctx.logs_dir / "ollama-pull.log").read_text()
     assert_plain_attributes(events, tmp_path)
 
@@ -348,7 +369,8 @@ def test_ollama_skips(tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.Mon
 
 
 def test_ollama_failed_pull_is_an_installation_error_naming_the_log(
-        tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_OLLAMA_FAIL_PULL", "1")
     ctx, _ = make_ctx(tmp_path, tools={"ollama": shutil.which("ollama")})
     with pytest.raises(InstallError) as raised:
@@ -359,9 +381,11 @@ def test_ollama_failed_pull_is_an_installation_error_naming_the_log(
 
 
 def test_ollama_list_parsing() -> None:
-    output = ("NAME                 ID              SIZE      MODIFIED\n"
-              "llama3.2:latest      a80c4f17acd5    2.0 GB    2 weeks ago\n"
-              "hf.co/org/m:Q4_K_M   1234            1 GB      now\n\n")
+    output = (
+        "NAME                 ID              SIZE      MODIFIED\n"
+        "llama3.2:latest      a80c4f17acd5    2.0 GB    2 weeks ago\n"
+        "hf.co/org/m:Q4_K_M   1234            1 GB      now\n\n"
+    )
     assert ollama_models.parse_list(output) == {"llama3.2:latest", "hf.co/org/m:q4_k_m"}
     assert ollama_models.normalize("Llama3.2") == "llama3.2:latest"
     assert ollama_models.normalize("library/qwen2.5:0.5b") == "qwen2.5:0.5b"
@@ -373,23 +397,35 @@ def test_ollama_list_parsing() -> None:
 def checkpoint(name: str, url: str, data: bytes, dest: str, sha: str | None = None) -> dict:
     import hashlib
 
-    return {"name": name, "url": url, "size": len(data),
-            "sha256": sha or hashlib.sha256(data).hexdigest(), "dest": dest}
+    return {
+        "name": name,
+        "url": url,
+        "size": len(data),
+        "sha256": sha or hashlib.sha256(data).hexdigest(),
+        "dest": dest,
+    }
 
 
 @pytest.fixture
 def model_files() -> dict[str, bytes]:
-    return {"sd_xl_base_1.0.safetensors": os.urandom(300_000),
-            "sdxl_vae.safetensors": os.urandom(70_000)}
+    return {
+        "sd_xl_base_1.0.safetensors": os.urandom(300_000),
+        "sdxl_vae.safetensors": os.urandom(70_000),
+    }
 
 
-def test_models_download_then_verify_on_rerun(tmp_path: Path,
-                                              model_files: dict[str, bytes]) -> None:
+def test_models_download_then_verify_on_rerun(
+    tmp_path: Path, model_files: dict[str, bytes]
+) -> None:
     with ModelServer(model_files) as srv:
         base, vae = model_files
-        manifest = write_manifest(tmp_path / "m", checkpoints=[
-            checkpoint(base, srv.url(base), model_files[base], "models/checkpoints"),
-            checkpoint(vae, srv.url(vae), model_files[vae], "models/vae")])
+        manifest = write_manifest(
+            tmp_path / "m",
+            checkpoints=[
+                checkpoint(base, srv.url(base), model_files[base], "models/checkpoints"),
+                checkpoint(vae, srv.url(vae), model_files[vae], "models/vae"),
+            ],
+        )
         ctx, events = make_ctx(tmp_path, manifest, timeout=5.0, retries=0)
         assert models.STEP.skip_if(ctx) is None
         models.run(ctx)
@@ -399,12 +435,26 @@ def test_models_download_then_verify_on_rerun(tmp_path: Path,
         assert (ctx.comfyui_dir / "models/vae" / vae).read_bytes() == model_files[vae]
         assert ctx.bytes_downloaded == total == srv.bytes_sent()
         assert ctx.outcomes["models"] == [
-            {"name": base, "status": "downloaded", "bytes_transferred": len(model_files[base]),
-             "path": f"ComfyUI/models/checkpoints/{base}"},
-            {"name": vae, "status": "downloaded", "bytes_transferred": len(model_files[vae]),
-             "path": f"ComfyUI/models/vae/{vae}"}]
-        assert event(events, "models_ready") == {"files": 2, "bytes_transferred": total,
-                                                 "downloaded": 2, "verified": 0, "hashed": 0}
+            {
+                "name": base,
+                "status": "downloaded",
+                "bytes_transferred": len(model_files[base]),
+                "path": f"ComfyUI/models/checkpoints/{base}",
+            },
+            {
+                "name": vae,
+                "status": "downloaded",
+                "bytes_transferred": len(model_files[vae]),
+                "path": f"ComfyUI/models/vae/{vae}",
+            },
+        ]
+        assert event(events, "models_ready") == {
+            "files": 2,
+            "bytes_transferred": total,
+            "downloaded": 2,
+            "verified": 0,
+            "hashed": 0,
+        }
         assert "download_complete" in names(events)
         assert_plain_attributes(events, tmp_path)
 
@@ -417,12 +467,18 @@ def test_models_download_then_verify_on_rerun(tmp_path: Path,
 
 
 def test_models_checksum_mismatch_is_an_installation_error(
-        tmp_path: Path, model_files: dict[str, bytes]) -> None:
+    tmp_path: Path, model_files: dict[str, bytes]
+) -> None:
     with ModelServer(model_files) as srv:
         base = "sd_xl_base_1.0.safetensors"
-        manifest = write_manifest(tmp_path / "m", checkpoints=[
-            checkpoint(base, srv.url(base), model_files[base], "models/checkpoints",
-                       sha="0" * 64)])
+        manifest = write_manifest(
+            tmp_path / "m",
+            checkpoints=[
+                checkpoint(
+                    base, srv.url(base), model_files[base], "models/checkpoints", sha="0" * 64
+                )
+            ],
+        )
         ctx, _ = make_ctx(tmp_path, manifest, timeout=5.0, retries=0)
         with pytest.raises(InstallError) as raised:
             models.run(ctx)
@@ -457,8 +513,13 @@ def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offlin
     first = time.monotonic() - started
 
     dest = ctx.target / "webgui"
-    for name in ("package.json", "package-lock.json", "server.js", "public/index.html",
-                 "public/app.js"):
+    for name in (
+        "package.json",
+        "package-lock.json",
+        "server.js",
+        "public/index.html",
+        "public/app.js",
+    ):
         assert (dest / name).read_bytes() == (DATA / "webgui" / name).read_bytes()
     assert json.loads((dest / "config.json").read_text()) == {"model": "llama3.2"}
     assert (dest / webgui.STAMP).is_file()
@@ -488,12 +549,16 @@ def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offlin
 
 @needs_npm
 def test_webgui_runs_npm_install_without_lock_and_reruns_when_package_changes(
-        tmp_path: Path, npm_offline: None) -> None:
+    tmp_path: Path, npm_offline: None
+) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(DATA / "webgui", bundle)
     (bundle / "package-lock.json").unlink()
-    ctx, _ = make_ctx(tmp_path, write_manifest(tmp_path / "m", webgui=str(bundle)),
-                      tools={"npm": shutil.which("npm")})
+    ctx, _ = make_ctx(
+        tmp_path,
+        write_manifest(tmp_path / "m", webgui=str(bundle)),
+        tools={"npm": shutil.which("npm")},
+    )
     webgui.run(ctx)
     assert ctx.outcomes["webgui"]["npm"] == "install"
     assert (ctx.target / "webgui" / "package-lock.json").is_file()  # written by npm install
@@ -509,15 +574,19 @@ def test_webgui_runs_npm_install_without_lock_and_reruns_when_package_changes(
 
 @needs_npm
 def test_webgui_failing_npm_is_an_installation_error_naming_the_log(
-        tmp_path: Path, npm_offline: None) -> None:
+    tmp_path: Path, npm_offline: None
+) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(DATA / "webgui", bundle)
     (bundle / "package-lock.json").unlink()
     package = json.loads((bundle / "package.json").read_text())
     package["dependencies"] = {"left-pad": "not a valid version ^^ !!"}
     (bundle / "package.json").write_text(json.dumps(package))
-    ctx, _ = make_ctx(tmp_path, write_manifest(tmp_path / "m", webgui=str(bundle)),
-                      tools={"npm": shutil.which("npm")})
+    ctx, _ = make_ctx(
+        tmp_path,
+        write_manifest(tmp_path / "m", webgui=str(bundle)),
+        tools={"npm": shutil.which("npm")},
+    )
     with pytest.raises(InstallError) as raised:
         webgui.run(ctx)
     assert raised.value.category == INSTALLATION
@@ -561,8 +630,12 @@ def test_installed_webgui_serves_the_page_and_its_config(tmp_path: Path) -> None
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
     env.pop("DINOAIR_MODEL", None)
-    server = subprocess.Popen([shutil.which("node"), str(ctx.target / "webgui" / "server.js")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [shutil.which("node"), str(ctx.target / "webgui" / "server.js")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         status, page = wait_for(lambda: http_get(base + "/"))
@@ -606,15 +679,25 @@ def test_finalize_writes_launch_scripts(tmp_path: Path) -> None:
 def test_install_summary_has_steps_outcomes_and_no_absolute_paths(tmp_path: Path) -> None:
     ctx, _ = make_ctx(tmp_path)
     target = ctx.target
-    ctx.outcomes.update({
-        "steps": [{"name": "preflight", "status": "completed", "duration_ms": 12},
-                  {"name": "ollama_models", "status": "skipped", "reason": "ollama_not_found",
-                   "duration_ms": 0}],
-        "comfyui": {"ref": "main", "commit": "abc1234", "checkout": target / "ComfyUI"},
-        "python_deps": {"log": f"see {target / 'logs' / 'pip.log'}",
-                        "cache": str(Path.home() / ".cache" / "pip")},
-        "workflows": {"folder": "ComfyUI/workflows", "copied": ["a.json"]},
-    })
+    ctx.outcomes.update(
+        {
+            "steps": [
+                {"name": "preflight", "status": "completed", "duration_ms": 12},
+                {
+                    "name": "ollama_models",
+                    "status": "skipped",
+                    "reason": "ollama_not_found",
+                    "duration_ms": 0,
+                },
+            ],
+            "comfyui": {"ref": "main", "commit": "abc1234", "checkout": target / "ComfyUI"},
+            "python_deps": {
+                "log": f"see {target / 'logs' / 'pip.log'}",
+                "cache": str(Path.home() / ".cache" / "pip"),
+            },
+            "workflows": {"folder": "ComfyUI/workflows", "copied": ["a.json"]},
+        }
+    )
     before = json.loads(json.dumps(ctx.outcomes["steps"]))
     finalize.run(ctx)
     assert ctx.outcomes["steps"] == before  # the runner's list is the runner's
@@ -654,11 +737,25 @@ def test_relative_paths_rules(tmp_path: Path) -> None:
     root = tmp_path / "t"
     home = str(Path.home())
     assert finalize.relative_paths(
-        {"a": root / "ComfyUI" / "x.log", "b": root, "c": f"{root}x/file",
-         "d": f"{home}/.ollama/models", "e": "/opt/tools/npm", "f": "https://example.org/a",
-         "g": ("pip", 3, True, None, 1.5)}, root) == {
-        "a": "ComfyUI/x.log", "b": ".", "c": "<outside>/file", "d": "~/.ollama/models",
-        "e": "<outside>/npm", "f": "https://example.org/a", "g": ["pip", 3, True, None, 1.5]}
+        {
+            "a": root / "ComfyUI" / "x.log",
+            "b": root,
+            "c": f"{root}x/file",
+            "d": f"{home}/.ollama/models",
+            "e": "/opt/tools/npm",
+            "f": "https://example.org/a",
+            "g": ("pip", 3, True, None, 1.5),
+        },
+        root,
+    ) == {
+        "a": "ComfyUI/x.log",
+        "b": ".",
+        "c": "<outside>/file",
+        "d": "~/.ollama/models",
+        "e": "<outside>/npm",
+        "f": "https://example.org/a",
+        "g": ["pip", 3, True, None, 1.5],
+    }
 
 
 def test_finalize_rerun_rewrites_the_files(tmp_path: Path) -> None:
@@ -690,7 +787,8 @@ def launch_target(tmp_path: Path) -> InstallContext:
     bin_dir.mkdir(parents=True)
     (bin_dir / "activate").write_text(
         f'VIRTUAL_ENV="{ctx.target / "venv"}"; export VIRTUAL_ENV\n'
-        f'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH\n')
+        f'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH\n'
+    )
     (bin_dir / "python").symlink_to(sys.executable)
     (ctx.comfyui_dir / "main.py").write_text(FAKE_COMFYUI)
     return ctx
@@ -700,17 +798,29 @@ def launch_target(tmp_path: Path) -> InstallContext:
 @pytest.mark.parametrize("how", ["ctrl_c", "comfyui_exits"])
 def test_start_sh_starts_both_and_stops_both(launch_target: InstallContext, how: str) -> None:
     port = free_port()
-    env = {**os.environ, "PORT": str(port),
-           "FAKE_COMFYUI_SECONDS": "60" if how == "ctrl_c" else "1.5"}
-    proc = subprocess.Popen(["bash", str(launch_target.target / "start.sh")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "FAKE_COMFYUI_SECONDS": "60" if how == "ctrl_c" else "1.5",
+    }
+    proc = subprocess.Popen(
+        ["bash", str(launch_target.target / "start.sh")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         started = launch_target.comfyui_dir / "started"
         wait_for(started.exists)
         comfy_pid, *args = wait_for(lambda: started.read_text()).split()
-        assert args == ["--listen", "127.0.0.1", "--port", "8188",
-                        str(launch_target.target / "venv")]
+        assert args == [
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            "8188",
+            str(launch_target.target / "venv"),
+        ]
         assert wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api/config"))[0] == 200
         if how == "ctrl_c":  # what a terminal does: SIGINT to the whole foreground group
             os.killpg(proc.pid, signal.SIGINT)
@@ -728,7 +838,12 @@ def test_start_sh_starts_both_and_stops_both(launch_target: InstallContext, how:
 
 
 def test_steps_modules_expose_their_step() -> None:
-    for module, name in ((workflows, "workflows"), (ollama_models, "ollama_models"),
-                         (models, "models"), (webgui, "webgui"), (finalize, "finalize")):
+    for module, name in (
+        (workflows, "workflows"),
+        (ollama_models, "ollama_models"),
+        (models, "models"),
+        (webgui, "webgui"),
+        (finalize, "finalize"),
+    ):
         assert module.STEP.name == name
         assert module.STEP.run is module.run

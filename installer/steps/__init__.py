@@ -16,8 +16,16 @@ from . import (
 
 STEPS: tuple[Step, ...] = tuple(
     module.STEP
-    for module in (preflight, comfyui, python_deps, workflows, ollama_models, models, webgui,
-                   finalize)
+    for module in (
+        preflight,
+        comfyui,
+        python_deps,
+        workflows,
+        ollama_models,
+        models,
+        webgui,
+        finalize,
+    )
 )
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
 

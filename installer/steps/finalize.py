@@ -121,8 +121,13 @@ def run(ctx: InstallContext) -> None:
     ctx.outcomes["finalize"] = {"scripts": ["start.sh", "start.bat"], "summary": SUMMARY}
 
     steps = [dict(s) for s in ctx.outcomes.get("steps", []) if s.get("name") != "finalize"]
-    steps.append({"name": "finalize", "status": "completed",
-                  "duration_ms": round((time.monotonic() - started) * 1000)})
+    steps.append(
+        {
+            "name": "finalize",
+            "status": "completed",
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        }
+    )
     summary = {
         "installer_version": __version__,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -130,8 +135,14 @@ def run(ctx: InstallContext) -> None:
         "steps": steps,
         "installed": {k: v for k, v in ctx.outcomes.items() if k != "steps"},
         "bytes_downloaded": ctx.bytes_downloaded,
-        "paths": {"comfyui": "ComfyUI", "workflows": "ComfyUI/workflows", "webgui": "webgui",
-                  "venv": "venv", "logs": "logs", "start": ["start.sh", "start.bat"]},
+        "paths": {
+            "comfyui": "ComfyUI",
+            "workflows": "ComfyUI/workflows",
+            "webgui": "webgui",
+            "venv": "venv",
+            "logs": "logs",
+            "start": ["start.sh", "start.bat"],
+        },
     }
     summary = relative_paths(summary, target)
     write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)

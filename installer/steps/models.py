@@ -25,16 +25,19 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 def describe(ctx: InstallContext) -> str:
     count = len(ctx.manifest.checkpoints)
-    return (f"download {count} checkpoint file{'s' if count != 1 else ''} "
-            f"({_gigabytes(ctx.manifest.download_bytes)}) into ComfyUI/models, "
-            f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256")
+    return (
+        f"download {count} checkpoint file{'s' if count != 1 else ''} "
+        f"({_gigabytes(ctx.manifest.download_bytes)}) into ComfyUI/models, "
+        f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
+    )
 
 
 def run(ctx: InstallContext) -> None:
     if not ctx.comfyui_dir.is_dir():
-        raise InstallError("ComfyUI is not installed in the target folder, so there is no place "
-                           "for its models",
-                           hint="re-run the installer so the comfyui step installs ComfyUI first")
+        raise InstallError(
+            "ComfyUI is not installed in the target folder, so there is no place for its models",
+            hint="re-run the installer so the comfyui step installs ComfyUI first",
+        )
     specs = [DownloadSpec.from_checkpoint(c, ctx.comfyui_dir) for c in ctx.manifest.checkpoints]
     results = download_all(
         specs,
@@ -46,14 +49,24 @@ def run(ctx: InstallContext) -> None:
         on_bytes=ctx.add_bytes,
     )
     ctx.outcomes["models"] = [
-        {"name": r.name, "status": r.status, "bytes_transferred": r.bytes_transferred,
-         "path": _relative(r.path, ctx.target)}
+        {
+            "name": r.name,
+            "status": r.status,
+            "bytes_transferred": r.bytes_transferred,
+            "path": _relative(r.path, ctx.target),
+        }
         for r in results
     ]
-    counts = {status: sum(r.status == status for r in results)
-              for status in ("downloaded", "verified", "hashed")}
-    ctx.event("models_ready", files=len(results),
-              bytes_transferred=sum(r.bytes_transferred for r in results), **counts)
+    counts = {
+        status: sum(r.status == status for r in results)
+        for status in ("downloaded", "verified", "hashed")
+    }
+    ctx.event(
+        "models_ready",
+        files=len(results),
+        bytes_transferred=sum(r.bytes_transferred for r in results),
+        **counts,
+    )
 
 
 def _relative(path: Path, root: Path) -> str:

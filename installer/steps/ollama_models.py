@@ -29,8 +29,11 @@ def describe(ctx: InstallContext) -> str:
 def run(ctx: InstallContext) -> None:
     ollama = ctx.tools.get("ollama")
     if not ollama:
-        ctx.skip("ollama_not_found", "install Ollama (from ollama.com), then re-run to pull "
-                 + ", ".join(ctx.manifest.ollama_models))
+        ctx.skip(
+            "ollama_not_found",
+            "install Ollama (from ollama.com), then re-run to pull "
+            + ", ".join(ctx.manifest.ollama_models),
+        )
     if not ctx.manifest.ollama_models:
         ctx.skip("no_ollama_models")
     present = _installed(ctx, ollama)
@@ -43,8 +46,9 @@ def run(ctx: InstallContext) -> None:
             continue
         started = time.monotonic()
         ctx.run([ollama, "pull", model], log_name=LOG_NAME, what=f"ollama pull {model}")
-        ctx.event("model_pulled", model=model,
-                  duration_ms=round((time.monotonic() - started) * 1000))
+        ctx.event(
+            "model_pulled", model=model, duration_ms=round((time.monotonic() - started) * 1000)
+        )
         results.append({"name": model, "status": "pulled"})
 
 
@@ -53,7 +57,7 @@ def normalize(model: str) -> str:
     model = model.strip().lower()
     for prefix in ("registry.ollama.ai/library/", "library/"):
         if model.startswith(prefix):
-            model = model[len(prefix):]
+            model = model[len(prefix) :]
     last = model.rsplit("/", 1)[-1]
     return model if ":" in last else f"{model}:latest"
 
@@ -71,25 +75,37 @@ def parse_list(output: str) -> set[str]:
 
 def _installed(ctx: InstallContext, ollama: str) -> set[str]:
     try:
-        proc = subprocess.run([ollama, "list"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=_LIST_TIMEOUT,
-                              errors="replace")
+        proc = subprocess.run(
+            [ollama, "list"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=_LIST_TIMEOUT,
+            errors="replace",
+        )
     except OSError as exc:
-        raise SystemRequirementError(f"ollama cannot be started: {exc.strerror or exc}",
-                                     hint="reinstall Ollama (from ollama.com) or remove it "
-                                          "from PATH, then re-run") from None
+        raise SystemRequirementError(
+            f"ollama cannot be started: {exc.strerror or exc}",
+            hint="reinstall Ollama (from ollama.com) or remove it from PATH, then re-run",
+        ) from None
     except subprocess.TimeoutExpired:
-        raise InstallError(f"`ollama list` did not answer within {_LIST_TIMEOUT:.0f} s",
-                           hint="restart Ollama, then re-run the installer") from None
+        raise InstallError(
+            f"`ollama list` did not answer within {_LIST_TIMEOUT:.0f} s",
+            hint="restart Ollama, then re-run the installer",
+        ) from None
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip().splitlines()
         first = message[-1] if message else f"exit code {proc.returncode}"
         if "connect" in first.lower() or "running" in first.lower():
-            ctx.skip("ollama_not_running",
-                     "start Ollama (the Ollama app, or `ollama serve`), then re-run to pull "
-                     + ", ".join(ctx.manifest.ollama_models))
-        raise InstallError(f"`ollama list` failed: {first}",
-                           hint="check that Ollama works (`ollama list`), then re-run")
+            ctx.skip(
+                "ollama_not_running",
+                "start Ollama (the Ollama app, or `ollama serve`), then re-run to pull "
+                + ", ".join(ctx.manifest.ollama_models),
+            )
+        raise InstallError(
+            f"`ollama list` failed: {first}",
+            hint="check that Ollama works (`ollama list`), then re-run",
+        )
     return parse_list(proc.stdout)
 
 

@@ -31,28 +31,37 @@ _NPM_FLAGS = ("--no-audit", "--no-fund")
 
 
 def describe(ctx: InstallContext) -> str:
-    return (f"copy the web GUI into {FOLDER}/ (keeping node_modules and your own files), "
-            "then install it with npm unless it is already installed")
+    return (
+        f"copy the web GUI into {FOLDER}/ (keeping node_modules and your own files), "
+        "then install it with npm unless it is already installed"
+    )
 
 
 def run(ctx: InstallContext) -> None:
     source = ctx.manifest.webgui_dir
     if not (source / "package.json").is_file():
-        raise ConfigurationError(f"the bundled web GUI folder {source.name!r} has no package.json",
-                                 hint="point the manifest's 'webgui' at the web GUI folder, or "
-                                      "reinstall the installer")
+        raise ConfigurationError(
+            f"the bundled web GUI folder {source.name!r} has no package.json",
+            hint="point the manifest's 'webgui' at the web GUI folder, or reinstall the installer",
+        )
     dest = ctx.target / FOLDER
     written, unchanged = _copy_bundle(source, dest)
     _write_config(dest, ctx.manifest.ollama_models)
-    outcome = {"folder": FOLDER, "files_written": written, "files_unchanged": unchanged,
-               "npm": "not_run"}
+    outcome = {
+        "folder": FOLDER,
+        "files_written": written,
+        "files_unchanged": unchanged,
+        "npm": "not_run",
+    }
     ctx.outcomes["webgui"] = outcome
     ctx.event("webgui_copied", written=written, unchanged=unchanged)
 
     npm = ctx.tools.get("npm")
     if not npm:
-        ctx.skip("npm_not_found", "install Node.js (it comes with npm) to run the web GUI, "
-                 "then re-run the installer")
+        ctx.skip(
+            "npm_not_found",
+            "install Node.js (it comes with npm) to run the web GUI, then re-run the installer",
+        )
     stamp = _stamp(dest)
     if _installed_stamp(dest) == stamp and _dependencies_present(dest):
         outcome["npm"] = "already_installed"

@@ -28,8 +28,10 @@ _FOLDER = "workflows"
 def describe(ctx: InstallContext) -> str:
     source = ctx.manifest.workflows_dir
     count = len(_bundled_files(source)) if source.is_dir() else 0
-    return (f"copy {count} bundled ComfyUI workflows into ComfyUI/{_FOLDER} "
-            "(files you changed are kept; the new version goes beside them as .new)")
+    return (
+        f"copy {count} bundled ComfyUI workflows into ComfyUI/{_FOLDER} "
+        "(files you changed are kept; the new version goes beside them as .new)"
+    )
 
 
 def run(ctx: InstallContext) -> None:
@@ -37,9 +39,10 @@ def run(ctx: InstallContext) -> None:
     if not bundled:
         ctx.skip("no_workflows")
     if not ctx.comfyui_dir.is_dir():
-        raise InstallError("ComfyUI is not installed in the target folder, so there is no place "
-                           "for its workflows",
-                           hint="re-run the installer so the comfyui step installs ComfyUI first")
+        raise InstallError(
+            "ComfyUI is not installed in the target folder, so there is no place for its workflows",
+            hint="re-run the installer so the comfyui step installs ComfyUI first",
+        )
     dest_dir = ctx.comfyui_dir / _FOLDER
     dest_dir.mkdir(parents=True, exist_ok=True)
     record = _read_record(dest_dir / RECORD)
@@ -51,8 +54,9 @@ def run(ctx: InstallContext) -> None:
         if status == "kept":
             ctx.event("workflow_user_copy_kept", workflow=name)
     if record != recorded:
-        write_atomic(dest_dir / RECORD,
-                      (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        write_atomic(
+            dest_dir / RECORD, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+        )
     ctx.outcomes["workflows"] = {"folder": f"ComfyUI/{_FOLDER}", **result}
     ctx.event("workflows_installed", **{key: len(names) for key, names in result.items()})
 
@@ -60,23 +64,29 @@ def run(ctx: InstallContext) -> None:
 def _load_bundled(source: Path) -> dict[str, bytes]:
     """Every ``*.json`` of the bundled folder, checked to be a JSON object, by file name."""
     if not source.is_dir():
-        raise ConfigurationError(f"the bundled workflows folder {source.name!r} does not exist",
-                                 hint="point the manifest's 'workflows' at a folder of ComfyUI "
-                                      "workflow .json files, or reinstall the installer")
+        raise ConfigurationError(
+            f"the bundled workflows folder {source.name!r} does not exist",
+            hint="point the manifest's 'workflows' at a folder of ComfyUI "
+            "workflow .json files, or reinstall the installer",
+        )
     bundled: dict[str, bytes] = {}
     for path in _bundled_files(source):
         data = path.read_bytes()
         try:
             parsed = json.loads(data)
         except ValueError as exc:  # also UnicodeDecodeError
-            raise ConfigurationError(f"bundled workflow {path.name} is not valid JSON: {exc}",
-                                     hint="fix or remove that file in the manifest's workflows "
-                                          "folder, or reinstall the installer") from None
+            raise ConfigurationError(
+                f"bundled workflow {path.name} is not valid JSON: {exc}",
+                hint="fix or remove that file in the manifest's workflows "
+                "folder, or reinstall the installer",
+            ) from None
         if not isinstance(parsed, dict) or not parsed:
-            raise ConfigurationError(f"bundled workflow {path.name} is not a ComfyUI workflow "
-                                     "(expected a non-empty JSON object)",
-                                     hint="fix or remove that file in the manifest's workflows "
-                                          "folder, or reinstall the installer")
+            raise ConfigurationError(
+                f"bundled workflow {path.name} is not a ComfyUI workflow "
+                "(expected a non-empty JSON object)",
+                hint="fix or remove that file in the manifest's workflows "
+                "folder, or reinstall the installer",
+            )
         bundled[path.name] = data
     return bundled
 

@@ -50,8 +50,13 @@ def manifest_data(fixture: Fixture, base_url: str) -> dict:
         "comfyui": {"repo": str(fixture.repo), "ref": fixture.tag},
         "ollama_models": list(DEMO_OLLAMA_MODELS),
         "checkpoints": [
-            {"name": m.name, "url": f"{base}/{m.name}", "size": m.size, "sha256": m.sha256,
-             "dest": CHECKPOINT_DEST}
+            {
+                "name": m.name,
+                "url": f"{base}/{m.name}",
+                "size": m.size,
+                "sha256": m.sha256,
+                "dest": CHECKPOINT_DEST,
+            }
             for m in fixture.models
         ],
         "webgui": str(fixture.webgui_dir),
@@ -76,8 +81,7 @@ def shared(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """One fault-free model server and manifest for the tests that do not inject faults."""
     folder = tmp_path_factory.mktemp("shared-manifest")
     with ModelServer(demo.models_dir) as srv:
-        manifest = write_manifest_file(folder / "manifest.json",
-                                       manifest_data(demo, srv.base_url))
+        manifest = write_manifest_file(folder / "manifest.json", manifest_data(demo, srv.base_url))
         yield Served(srv, manifest, demo)
 
 
@@ -85,8 +89,9 @@ def shared(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def served(demo: Fixture, tmp_path: Path) -> Iterator[Served]:
     """A model server of this test's own (faults may be injected) and a manifest pointing at it."""
     with ModelServer(demo.models_dir) as srv:
-        manifest = write_manifest_file(tmp_path / "manifest.json",
-                                       manifest_data(demo, srv.base_url))
+        manifest = write_manifest_file(
+            tmp_path / "manifest.json", manifest_data(demo, srv.base_url)
+        )
         yield Served(srv, manifest, demo)
 
 
@@ -104,23 +109,60 @@ def environment(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
     return merged
 
 
-def install(target: Path, manifest: Path, *args: str, env: Mapping[str, str | None] | None = None,
-            fast: bool = True, timeout: float = 120, cwd: Path = REPO,
-            preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+def install(
+    target: Path,
+    manifest: Path,
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    fast: bool = True,
+    timeout: float = 120,
+    cwd: Path = REPO,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """``python -m installer --target T --manifest M --yes [fast path] ARGS`` as a subprocess."""
-    cmd = [sys.executable, "-m", "installer", "--target", str(target), "--manifest",
-           str(manifest), "--yes", *(FAST if fast else ()), *args]
-    return subprocess.run(cmd, cwd=cwd, env=environment(env), text=True, capture_output=True,
-                          timeout=timeout, check=False, preexec_fn=preexec_fn)
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(target),
+        "--manifest",
+        str(manifest),
+        "--yes",
+        *(FAST if fast else ()),
+        *args,
+    ]
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=environment(env),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=preexec_fn,
+    )
 
 
-def telemetry(*args: str, env: Mapping[str, str | None] | None = None, timeout: float = 60,
-              cwd: Path = REPO, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def telemetry(
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    timeout: float = 60,
+    cwd: Path = REPO,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """``python -m telemetry_cli ARGS`` as a subprocess (stdin is not a terminal)."""
-    return subprocess.run([sys.executable, "-m", "telemetry_cli", *args], cwd=cwd,
-                          env=environment(env), encoding="utf-8", errors="replace",
-                          capture_output=True, timeout=timeout, check=False,
-                          input=input if input is not None else "")
+    return subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", *args],
+        cwd=cwd,
+        env=environment(env),
+        encoding="utf-8",
+        errors="replace",
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        input=input if input is not None else "",
+    )
 
 
 def consent(home: Path, **switches: bool) -> Path:
@@ -143,8 +185,9 @@ def tree_state(root: Path) -> dict[str, tuple]:
     state: dict[str, tuple] = {}
     if not os.path.lexists(root):
         return state
-    entries = [root, *sorted(root.rglob("*"))] if root.is_dir() and not root.is_symlink() \
-        else [root]
+    entries = (
+        [root, *sorted(root.rglob("*"))] if root.is_dir() and not root.is_symlink() else [root]
+    )
     for path in entries:
         st = path.lstat()
         key = "." if path == root else str(path.relative_to(root))
@@ -212,13 +255,40 @@ cli.main(sys.argv[3:], prog_name="dinoair-install")
 """
 
 
-def install_crashing(target: Path, manifest: Path, message: str, *args: str,
-                     where: str = "step", env: Mapping[str, str | None] | None = None,
-                     fast: bool = True, cwd: Path = REPO, timeout: float = 120,
-                     preexec_fn: Callable[[], None] | None = None,
-                     ) -> subprocess.CompletedProcess[str]:
+def install_crashing(
+    target: Path,
+    manifest: Path,
+    message: str,
+    *args: str,
+    where: str = "step",
+    env: Mapping[str, str | None] | None = None,
+    fast: bool = True,
+    cwd: Path = REPO,
+    timeout: float = 120,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """The real installer command with one injected bug raising ``RuntimeError(message)``."""
-    cmd = [sys.executable, "-c", CRASHING_INSTALL, where, message, "--target", str(target),
-           "--manifest", str(manifest), "--yes", *(FAST if fast else ()), *args]
-    return subprocess.run(cmd, cwd=cwd, env=environment(env), text=True, capture_output=True,
-                          timeout=timeout, check=False, preexec_fn=preexec_fn)
+    cmd = [
+        sys.executable,
+        "-c",
+        CRASHING_INSTALL,
+        where,
+        message,
+        "--target",
+        str(target),
+        "--manifest",
+        str(manifest),
+        "--yes",
+        *(FAST if fast else ()),
+        *args,
+    ]
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=environment(env),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=preexec_fn,
+    )

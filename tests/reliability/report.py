@@ -70,8 +70,9 @@ class Recorder:
                 case.how = how
             return case
 
-    def record(self, name: str, section: str, *, tried: int = 1, held: int | bool = True,
-               how: str = "") -> None:
+    def record(
+        self, name: str, section: str, *, tried: int = 1, held: int | bool = True, how: str = ""
+    ) -> None:
         if isinstance(held, bool):
             held = tried if held else 0
         case = self.case(name, section, how)
@@ -81,8 +82,7 @@ class Recorder:
 
     def rows(self) -> list[Case]:
         order = {s: i for i, s in enumerate(SECTIONS)}
-        return sorted(self.cases.values(),
-                      key=lambda c: (order.get(c.section, len(order)), c.rank))
+        return sorted(self.cases.values(), key=lambda c: (order.get(c.section, len(order)), c.rank))
 
     def markdown(self) -> str:
         lines = ["| case | tried | held | how |", "|---|---:|---:|---|"]
@@ -103,8 +103,10 @@ class Recorder:
         whole = sum(c.tried and c.tried == c.held for c in self.cases.values())
         bugs = sum(1 for c in self.cases.values() if c.bug)
         lines.append("")
-        lines.append(f"{cases} cases, {whole} held every time; {held} of {tried} tries held"
-                     + (f"; {bugs} known bugs (tests marked xfail until fixed)." if bugs else "."))
+        lines.append(
+            f"{cases} cases, {whole} held every time; {held} of {tried} tries held"
+            + (f"; {bugs} known bugs (tests marked xfail until fixed)." if bugs else ".")
+        )
         return "\n".join(lines) + "\n"
 
 
@@ -139,8 +141,7 @@ def rank_of(node: pytest.Item) -> int:
 class Trial:
     """What a test records through: one per test, bound to the test's section."""
 
-    def __init__(self, rec: Recorder, section: str, bug: str | None = None,
-                 rank: int = 0) -> None:
+    def __init__(self, rec: Recorder, section: str, bug: str | None = None, rank: int = 0) -> None:
         self._rec = rec
         self.section = section
         self.bug = bug
@@ -152,12 +153,17 @@ class Trial:
             case.bug = self.bug
         return case
 
-    def __call__(self, name: str, *, tried: int | None = None, held: int | bool | None = None,
-                 how: str = "") -> contextlib.AbstractContextManager[None]:
+    def __call__(
+        self, name: str, *, tried: int | None = None, held: int | bool | None = None, how: str = ""
+    ) -> contextlib.AbstractContextManager[None]:
         """``trial(name, tried=1, held=True)`` records now; ``with trial(name):`` counts a try."""
         if tried is not None or held is not None:
-            self.record(name, tried=1 if tried is None else tried,
-                        held=True if held is None else held, how=how)
+            self.record(
+                name,
+                tried=1 if tried is None else tried,
+                held=True if held is None else held,
+                how=how,
+            )
             return contextlib.nullcontext()
         return self.attempt(name, how=how)
 
@@ -172,8 +178,7 @@ class Trial:
         finally:
             self._rec.record(name, self.section, tried=1, held=held)
 
-    def record(self, name: str, *, tried: int = 1, held: int | bool = True,
-               how: str = "") -> None:
+    def record(self, name: str, *, tried: int = 1, held: int | bool = True, how: str = "") -> None:
         self._case(name, how)
         self._rec.record(name, self.section, tried=tried, held=held, how=how)
 
@@ -199,8 +204,9 @@ def trial(request: pytest.FixtureRequest) -> Trial:
     return Trial(recorder(request.config), section_of(request.node), bug, rank_of(request.node))
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     rec = recorder(config)
     if not rec.cases:
         return

@@ -69,14 +69,27 @@ def _outside(tmp_path: Path) -> Path:
 
 
 def _dead_journal(session_id: str) -> str:
-    header = {"journal": 1, "session_id": session_id, "pid": 2**22 + 7,
-              "process_started": 1.0, "created_at": "2024-01-01T00:00:00.000000Z",
-              "resource": {}}
-    span = {"trace_id": session_id, "span_id": "1" * 16, "parent_span_id": None,
-            "name": "dinoair.install", "kind": "INTERNAL",
-            "start_time": "2024-01-01T00:00:00.000000Z",
-            "end_time": "2024-01-01T00:00:01.000000Z", "duration_ms": 1000.0,
-            "status": {"code": "UNSET", "description": None}, "attributes": {}, "events": []}
+    header = {
+        "journal": 1,
+        "session_id": session_id,
+        "pid": 2**22 + 7,
+        "process_started": 1.0,
+        "created_at": "2024-01-01T00:00:00.000000Z",
+        "resource": {},
+    }
+    span = {
+        "trace_id": session_id,
+        "span_id": "1" * 16,
+        "parent_span_id": None,
+        "name": "dinoair.install",
+        "kind": "INTERNAL",
+        "start_time": "2024-01-01T00:00:00.000000Z",
+        "end_time": "2024-01-01T00:00:01.000000Z",
+        "duration_ms": 1000.0,
+        "status": {"code": "UNSET", "description": None},
+        "attributes": {},
+        "events": [],
+    }
     return json.dumps(header) + "\n" + json.dumps(span) + "\n"
 
 
@@ -90,19 +103,28 @@ class _FixedIds(RandomIdGenerator):
 def _traced_run(home: Path, *, crash: bool = False) -> None:
     """A short installer-shaped trace through the real exporter, with a predictable trace id."""
     decision = resolve_consent(home=home)
-    provider = TracerProvider(sampler=ConsentSampler(decision), id_generator=_FixedIds(),
-                              resource=build_resource("dinoair-installer", "0.0.0"))
+    provider = TracerProvider(
+        sampler=ConsentSampler(decision),
+        id_generator=_FixedIds(),
+        resource=build_resource("dinoair-installer", "0.0.0"),
+    )
     provider.add_span_processor(SimpleSpanProcessor(LocalSessionExporter(home)))
     reporter = CrashReporter(home, decision)
     tracer = provider.get_tracer("attack")
     with tracer.start_as_current_span("dinoair.install") as root:
-        with tracer.start_as_current_span("dinoair.step.a", attributes={attr.STEP_NAME: "a"}) \
-                as span:
+        with tracer.start_as_current_span(
+            "dinoair.step.a", attributes={attr.STEP_NAME: "a"}
+        ) as span:
             span.set_attribute(attr.STEP_STATUS, "completed")
         if crash:
             context = root.get_span_context()
-            reporter.report(RuntimeError("boom"), category="unexpected", step="a",
-                            trace_id=context.trace_id, span_id=context.span_id)
+            reporter.report(
+                RuntimeError("boom"),
+                category="unexpected",
+                step="a",
+                trace_id=context.trace_id,
+                span_id=context.span_id,
+            )
         root.set_attribute(attr.RUN_RESULT, "success")
     provider.shutdown()
 
@@ -124,25 +146,35 @@ def _plant_per_second(folder: Path, pattern: str, target: Path, seconds: range) 
 LINKS = "links: nothing written through a link outside the home"
 
 
-def test_linked_telemetry_folder(trial, shared: Served, consented_home: Path,
-                                 tmp_path: Path) -> None:
+def test_linked_telemetry_folder(
+    trial, shared: Served, consented_home: Path, tmp_path: Path
+) -> None:
     outside = _outside(tmp_path)
     (consented_home / "telemetry").symlink_to(outside, target_is_directory=True)
     (consented_home / "crashes").symlink_to(outside, target_is_directory=True)
     before = tree_state(outside)
-    how = "telemetry/ and crashes/ are links to a folder outside; installer run, then every " \
-          "CLI command"
+    how = (
+        "telemetry/ and crashes/ are links to a folder outside; installer run, then every "
+        "CLI command"
+    )
     with trial.attempt("link: telemetry/ and crashes/ point outside", how=how):
         assert_clean_exit(install(tmp_path / "t", shared.manifest), 0)
         assert_clean_exit(install_crashing(tmp_path / "t2", shared.manifest, "boom"), 1)
-        for command in (["status"], ["show-data"], ["show-data", "--crashes"], ["report"],
-                        ["export", str(tmp_path / "e.json")], ["clear-data", "--yes"]):
+        for command in (
+            ["status"],
+            ["show-data"],
+            ["show-data", "--crashes"],
+            ["report"],
+            ["export", str(tmp_path / "e.json")],
+            ["clear-data", "--yes"],
+        ):
             assert_clean_exit(telemetry(*command), 0)
         assert tree_state(outside) == before
 
 
-def test_linked_telemetry_folder_holding_a_journal(trial, shared: Served, consented_home: Path,
-                                                   tmp_path: Path) -> None:
+def test_linked_telemetry_folder_holding_a_journal(
+    trial, shared: Served, consented_home: Path, tmp_path: Path
+) -> None:
     outside = _outside(tmp_path)
     (outside / f"{SESSION_ID}.journal").write_text(_dead_journal(SESSION_ID))
     (consented_home / "telemetry").symlink_to(outside, target_is_directory=True)
@@ -159,8 +191,10 @@ def test_linked_journal_and_session_files(trial, consented_home: Path, tmp_path:
     folder = consented_home / "telemetry"
     folder.mkdir(mode=0o700)
     before = tree_state(outside)
-    how = "predictable trace id; a link at <id>.journal to an outside file (then a dangling " \
-          "one): the link is replaced by a regular journal, never written through"
+    how = (
+        "predictable trace id; a link at <id>.journal to an outside file (then a dangling "
+        "one): the link is replaced by a regular journal, never written through"
+    )
     for target in ("notes.txt", "not-there-yet.json"):
         with trial.attempt("link: at the journal's name", how=how):
             journal = folder / f"{SESSION_ID}.journal"
@@ -171,11 +205,14 @@ def test_linked_journal_and_session_files(trial, consented_home: Path, tmp_path:
             sessions = load_sessions(consented_home, recover=False).files
             assert [s.path.is_symlink() for s in sessions] == [False]
             sessions[0].path.unlink()
-    with trial.attempt("link: at the session file's name",
-                       how="predictable trace id; links at session_<ts>_<id>.json for every "
-                           "second of the run: replaced by a regular 0600 file"):
-        links = _plant_per_second(folder, "session_{stamp}_" + SESSION_ID + ".json",
-                                  outside / "keys.json", range(-2, 8))
+    with trial.attempt(
+        "link: at the session file's name",
+        how="predictable trace id; links at session_<ts>_<id>.json for every "
+        "second of the run: replaced by a regular 0600 file",
+    ):
+        links = _plant_per_second(
+            folder, "session_{stamp}_" + SESSION_ID + ".json", outside / "keys.json", range(-2, 8)
+        )
         _traced_run(consented_home)
         assert tree_state(outside) == before
         written = [p for p in links if not p.is_symlink() and p.is_file()]
@@ -188,10 +225,13 @@ def test_linked_crash_file_and_folder(trial, consented_home: Path, tmp_path: Pat
     crashes = consented_home / "crashes"
     crashes.mkdir(mode=0o700)
     before = tree_state(outside)
-    with trial.attempt("link: at the crash report's name",
-                       how="links planted at crash_<ts>_<id>.json for every second"):
-        _plant_per_second(crashes, "crash_{stamp}_" + SESSION_ID + ".json",
-                          outside / "keys.json", range(-2, 8))
+    with trial.attempt(
+        "link: at the crash report's name",
+        how="links planted at crash_<ts>_<id>.json for every second",
+    ):
+        _plant_per_second(
+            crashes, "crash_{stamp}_" + SESSION_ID + ".json", outside / "keys.json", range(-2, 8)
+        )
         _traced_run(consented_home, crash=True)
         assert tree_state(outside) == before
         assert len(load_crashes(consented_home).files) == 1
@@ -237,8 +277,10 @@ def test_linked_home(trial, shared: Served, tmp_path: Path) -> None:
     home = tmp_path / "linked-home"
     home.symlink_to(outside, target_is_directory=True)
     env = {"DINOAIR_HOME": str(home)}
-    with trial.attempt("link: the home itself is a link",
-                       how="DINOAIR_HOME is a link to an empty folder; enable, then a run"):
+    with trial.attempt(
+        "link: the home itself is a link",
+        how="DINOAIR_HOME is a link to an empty folder; enable, then a run",
+    ):
         enabled = telemetry("enable", "--yes", env=env)
         assert_clean_exit(enabled, 1)
         assert "symbolic link" in enabled.stderr
@@ -252,12 +294,12 @@ def test_journal_with_a_path_as_trace_id(trial, consented_home: Path, tmp_path: 
     # The only help the traversal needs: a folder named like the first part of the file name.
     (folder / "session_20240101T000000Z_x").mkdir(parents=True)
     sneaky = "x/" + os.path.relpath(outside, folder / "session_20240101T000000Z_x") + "/evil"
-    (folder / f"{'e' * 32}.journal").write_text(_dead_journal("e" * 32).replace("e" * 32,
-                                                                               sneaky))
+    (folder / f"{'e' * 32}.journal").write_text(_dead_journal("e" * 32).replace("e" * 32, sneaky))
     before = tree_state(outside)
-    with trial.attempt("hostile journal: a trace id holding '../' (path traversal)",
-                       how="a dead run's journal whose trace_id is x/../../<outside>/evil; "
-                           "then show-data"):
+    with trial.attempt(
+        "hostile journal: a trace id holding '../' (path traversal)",
+        how="a dead run's journal whose trace_id is x/../../<outside>/evil; then show-data",
+    ):
         assert_clean_exit(telemetry("show-data"), 0)
         assert tree_state(outside) == before, "the recovered session was written outside"
 
@@ -269,8 +311,10 @@ def test_linked_journal_is_not_recovered(trial, consented_home: Path, tmp_path: 
     folder.mkdir(mode=0o700)
     (folder / f"{SESSION_ID}.journal").symlink_to(outside / "x.journal")
     before = tree_state(outside)
-    with trial.attempt("link: a journal links to a file outside",
-                       how="the next start must neither read, recover nor delete through it"):
+    with trial.attempt(
+        "link: a journal links to a file outside",
+        how="the next start must neither read, recover nor delete through it",
+    ):
         assert_clean_exit(telemetry("show-data"), 0)
         configure_tracing("1.0", home=consented_home).shutdown()
         assert tree_state(outside) == before
@@ -282,8 +326,10 @@ def test_linked_export_target(trial, consented_home: Path, tmp_path: Path) -> No
     before = tree_state(outside)
     link = tmp_path / "export.json"
     link.symlink_to(outside / "keys.json")
-    with trial.attempt("link: at the export file's name",
-                       how="export FILE where FILE links outside, with and without --force"):
+    with trial.attempt(
+        "link: at the export file's name",
+        how="export FILE where FILE links outside, with and without --force",
+    ):
         refused = telemetry("export", str(link))
         assert_clean_exit(refused, 1)
         assert tree_state(outside) == before
@@ -309,32 +355,48 @@ def _modes(home: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("umask", UMASKS, ids=[f"umask-{u:03o}" for u in UMASKS])
-def test_modes_whatever_the_umask(trial, shared: Served, dinoair_home: Path, tmp_path: Path,
-                                  umask: int) -> None:
-    how = "enable, an installer run writing a session and a crash report, an export and a " \
-          "killed run's journal, all under the umask"
+def test_modes_whatever_the_umask(
+    trial, shared: Served, dinoair_home: Path, tmp_path: Path, umask: int
+) -> None:
+    how = (
+        "enable, an installer run writing a session and a crash report, an export and a "
+        "killed run's journal, all under the umask"
+    )
     with trial.attempt("modes: folders 0700, files 0600 under any umask", how=how):
+
         def set_umask() -> None:
             os.umask(umask)
 
         env = dict(os.environ)
-        done = subprocess.run([sys.executable, "-m", "telemetry_cli", "enable", "--yes"],
-                              env=env, capture_output=True, text=True, preexec_fn=set_umask,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "telemetry_cli", "enable", "--yes"],
+            env=env,
+            capture_output=True,
+            text=True,
+            preexec_fn=set_umask,
+            check=False,
+        )
         assert_clean_exit(done, 0)
         killed = subprocess.run(
-            [sys.executable, "-c", "import os, signal\n"
-             "from otel_local_exporter import configure_tracing\n"
-             "tracer = configure_tracing('1').get_tracer('t')\n"
-             "with tracer.start_as_current_span('root'):\n"
-             "    with tracer.start_as_current_span('child'):\n"
-             "        pass\n"
-             "    os.kill(os.getpid(), signal.SIGKILL)\n"],
-            env=env, capture_output=True, preexec_fn=set_umask, check=False)
+            [
+                sys.executable,
+                "-c",
+                "import os, signal\n"
+                "from otel_local_exporter import configure_tracing\n"
+                "tracer = configure_tracing('1').get_tracer('t')\n"
+                "with tracer.start_as_current_span('root'):\n"
+                "    with tracer.start_as_current_span('child'):\n"
+                "        pass\n"
+                "    os.kill(os.getpid(), signal.SIGKILL)\n",
+            ],
+            env=env,
+            capture_output=True,
+            preexec_fn=set_umask,
+            check=False,
+        )
         assert killed.returncode == -9
         assert list((dinoair_home / "telemetry").glob("*.journal"))
-        crashed = install_crashing(tmp_path / "t2", shared.manifest, "boom",
-                                   preexec_fn=set_umask)
+        crashed = install_crashing(tmp_path / "t2", shared.manifest, "boom", preexec_fn=set_umask)
         assert_clean_exit(crashed, 1)
         assert list((dinoair_home / "telemetry").glob("session_*.json"))
         assert list((dinoair_home / "crashes").glob("crash_*.json"))
@@ -392,8 +454,9 @@ def test_kill_switches_leave_the_home_untouched(trial, shared: Served, tmp_path:
             env.update(how)
         before = tree_state(home)
         try:
-            result = install_crashing(tmp_path / f"t{index}", shared.manifest,
-                                      f"boom in {home}", *args, env=env)
+            result = install_crashing(
+                tmp_path / f"t{index}", shared.manifest, f"boom in {home}", *args, env=env
+            )
             assert_clean_exit(result, 1)
             assert "crash report" not in result.stderr
             after = tree_state(home)
@@ -405,21 +468,37 @@ def test_kill_switches_leave_the_home_untouched(trial, shared: Served, tmp_path:
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(one, enumerate(SWITCHES)))
     for name, problem in outcomes:
-        trial.record(f"kill switch: {name}", held=problem is None,
-                     how="a run with an unexpected error; home with config, session, journal "
-                         "and crash report compared entry by entry (bytes, mode, mtime)")
+        trial.record(
+            f"kill switch: {name}",
+            held=problem is None,
+            how="a run with an unexpected error; home with config, session, journal "
+            "and crash report compared entry by entry (bytes, mode, mtime)",
+        )
     problems = [f"{name}: {problem}" for name, problem in outcomes if problem]
     assert not problems, "\n".join(problems)
 
 
 SPELLINGS = {
-    "DINOAIR_DISABLE_TELEMETRY": ["1", "true", "TRUE", "True", "yes", "YES", "on", "ON", " 1 ",
-                                  "On"],
+    "DINOAIR_DISABLE_TELEMETRY": [
+        "1",
+        "true",
+        "TRUE",
+        "True",
+        "yes",
+        "YES",
+        "on",
+        "ON",
+        " 1 ",
+        "On",
+    ],
     "DO_NOT_TRACK": ["1", "true", "yes", "2", "anything", " x"],
     "OTEL_SDK_DISABLED": ["true", "TRUE", "True", " true "],
 }
-NOT_SWITCHES = {"DINOAIR_DISABLE_TELEMETRY": ["", "0", "false", "no", "off", "2"],
-                "DO_NOT_TRACK": ["", "0", " "], "OTEL_SDK_DISABLED": ["", "false", "1", "yes"]}
+NOT_SWITCHES = {
+    "DINOAIR_DISABLE_TELEMETRY": ["", "0", "false", "no", "off", "2"],
+    "DO_NOT_TRACK": ["", "0", " "],
+    "OTEL_SDK_DISABLED": ["", "false", "1", "yes"],
+}
 
 
 def test_kill_switch_spellings(trial, consented_home: Path, monkeypatch) -> None:
@@ -429,9 +508,11 @@ def test_kill_switch_spellings(trial, consented_home: Path, monkeypatch) -> None
     journal.write_text(_dead_journal("d" * 32))  # recovery would change the home
     for name, values in SPELLINGS.items():
         for value in values:
-            with trial.attempt("kill switch: every documented spelling, in-process",
-                               how="each value in the sampler, exporter, crash reporter and "
-                                   "journal recovery, home compared entry by entry"):
+            with trial.attempt(
+                "kill switch: every documented spelling, in-process",
+                how="each value in the sampler, exporter, crash reporter and "
+                "journal recovery, home compared entry by entry",
+            ):
                 monkeypatch.setenv(name, value)
                 before = tree_state(consented_home)
                 _traced_run(consented_home, crash=True)
@@ -441,24 +522,31 @@ def test_kill_switch_spellings(trial, consented_home: Path, monkeypatch) -> None
                 monkeypatch.delenv(name)
     for name, values in NOT_SWITCHES.items():
         for value in values:
-            with trial.attempt("kill switch: values that are not a switch stay on",
-                               how="empty, 0, false... record as usual"):
+            with trial.attempt(
+                "kill switch: values that are not a switch stay on",
+                how="empty, 0, false... record as usual",
+            ):
                 monkeypatch.setenv(name, value)
                 assert resolve_consent(home=consented_home).enabled, (name, value)
                 monkeypatch.delenv(name)
 
 
-def test_kill_switch_without_any_home(trial, shared: Served, dinoair_home: Path,
-                                      tmp_path: Path) -> None:
-    with trial.attempt("kill switch: no config at all (never asked, no terminal)",
-                       how="home does not exist before; a run with an unexpected error"):
+def test_kill_switch_without_any_home(
+    trial, shared: Served, dinoair_home: Path, tmp_path: Path
+) -> None:
+    with trial.attempt(
+        "kill switch: no config at all (never asked, no terminal)",
+        how="home does not exist before; a run with an unexpected error",
+    ):
         assert_clean_exit(install_crashing(tmp_path / "t", shared.manifest, "boom"), 1)
         assert not dinoair_home.exists()
 
 
-def test_crash_report_in_process_honours_switches(trial, demo, consented_home: Path,
-                                                  tmp_path: Path, monkeypatch) -> None:
+def test_crash_report_in_process_honours_switches(
+    trial, demo, consented_home: Path, tmp_path: Path, monkeypatch
+) -> None:
     """The runner and CrashReporter in-process, a switch set after the reporter was built."""
+
     def explode(ctx: InstallContext) -> None:
         raise RuntimeError("boom")
 
@@ -466,19 +554,29 @@ def test_crash_report_in_process_honours_switches(trial, demo, consented_home: P
     provider = configure_tracing("1.0", home=consented_home)
     reporter = CrashReporter(consented_home, resolve_consent(home=consented_home))
     monkeypatch.setenv("DO_NOT_TRACK", "1")
-    with trial.attempt("kill switch: set mid-run (after tracing was configured)",
-                       how="DO_NOT_TRACK=1 set after configure_tracing and CrashReporter"):
-        ctx = InstallContext(options=Options(target=tmp_path / "t"),
-                             manifest=load_manifest(write_manifest_file(
-                                 tmp_path / "manifest.json",
-                                 manifest_data(demo, "http://127.0.0.1:9"))),
-                             echo=lambda line: None)
+    with trial.attempt(
+        "kill switch: set mid-run (after tracing was configured)",
+        how="DO_NOT_TRACK=1 set after configure_tracing and CrashReporter",
+    ):
+        ctx = InstallContext(
+            options=Options(target=tmp_path / "t"),
+            manifest=load_manifest(
+                write_manifest_file(
+                    tmp_path / "manifest.json", manifest_data(demo, "http://127.0.0.1:9")
+                )
+            ),
+            echo=lambda line: None,
+        )
 
         def on_crash(exc, category, step, span_context):
             return reporter.report(exc, category=category, step=step)
 
-        result = run_install((Step("boom", run=explode, describe=lambda c: "x"),), ctx,
-                             provider.get_tracer("t"), on_crash=on_crash)
+        result = run_install(
+            (Step("boom", run=explode, describe=lambda c: "x"),),
+            ctx,
+            provider.get_tracer("t"),
+            on_crash=on_crash,
+        )
         provider.shutdown()
         assert result.exit_code == 1 and result.crash_report is None
         assert tree_state(consented_home) == before

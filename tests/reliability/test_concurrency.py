@@ -29,8 +29,12 @@ PROCESSES = 8
 
 
 def _start_all(cmds: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for cmd in cmds]
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for cmd in cmds
+    ]
     results = []
     for cmd, proc in zip(cmds, procs, strict=True):
         out, err = proc.communicate(timeout=180)
@@ -42,16 +46,32 @@ def _leftovers(home: Path) -> list[str]:
     return [p.name for p in home.rglob("*") if p.name.endswith((".journal", ".tmp"))]
 
 
-def test_eight_installers_at_once(trial, shared: Served, consented_home: Path,
-                                  tmp_path: Path) -> None:
+def test_eight_installers_at_once(
+    trial, shared: Served, consented_home: Path, tmp_path: Path
+) -> None:
     case = "8 installers at once, one home"
     config_before = (consented_home / "telemetry_config.json").read_bytes()
-    cmds = [[sys.executable, "-m", "installer", "--target", str(tmp_path / f"t{n}"),
-             "--manifest", str(shared.manifest), "--yes", *FAST] for n in range(PROCESSES)]
+    cmds = [
+        [
+            sys.executable,
+            "-m",
+            "installer",
+            "--target",
+            str(tmp_path / f"t{n}"),
+            "--manifest",
+            str(shared.manifest),
+            "--yes",
+            *FAST,
+        ]
+        for n in range(PROCESSES)
+    ]
     results = _start_all(cmds, environment())
     for result in results:
-        trial.record(case, held=result.returncode == 0 and "Traceback" not in result.stderr,
-                     how="8 real installer subprocesses started together, telemetry on")
+        trial.record(
+            case,
+            held=result.returncode == 0 and "Traceback" not in result.stderr,
+            how="8 real installer subprocesses started together, telemetry on",
+        )
     assert [r.returncode for r in results] == [0] * PROCESSES, [r.stderr for r in results]
     with trial.attempt(case):
         scan = load_sessions(consented_home, recover=False)
@@ -96,13 +116,17 @@ def test_eight_traced_processes_write_and_prune_at_once(trial, consented_home: P
     case = "8 processes tracing at once, pruning each other's sessions"
     runs, steps, limit = 3, 40, 12
     config_before = (consented_home / "telemetry_config.json").read_bytes()
-    cmds = [[sys.executable, "-c", TRACED, str(runs), str(steps), str(limit)]
-            for _ in range(PROCESSES)]
+    cmds = [
+        [sys.executable, "-c", TRACED, str(runs), str(steps), str(limit)] for _ in range(PROCESSES)
+    ]
     results = _start_all(cmds, environment())
     for result in results:
-        trial.record(case, held=result.returncode == 0 and "Traceback" not in result.stderr,
-                     how=f"8 subprocesses x {runs} runs x {steps + 1} spans via "
-                         f"configure_tracing, max_sessions={limit}")
+        trial.record(
+            case,
+            held=result.returncode == 0 and "Traceback" not in result.stderr,
+            how=f"8 subprocesses x {runs} runs x {steps + 1} spans via "
+            f"configure_tracing, max_sessions={limit}",
+        )
     assert all(r.returncode == 0 and "Traceback" not in r.stderr for r in results), results
     with trial.attempt(case):
         scan = load_sessions(consented_home, recover=False)
@@ -133,15 +157,24 @@ def test_eight_cli_processes_toggle_consent_at_once(trial, dinoair_home: Path) -
     cmds = [[sys.executable, "-c", script, str(n)] for n in range(PROCESSES)]
     results = _start_all(cmds, environment())
     for result in results:
-        trial.record(case, held=result.returncode == 0,
-                     how="8 processes x 2 enable/disable --yes on one fresh home")
+        trial.record(
+            case,
+            held=result.returncode == 0,
+            how="8 processes x 2 enable/disable --yes on one fresh home",
+        )
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     with trial.attempt(case):
         config = TelemetryConfig.load(dinoair_home)
         assert config.problem is None and config.state in ("enabled", "disabled")
         data = json.loads((dinoair_home / "telemetry_config.json").read_text())
-        assert set(data) == {"telemetry_enabled", "error_reporting_enabled",
-                             "usage_analytics_enabled", "user_id", "install_id",
-                             "consent_timestamp", "opt_out_timestamp"}
+        assert set(data) == {
+            "telemetry_enabled",
+            "error_reporting_enabled",
+            "usage_analytics_enabled",
+            "user_id",
+            "install_id",
+            "consent_timestamp",
+            "opt_out_timestamp",
+        }
         assert not list(dinoair_home.glob("*.invalid-*")), "a valid config was kept as invalid"
         assert not _leftovers(dinoair_home)

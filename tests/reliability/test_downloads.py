@@ -63,8 +63,14 @@ def _no_corrupt_model(fixture: Fixture, target: Path) -> None:
             assert digest == model.sha256, f"a corrupt {model.name} was left in place"
 
 
-def _run(fixture: Fixture, root: Path, faults: tuple[Fault, ...] = (), *args: str,
-         server: ModelServer | None = None, target: Path | None = None) -> Run:
+def _run(
+    fixture: Fixture,
+    root: Path,
+    faults: tuple[Fault, ...] = (),
+    *args: str,
+    server: ModelServer | None = None,
+    target: Path | None = None,
+) -> Run:
     home = root / "home"
     if not home.exists():
         consent(home)
@@ -73,8 +79,7 @@ def _run(fixture: Fixture, root: Path, faults: tuple[Fault, ...] = (), *args: st
     try:
         if faults:
             srv.set_fault(_model(fixture).name, *faults)
-        manifest = write_manifest_file(root / "manifest.json", manifest_data(fixture,
-                                                                               srv.base_url))
+        manifest = write_manifest_file(root / "manifest.json", manifest_data(fixture, srv.base_url))
         target = target or root / "DinoAir"
         result = install(target, manifest, *args, env={"DINOAIR_HOME": str(home)})
         assert_clean_exit(result, 0, 1)
@@ -105,8 +110,9 @@ def cut_once(case: Case, fixture: Fixture, root: Path) -> None:
     run = _run(fixture, root, (Fault.cut(after=model.size // 2),))
     _expect(run, 0, None)
     ranged = [r for r in run.server.requests if r.path == model.name and r.range]
-    assert len(ranged) == 1 and run.server.bytes_sent(model.name) == model.size, \
+    assert len(ranged) == 1 and run.server.bytes_sent(model.name) == model.size, (
         "resumed: only the missing half was fetched again"
+    )
 
 
 def reset_once(case: Case, fixture: Fixture, root: Path) -> None:
@@ -134,8 +140,9 @@ def stall_once(case: Case, fixture: Fixture, root: Path) -> None:
 
 
 def stall_always(case: Case, fixture: Fixture, root: Path) -> None:
-    run = _run(fixture, root, (Fault.stall(after=256 * 1024, seconds=30, times=None),),
-               "--timeout", "1")
+    run = _run(
+        fixture, root, (Fault.stall(after=256 * 1024, seconds=30, times=None),), "--timeout", "1"
+    )
     _expect(run, 1, "network")
 
 
@@ -226,31 +233,51 @@ def stale_wrong_part(case: Case, fixture: Fixture, root: Path) -> None:
 CASES = [
     Case("server closes mid-stream, once", "FIN after 1.5 MiB; resumes with Range", cut_once),
     Case("server resets mid-stream, once", "TCP RST (SO_LINGER 0) after 1 MiB", reset_once),
-    Case("server closes mid-stream every time", "cut after 1 MiB on every request: network "
-         "error; the next run resumes from the .part", cut_always_then_resume),
-    Case("server stalls past the timeout, once", "silent 30 s after 256 KiB, --timeout 1",
-         stall_once),
-    Case("server stalls past the timeout every time", "as above, on every request: network",
-         stall_always),
-    Case("fewer bytes than announced, once", "Content-Length says 3 MiB, 100 kB missing",
-         short_once),
+    Case(
+        "server closes mid-stream every time",
+        "cut after 1 MiB on every request: network error; the next run resumes from the .part",
+        cut_always_then_resume,
+    ),
+    Case(
+        "server stalls past the timeout, once", "silent 30 s after 256 KiB, --timeout 1", stall_once
+    ),
+    Case(
+        "server stalls past the timeout every time",
+        "as above, on every request: network",
+        stall_always,
+    ),
+    Case(
+        "fewer bytes than announced, once", "Content-Length says 3 MiB, 100 kB missing", short_once
+    ),
     Case("fewer bytes than announced every time", "on every request: network", short_always),
     Case("more bytes than announced", "50 kB beyond Content-Length", long_announced),
-    Case("more bytes than the file, no Content-Length", "size check fails: installation, "
-         ".part dropped", long_unannounced),
-    Case("416 to a Range request", "cut, then 416 on resume: starts over from byte 0",
-         refused_range),
-    Case("200 (Range ignored) to a Range request", "cut, then the full body again",
-         ignored_range),
+    Case(
+        "more bytes than the file, no Content-Length",
+        "size check fails: installation, .part dropped",
+        long_unannounced,
+    ),
+    Case(
+        "416 to a Range request", "cut, then 416 on resume: starts over from byte 0", refused_range
+    ),
+    Case("200 (Range ignored) to a Range request", "cut, then the full body again", ignored_range),
     Case("a different file, same size", "sha256 mismatch: installation", different_same_size),
-    Case("the file changes between cut and resume", "prefix of one, tail of another: "
-         "installation", different_after_resume),
+    Case(
+        "the file changes between cut and resume",
+        "prefix of one, tail of another: installation",
+        different_after_resume,
+    ),
     Case("HTTP 503 on every request", "network", http_503_always),
     Case("HTTP 404", "installation, not retried", http_404),
-    Case("a corrupt model already at the final path", "moved aside as .corrupt-*, downloaded "
-         "again", corrupt_in_place),
-    Case("a stale .part that is not the file's prefix", "fails once (installation, .part "
-         "dropped), the re-run succeeds", stale_wrong_part),
+    Case(
+        "a corrupt model already at the final path",
+        "moved aside as .corrupt-*, downloaded again",
+        corrupt_in_place,
+    ),
+    Case(
+        "a stale .part that is not the file's prefix",
+        "fails once (installation, .part dropped), the re-run succeeds",
+        stale_wrong_part,
+    ),
 ]
 
 

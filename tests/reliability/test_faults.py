@@ -43,14 +43,16 @@ def bad_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def baseline(shared: Served, bad_manifest: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+def baseline(
+    shared: Served, bad_manifest: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, int]:
     """The exit code of each scenario with telemetry switched off for the run."""
     codes = {}
     for scenario in SCENARIOS:
         target = tmp_path_factory.mktemp("baseline") / "DinoAir"
-        result = install(target, manifest_for(scenario, shared, bad_manifest),
-                         "--disable-telemetry")
+        result = install(
+            target, manifest_for(scenario, shared, bad_manifest), "--disable-telemetry"
+        )
         assert_clean_exit(result, 0, 1)
         codes[scenario] = result.returncode
     assert codes == {"succeeds": 0, "fails": 1}
@@ -61,13 +63,24 @@ def manifest_for(scenario: str, shared: Served, bad_manifest: Path) -> Path:
     return shared.manifest if scenario == "succeeds" else bad_manifest
 
 
-def run_both(trial: Any, case: str, how: str, shared: Served, bad_manifest: Path,
-             baseline: dict[str, int], tmp_path: Path, env: dict | None = None) -> None:
+def run_both(
+    trial: Any,
+    case: str,
+    how: str,
+    shared: Served,
+    bad_manifest: Path,
+    baseline: dict[str, int],
+    tmp_path: Path,
+    env: dict | None = None,
+) -> None:
     """Both scenarios under the fault; each is one try of ``case``."""
     for scenario in SCENARIOS:
         with trial.attempt(case, how=how):
-            result = install(tmp_path / f"target-{scenario}",
-                             manifest_for(scenario, shared, bad_manifest), env=env)
+            result = install(
+                tmp_path / f"target-{scenario}",
+                manifest_for(scenario, shared, bad_manifest),
+                env=env,
+            )
             assert_clean_exit(result, baseline[scenario])
 
 
@@ -75,9 +88,16 @@ def test_home_is_a_regular_file(trial, shared, bad_manifest, baseline, tmp_path)
     home = tmp_path / "dinoair-home"
     home.write_bytes(b'{"telemetry_enabled": true}\n')
     before = tree_state(home)
-    run_both(trial, "home is a regular file, not a folder",
-             "DINOAIR_HOME names a file; installer run that succeeds and one that fails",
-             shared, bad_manifest, baseline, tmp_path, env={"DINOAIR_HOME": str(home)})
+    run_both(
+        trial,
+        "home is a regular file, not a folder",
+        "DINOAIR_HOME names a file; installer run that succeeds and one that fails",
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+        env={"DINOAIR_HOME": str(home)},
+    )
     assert tree_state(home) == before
 
 
@@ -85,9 +105,16 @@ def test_home_parent_is_a_regular_file(trial, shared, bad_manifest, baseline, tm
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be")
     home = blocker / ".dinoair"
-    run_both(trial, "home's parent is a regular file",
-             "DINOAIR_HOME=<file>/.dinoair (ENOTDIR on every access)",
-             shared, bad_manifest, baseline, tmp_path, env={"DINOAIR_HOME": str(home)})
+    run_both(
+        trial,
+        "home's parent is a regular file",
+        "DINOAIR_HOME=<file>/.dinoair (ENOTDIR on every access)",
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+        env={"DINOAIR_HOME": str(home)},
+    )
     assert blocker.read_text() == "a file where a folder should be"
 
 
@@ -117,8 +144,16 @@ def test_home_is_read_only(trial, shared, bad_manifest, baseline, tmp_path, read
     home, how = read_only_home
     before = tree_state(home)
     assert TelemetryConfig.load(home).state == "enabled"
-    run_both(trial, "home is read-only", how, shared, bad_manifest, baseline, tmp_path,
-             env={"DINOAIR_HOME": str(home)})
+    run_both(
+        trial,
+        "home is read-only",
+        how,
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+        env={"DINOAIR_HOME": str(home)},
+    )
     with trial.attempt("home is read-only"):
         status = telemetry("status", env={"DINOAIR_HOME": str(home)})
         assert_clean_exit(status, 0)
@@ -133,8 +168,7 @@ def test_disk_full_real_enospc(trial, shared, bad_manifest, baseline, tmp_path):
     mount = tmp_path / "full-fs"
     with tmpfs(mount) as mounted:
         if not mounted:
-            trial.skipped(case, "needs root to mount a tmpfs; the in-process ENOSPC case ran",
-                          how)
+            trial.skipped(case, "needs root to mount a tmpfs; the in-process ENOSPC case ran", how)
             pytest.skip("cannot mount a tmpfs here")
         home = consent(mount / "home")
         config_before = (home / "telemetry_config.json").read_bytes()
@@ -142,8 +176,16 @@ def test_disk_full_real_enospc(trial, shared, bad_manifest, baseline, tmp_path):
         with pytest.raises(OSError) as full:
             (mount / "probe").write_bytes(b"x" * 8192)
         assert full.value.errno == errno.ENOSPC, "the file system really is full"
-        run_both(trial, case, how, shared, bad_manifest, baseline, tmp_path,
-                 env={"DINOAIR_HOME": str(home)})
+        run_both(
+            trial,
+            case,
+            how,
+            shared,
+            bad_manifest,
+            baseline,
+            tmp_path,
+            env={"DINOAIR_HOME": str(home)},
+        )
         with trial.attempt(case):
             json_files_parse(home)
             assert not list(home.rglob("session_*.json")), "the fault was real: nothing fit"
@@ -203,23 +245,33 @@ def _run_in_process(argv: list[str]) -> int:
     return 0
 
 
-def test_disk_full_simulated_in_process(trial, shared, bad_manifest, baseline, tmp_path,
-                                        consented_home, monkeypatch, capsys):
+def test_disk_full_simulated_in_process(
+    trial, shared, bad_manifest, baseline, tmp_path, consented_home, monkeypatch, capsys
+):
     """The same fault where mounting is not possible: the telemetry modules' writes fail."""
     import otel_local_exporter.home as home_module
     import otel_local_exporter.journal as journal_module
 
     case = "disk full, simulated in-process"
-    how = ("installer run in-process with os.write/os.fdopen of the telemetry modules "
-           "raising ENOSPC")
+    how = "installer run in-process with os.write/os.fdopen of the telemetry modules raising ENOSPC"
     before = tree_state(consented_home)
     monkeypatch.setattr(journal_module, "os", _FullDiskOs())
     monkeypatch.setattr(home_module, "os", _FullDiskOs())
     for scenario in SCENARIOS:
         with trial.attempt(case, how=how):
-            argv = ["--target", str(tmp_path / f"t-{scenario}"), "--manifest",
-                    str(manifest_for(scenario, shared, bad_manifest)), "--yes",
-                    "--skip", "python_deps", "--skip", "webgui", "--retries", "1"]
+            argv = [
+                "--target",
+                str(tmp_path / f"t-{scenario}"),
+                "--manifest",
+                str(manifest_for(scenario, shared, bad_manifest)),
+                "--yes",
+                "--skip",
+                "python_deps",
+                "--skip",
+                "webgui",
+                "--retries",
+                "1",
+            ]
             assert _run_in_process(argv) == baseline[scenario]
             out = capsys.readouterr()
             assert "Traceback" not in out.out + out.err
@@ -240,8 +292,15 @@ def test_config_is_a_folder(trial, shared, bad_manifest, baseline, tmp_path, din
     config.mkdir(parents=True)
     (config / "inside.txt").write_text("the user's own file")
     before = tree_state(dinoair_home)
-    run_both(trial, case, "telemetry_config.json is a directory holding a file", shared,
-             bad_manifest, baseline, tmp_path)
+    run_both(
+        trial,
+        case,
+        "telemetry_config.json is a directory holding a file",
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+    )
     assert tree_state(dinoair_home) == before
     with trial.attempt(case):
         status = telemetry("status")
@@ -260,11 +319,12 @@ def _sessions(home: Path) -> list[dict]:
     return [f.data for f in scan.files]
 
 
-def test_config_changes_between_runs(trial, shared, bad_manifest, baseline, tmp_path,
-                                     dinoair_home):
+def test_config_changes_between_runs(trial, shared, bad_manifest, baseline, tmp_path, dinoair_home):
     case = "config changes between runs"
-    how = "7 runs in one home, the config rewritten before each (on, off, garbage, wrong " \
-          "type, granular off, deleted, undecided)"
+    how = (
+        "7 runs in one home, the config rewritten before each (on, off, garbage, wrong "
+        "type, granular off, deleted, undecided)"
+    )
     config = dinoair_home / "telemetry_config.json"
     runs = 0
 
@@ -302,8 +362,10 @@ def test_config_changes_between_runs(trial, shared, bad_manifest, baseline, tmp_
         assert len(docs) == 2
         newest = json.dumps(docs[0])
         assert "exception" not in newest and "installer.arg." not in newest
-        assert any(e["event_type"] == "error" and e["error_category"] == "configuration"
-                   for e in docs[0]["events"])
+        assert any(
+            e["event_type"] == "error" and e["error_category"] == "configuration"
+            for e in docs[0]["events"]
+        )
     with trial.attempt(case):
         config.unlink()
         unchanged_by("succeeds")
@@ -313,15 +375,23 @@ def test_config_changes_between_runs(trial, shared, bad_manifest, baseline, tmp_
         unchanged_by("fails")
 
 
-def test_telemetry_folders_are_files(trial, shared, bad_manifest, baseline, tmp_path,
-                                     consented_home):
+def test_telemetry_folders_are_files(
+    trial, shared, bad_manifest, baseline, tmp_path, consented_home
+):
     """telemetry/ and crashes/ are regular files: sessions cannot be written, runs go on."""
     case = "telemetry/ and crashes/ are files, not folders"
     (consented_home / "telemetry").write_text("x")
     (consented_home / "crashes").write_text("y")
     before = tree_state(consented_home)
-    run_both(trial, case, "both data folders replaced by regular files", shared, bad_manifest,
-             baseline, tmp_path)
+    run_both(
+        trial,
+        case,
+        "both data folders replaced by regular files",
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+    )
     with trial.attempt(case):
         assert tree_state(consented_home) == before
         for command in (["status"], ["show-data"], ["report"], ["show-data", "--crashes"]):
@@ -334,8 +404,16 @@ LONG_HOME_HOW = "DINOAIR_HOME with a 300-character name (ENAMETOOLONG on every a
 def test_home_path_cannot_exist(trial, shared, bad_manifest, baseline, tmp_path):
     """A home that can never exist: the installer runs as without telemetry."""
     home = tmp_path / ("x" * 300)
-    run_both(trial, "home path cannot exist (name too long): installer", LONG_HOME_HOW, shared,
-             bad_manifest, baseline, tmp_path, env={"DINOAIR_HOME": str(home)})
+    run_both(
+        trial,
+        "home path cannot exist (name too long): installer",
+        LONG_HOME_HOW,
+        shared,
+        bad_manifest,
+        baseline,
+        tmp_path,
+        env={"DINOAIR_HOME": str(home)},
+    )
     with trial.attempt("home path cannot exist (name too long): installer"):
         enabled = telemetry("enable", "--yes", env={"DINOAIR_HOME": str(home)})
         assert_clean_exit(enabled, 1)
@@ -345,6 +423,7 @@ def test_home_path_cannot_exist(trial, shared, bad_manifest, baseline, tmp_path)
 def test_status_survives_a_home_path_that_cannot_exist(trial, tmp_path):
     home = tmp_path / ("x" * 300)
     for command in (["status"], ["status", "--json"], ["clear-data", "--yes"]):
-        with trial.attempt("home path cannot exist (name too long): status, clear-data",
-                           how=LONG_HOME_HOW):
+        with trial.attempt(
+            "home path cannot exist (name too long): status, clear-data", how=LONG_HOME_HOW
+        ):
             assert_clean_exit(telemetry(*command, env={"DINOAIR_HOME": str(home)}), 0)

@@ -40,9 +40,11 @@ KILLS = 22
 LANES = 2
 SEED = 20260101
 CASE = "SIGKILL at a random point of a run"
-HOW = ("real installer subprocesses (2 lanes), SIGKILL after a seeded, stratified random "
-       "delay: a third anywhere in the measured run, two thirds while its journal lives; every "
-       "*.json parsed and modes checked after each kill")
+HOW = (
+    "real installer subprocesses (2 lanes), SIGKILL after a seeded, stratified random "
+    "delay: a third anywhere in the measured run, two thirds while its journal lives; every "
+    "*.json parsed and modes checked after each kill"
+)
 
 
 @dataclass
@@ -93,14 +95,31 @@ def _one_kill(lane: Lane, index: int, after_journal: bool, delay: float) -> Kill
     home = lane.home
     folder = home / "telemetry"
     before = {p.name for p in folder.glob("session_*.json")} if folder.is_dir() else set()
-    cmd = [sys.executable, "-m", "installer", "--target", str(lane.targets / f"t{index}"),
-           "--manifest", str(lane.manifest), "--yes", *FAST]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=environment({"DINOAIR_HOME": str(home)}),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(lane.targets / f"t{index}"),
+        "--manifest",
+        str(lane.manifest),
+        "--yes",
+        *FAST,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=environment({"DINOAIR_HOME": str(home)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     if after_journal:  # the clock starts when the run's telemetry journal appears
         deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline and not (
-                folder.is_dir() and any(folder.glob("*.journal"))):
+        while (
+            proc.poll() is None
+            and time.monotonic() < deadline
+            and not (folder.is_dir() and any(folder.glob("*.journal")))
+        ):
             time.sleep(0.003)
     try:
         proc.wait(timeout=delay)
@@ -110,11 +129,13 @@ def _one_kill(lane: Lane, index: int, after_journal: bool, delay: float) -> Kill
     try:
         json_files_parse(home)  # never a torn JSON file
         _check_modes(home)
-        journals = {p: _journal_spans(p) for p in folder.glob("*.journal")} \
-            if folder.is_dir() else {}
+        journals = (
+            {p: _journal_spans(p) for p in folder.glob("*.journal")} if folder.is_dir() else {}
+        )
         outcome.journals = len(journals)
-        new = ({p.name for p in folder.glob("session_*.json")} - before) if folder.is_dir() \
-            else set()
+        new = (
+            ({p.name for p in folder.glob("session_*.json")} - before) if folder.is_dir() else set()
+        )
         if code != -9:
             outcome.phase = "finished before the kill"
         elif any(journals.values()):
@@ -125,8 +146,11 @@ def _one_kill(lane: Lane, index: int, after_journal: bool, delay: float) -> Kill
             outcome.phase = "before the first span ended"
         # A journal holding the root span was killed after its session was written: the
         # recovered session is complete; any other journal becomes a "complete": false one.
-        expected = {p.stem: not any(sp.get("parent_span_id") is None for sp in spans)
-                    for p, spans in journals.items() if spans}
+        expected = {
+            p.stem: not any(sp.get("parent_span_id") is None for sp in spans)
+            for p, spans in journals.items()
+            if spans
+        }
         # The next start: the telemetry command or another installer run recovers journals.
         # (Without a journal there is nothing to recover: the checks above are the whole test.)
         if journals:
@@ -142,13 +166,20 @@ def _one_kill(lane: Lane, index: int, after_journal: bool, delay: float) -> Kill
             assert not json.loads(shown.stdout)["invalid"]
         else:
             outcome.next_start = "dinoair-install"
-            again = install(lane.targets / f"again{index}", lane.manifest, "--only",
-                            "preflight", env={"DINOAIR_HOME": str(home)})
+            again = install(
+                lane.targets / f"again{index}",
+                lane.manifest,
+                "--only",
+                "preflight",
+                env={"DINOAIR_HOME": str(home)},
+            )
             assert_clean_exit(again, 0)
             scan = load_sessions(home, recover=False)  # read only: the installer recovered
             assert not scan.invalid, scan.invalid
-            listed = {f.data["session_id"]: {"complete": f.data["metadata"]["complete"]}
-                      for f in scan.files}
+            listed = {
+                f.data["session_id"]: {"complete": f.data["metadata"]["complete"]}
+                for f in scan.files
+            }
         for session_id, incomplete in expected.items():
             assert session_id in listed, f"journal {session_id} was not recovered"
             assert listed[session_id]["complete"] is not incomplete
@@ -169,12 +200,26 @@ def _run_lane(lane: Lane, first: int) -> Lane:
 
 def _measure(shared: Served, home: Path, target: Path) -> tuple[float, float]:
     """Seconds of a whole run, and of its journal's life (first span ended to session written)."""
-    cmd = [sys.executable, "-m", "installer", "--target", str(target), "--manifest",
-           str(shared.manifest), "--yes", *FAST]
+    cmd = [
+        sys.executable,
+        "-m",
+        "installer",
+        "--target",
+        str(target),
+        "--manifest",
+        str(shared.manifest),
+        "--yes",
+        *FAST,
+    ]
     folder = home / "telemetry"
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=environment({"DINOAIR_HOME": str(home)}),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=environment({"DINOAIR_HOME": str(home)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     journal_at = session_at = None
     while proc.poll() is None:
         if journal_at is None and folder.is_dir() and any(folder.glob("*.journal")):
@@ -199,8 +244,10 @@ def test_sigkill_at_random_points(trial, shared: Served, tmp_path: Path) -> None
     live = KILLS - anywhere
     delays += [(True, (k + rng.random()) * traced * 1.2 / live) for k in range(live)]
     rng.shuffle(delays)
-    lanes = [Lane(homes[n], tmp_path / f"targets{n}", shared.manifest, delays[n::LANES])
-             for n in range(LANES)]
+    lanes = [
+        Lane(homes[n], tmp_path / f"targets{n}", shared.manifest, delays[n::LANES])
+        for n in range(LANES)
+    ]
     for lane in lanes:
         lane.targets.mkdir()
     with ThreadPoolExecutor(LANES) as pool:
@@ -209,13 +256,19 @@ def test_sigkill_at_random_points(trial, shared: Served, tmp_path: Path) -> None
     for outcome in outcomes:
         trial.record(CASE, held=outcome.held, how=HOW)
     phases = Counter(o.phase for o in outcomes)
-    trial.note(CASE, f"run {duration:.2f}s, journal live {traced:.2f}s; kills " + ", ".join(
-        f"{n} {phase}" for phase, n in sorted(phases.items())))
+    trial.note(
+        CASE,
+        f"run {duration:.2f}s, journal live {traced:.2f}s; kills "
+        + ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items())),
+    )
     recovered = sum(o.journals for o in outcomes)
     case = "journal of a killed run becomes a complete:false session at the next start"
-    trial.record(case, tried=recovered, held=recovered if all(o.held for o in outcomes) else 0,
-                 how="alternately dinoair-telemetry show-data and dinoair-install as the next "
-                     "start")
+    trial.record(
+        case,
+        tried=recovered,
+        held=recovered if all(o.held for o in outcomes) else 0,
+        how="alternately dinoair-telemetry show-data and dinoair-install as the next start",
+    )
     starts = Counter(o.next_start for o in outcomes if o.journals)
     trial.note(case, ", ".join(f"{n} by {start}" for start, n in sorted(starts.items())))
     problems = [o.problem for o in outcomes if not o.held]
@@ -243,15 +296,23 @@ with tracer.start_as_current_span("dinoair.install"):
 
 
 def test_sigkill_between_session_write_and_journal_removal(trial, consented_home: Path) -> None:
-    with trial.attempt("SIGKILL right after the session write, before the journal is removed",
-                       how="a traced subprocess SIGKILLs itself at that exact point"):
-        killed = subprocess.run([sys.executable, "-c", KILL_AFTER_SESSION], cwd=REPO,
-                                env=environment(), capture_output=True, check=False)
+    with trial.attempt(
+        "SIGKILL right after the session write, before the journal is removed",
+        how="a traced subprocess SIGKILLs itself at that exact point",
+    ):
+        killed = subprocess.run(
+            [sys.executable, "-c", KILL_AFTER_SESSION],
+            cwd=REPO,
+            env=environment(),
+            capture_output=True,
+            check=False,
+        )
         assert killed.returncode == -9
         before = load_sessions(consented_home, recover=False).files
         assert [f.data["metadata"]["complete"] for f in before] == [True]
         assert list((consented_home / "telemetry").glob("*.journal"))
         after = load_sessions(consented_home).files  # the next start
         assert not list((consented_home / "telemetry").glob("*.journal"))
-        assert [f.data["metadata"]["complete"] for f in after] == [True], \
+        assert [f.data["metadata"]["complete"] for f in after] == [True], (
             "a finished run was rewritten as incomplete"
+        )

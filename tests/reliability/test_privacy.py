@@ -85,8 +85,9 @@ def _spellings(text: str) -> set[str]:
         forms.add(json.dumps(form)[1:-1])  # \u00eb
         forms.add(urllib.parse.quote(form))  # %C3%AB
         forms.add(urllib.parse.quote_plus(form))
-        forms.add("".join(c if ord(c) < 128 else "".join(f"\\{b:03o}" for b in c.encode())
-                          for c in form))  # git's core.quotePath: \303\253
+        forms.add(
+            "".join(c if ord(c) < 128 else "".join(f"\\{b:03o}" for b in c.encode()) for c in form)
+        )  # git's core.quotePath: \303\253
         forms.add(form.replace("/", "\\"))
         forms.add(form.replace("/", "\\\\"))
     return {f for f in forms if f}
@@ -98,8 +99,10 @@ def _literal(text: str) -> list[re.Pattern[bytes]]:
 
 def _word(text: str) -> list[re.Pattern[bytes]]:
     """Case-insensitive, bounded by non-alphanumerics (so ``marker`` is not ``mark``)."""
-    return [re.compile(rb"(?<![A-Za-z0-9])" + re.escape(form.encode()) + rb"(?![A-Za-z0-9])",
-                       re.I) for form in sorted(_spellings(text))]
+    return [
+        re.compile(rb"(?<![A-Za-z0-9])" + re.escape(form.encode()) + rb"(?![A-Za-z0-9])", re.I)
+        for form in sorted(_spellings(text))
+    ]
 
 
 def seeded_values(home: Path) -> dict[str, list[re.Pattern[bytes]]]:
@@ -116,8 +119,12 @@ def seeded_values(home: Path) -> dict[str, list[re.Pattern[bytes]]]:
         "URL query token": _literal(QUERY_TOKEN),
         "URL signature": _literal(SIGNATURE),
     }
-    for name, secret in (("HF_TOKEN", HF_TOKEN), ("GITHUB_TOKEN", GITHUB_TOKEN),
-                         ("AWS_SECRET_ACCESS_KEY", AWS_SECRET), ("OPENAI_API_KEY", OPENAI_KEY)):
+    for name, secret in (
+        ("HF_TOKEN", HF_TOKEN),
+        ("GITHUB_TOKEN", GITHUB_TOKEN),
+        ("AWS_SECRET_ACCESS_KEY", AWS_SECRET),
+        ("OPENAI_API_KEY", OPENAI_KEY),
+    ):
         values[f"{name} value"] = _literal(secret)
         body = secret.split("_", 1)[-1] if secret.startswith(("hf_", "ghp_")) else secret[3:]
         values[f"{name} body (partial redaction)"] = _literal(body[:16])
@@ -131,8 +138,7 @@ def scan(blob: bytes, values: dict[str, list[re.Pattern[bytes]]]) -> dict[str, l
         for pattern in patterns:
             for match in pattern.finditer(blob):
                 start, end = max(0, match.start() - 60), match.end() + 60
-                found.setdefault(name, []).append(
-                    blob[start:end].decode("utf-8", errors="replace"))
+                found.setdefault(name, []).append(blob[start:end].decode("utf-8", errors="replace"))
     return found
 
 
@@ -150,25 +156,42 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     root = tmp_path_factory.mktemp("privacy")
     home = root / PERSON
     home.mkdir()
-    env = environment({
-        "HOME": str(home), "USER": USER, "LOGNAME": USER, "USERNAME": USER, "LNAME": USER,
-        "DINOAIR_HOME": None, "HF_TOKEN": HF_TOKEN, "GITHUB_TOKEN": GITHUB_TOKEN,
-        "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "OPENAI_API_KEY": OPENAI_KEY,
-        "EMAIL": EMAIL, "HOSTNAME": HOST, "PWD": str(home),
-        "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-        # OpenTelemetry's own ways to add identity to a resource (the allow-list must win).
-        "OTEL_RESOURCE_ATTRIBUTES": f"host.name={HOST},process.owner={USER},"
-                                    f"user.email={EMAIL}",
-        "OTEL_SERVICE_NAME": f"{USER}-laptop",
-    })
+    env = environment(
+        {
+            "HOME": str(home),
+            "USER": USER,
+            "LOGNAME": USER,
+            "USERNAME": USER,
+            "LNAME": USER,
+            "DINOAIR_HOME": None,
+            "HF_TOKEN": HF_TOKEN,
+            "GITHUB_TOKEN": GITHUB_TOKEN,
+            "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "EMAIL": EMAIL,
+            "HOSTNAME": HOST,
+            "PWD": str(home),
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            # OpenTelemetry's own ways to add identity to a resource (the allow-list must win).
+            "OTEL_RESOURCE_ATTRIBUTES": f"host.name={HOST},process.owner={USER},user.email={EMAIL}",
+            "OTEL_SERVICE_NAME": f"{USER}-laptop",
+        }
+    )
     seeded = Seeded(home, home / ".dinoair", env, seeded_values(home))
     mirror = home / "src" / "ComfyUI mirror"
     shutil.copytree(demo.repo, mirror)
     manifests = home / "my manifests"
     manifests.mkdir()
 
-    def run(name: str, *args: str, manifest: Path, codes: tuple[int, ...] = (1,),
-            fast: bool = True, target: Path | None = None) -> None:
+    def run(
+        name: str,
+        *args: str,
+        manifest: Path,
+        codes: tuple[int, ...] = (1,),
+        fast: bool = True,
+        target: Path | None = None,
+    ) -> None:
         target = target or home / "installs" / name
         result = install(target, manifest, *args, env=env, fast=fast, cwd=home, timeout=300)
         assert_clean_exit(result, *codes)
@@ -186,10 +209,21 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with ModelServer(demo.models_dir) as clean, ModelServer(demo.models_dir) as srv:
         # A full successful run, every step (a venv, pip), to the default target ~/DinoAir:
         # it runs in the background, against its own server, while the failures are forced.
-        full = subprocess.Popen([sys.executable, "-m", "installer", "--manifest",
-                                 str(manifest(clean, "full manifest.json")), "--yes"], cwd=home,
-                                env=env, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        full = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "installer",
+                "--manifest",
+                str(manifest(clean, "full manifest.json")),
+                "--yes",
+            ],
+            cwd=home,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         good = manifest(srv, "manifest.json")
 
         # installation: the server sends other bytes (checksum mismatch).
@@ -205,8 +239,9 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
         # network: credentials in the URL (urllib cannot even resolve such a host).
         data = json.loads(good.read_text())
-        data["checkpoints"][0]["url"] = (f"http://{USER}:{URL_PASSWORD}@127.0.0.1:9/"
-                                         f"{HOST}/model?token={QUERY_TOKEN}")
+        data["checkpoints"][0]["url"] = (
+            f"http://{USER}:{URL_PASSWORD}@127.0.0.1:9/{HOST}/model?token={QUERY_TOKEN}"
+        )
         run("network-credentials", manifest=write_manifest_file(manifests / "creds.json", data))
 
         # network: HTTP 503 from a URL with a token in its query.
@@ -232,9 +267,24 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         for model in demo.models:
             srv.set_fault(model.name, Fault.stall(after=1024, seconds=60, times=None))
         target = home / "installs" / "cancelled"
-        proc = subprocess.Popen([sys.executable, "-m", "installer", "--target", str(target),
-                                 "--manifest", str(good), "--yes", *FAST], cwd=home, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "installer",
+                "--target",
+                str(target),
+                "--manifest",
+                str(good),
+                "--yes",
+                *FAST,
+            ],
+            cwd=home,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _wait_for(lambda: has_part_file(target))
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
@@ -246,21 +296,38 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
         # unexpected: a bug in a step, and one outside any step, both with everything in them.
         target = home / "installs" / "unexpected"
-        message = "\n".join([
-            f"cannot write {target}/ComfyUI/x.json for {USER} on host {HOST} ({EMAIL})",
-            f"HF_TOKEN={HF_TOKEN} OPENAI_API_KEY={OPENAI_KEY}",
-            f"fetching http://{USER}:{URL_PASSWORD}@{HOST}:8080/m?token={QUERY_TOKEN} failed",
-            f"aws_secret_access_key = {AWS_SECRET}",
-            f"Authorization: Bearer {GITHUB_TOKEN}",
-        ])
+        message = "\n".join(
+            [
+                f"cannot write {target}/ComfyUI/x.json for {USER} on host {HOST} ({EMAIL})",
+                f"HF_TOKEN={HF_TOKEN} OPENAI_API_KEY={OPENAI_KEY}",
+                f"fetching http://{USER}:{URL_PASSWORD}@{HOST}:8080/m?token={QUERY_TOKEN} failed",
+                f"aws_secret_access_key = {AWS_SECRET}",
+                f"Authorization: Bearer {GITHUB_TOKEN}",
+            ]
+        )
         result = install_crashing(target, good, message, env=env, cwd=home)
         assert_clean_exit(result, 1)
         seeded.results["unexpected-step"] = result
-        environ = {k: env[k] for k in ("HOME", "USER", "HF_TOKEN", "GITHUB_TOKEN",
-                                       "AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY", "EMAIL")}
-        result = install_crashing(home / "installs" / "outside", good,
-                                  f"bad environment {environ!r} in {home}", where="outside",
-                                  env=env, cwd=home)
+        environ = {
+            k: env[k]
+            for k in (
+                "HOME",
+                "USER",
+                "HF_TOKEN",
+                "GITHUB_TOKEN",
+                "AWS_SECRET_ACCESS_KEY",
+                "OPENAI_API_KEY",
+                "EMAIL",
+            )
+        }
+        result = install_crashing(
+            home / "installs" / "outside",
+            good,
+            f"bad environment {environ!r} in {home}",
+            where="outside",
+            env=env,
+            cwd=home,
+        )
         assert_clean_exit(result, 1)
         seeded.results["unexpected-outside"] = result
 
@@ -273,15 +340,17 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # Both export formats, to files under the home and to standard output.
     exports = home / "exports"
     exports.mkdir()
-    for name, args in (("json bundle", ["export", str(exports / "bundle.json")]),
-                       ("otlp lines", ["export", str(exports / "otlp.jsonl"), "--format",
-                                       "otlp"]),
-                       ("json to stdout", ["export", "-"]),
-                       ("otlp to stdout", ["export", "-", "--format", "otlp"])):
+    for name, args in (
+        ("json bundle", ["export", str(exports / "bundle.json")]),
+        ("otlp lines", ["export", str(exports / "otlp.jsonl"), "--format", "otlp"]),
+        ("json to stdout", ["export", "-"]),
+        ("otlp to stdout", ["export", "-", "--format", "otlp"]),
+    ):
         result = telemetry(*args, env=env, cwd=home)
         assert_clean_exit(result, 0)
-        seeded.exports[name] = (result.stdout.encode() if "stdout" in name else
-                                Path(args[1]).read_bytes())
+        seeded.exports[name] = (
+            result.stdout.encode() if "stdout" in name else Path(args[1]).read_bytes()
+        )
     yield seeded
 
 
@@ -293,19 +362,30 @@ def _all_files(root: Path) -> list[Path]:
 
 
 def _sessions(seeded: Seeded) -> list[dict]:
-    return [json.loads(p.read_bytes()) for p in
-            sorted((seeded.telemetry_home / "telemetry").glob("session_*.json"))]
+    return [
+        json.loads(p.read_bytes())
+        for p in sorted((seeded.telemetry_home / "telemetry").glob("session_*.json"))
+    ]
 
 
 def test_every_error_category_was_forced(trial, seeded: Seeded) -> None:
-    with trial.attempt("privacy: every error category forced in the seeded runs",
-                       how="11 installer runs: success (all steps), installation x2, network x2,"
-                           " system, configuration x2, cancelled, unexpected x2"):
+    with trial.attempt(
+        "privacy: every error category forced in the seeded runs",
+        how="11 installer runs: success (all steps), installation x2, network x2,"
+        " system, configuration x2, cancelled, unexpected x2",
+    ):
         docs = _sessions(seeded)
-        categories = {e["error_category"] for d in docs for e in d["events"]
-                      if e["event_type"] == "error"}
-        assert categories == {"installation", "network", "system", "configuration", "cancelled",
-                              "unexpected"}, categories
+        categories = {
+            e["error_category"] for d in docs for e in d["events"] if e["event_type"] == "error"
+        }
+        assert categories == {
+            "installation",
+            "network",
+            "system",
+            "configuration",
+            "cancelled",
+            "unexpected",
+        }, categories
         assert any(d["events"][-1].get("success") is True for d in docs)
         crashes = list((seeded.telemetry_home / "crashes").glob("crash_*.json"))
         assert len(crashes) == 2
@@ -324,8 +404,12 @@ def _scan_files(trial, case: str, how: str, files: list[Path], seeded: Seeded) -
         hits = scan(blob, seeded.values)
         if hits:
             leaks[str(path.relative_to(seeded.home))] = hits
-    trial.record(case, tried=len(seeded.values), held=len(seeded.values) - len(
-        {name for hits in leaks.values() for name in hits}), how=how)
+    trial.record(
+        case,
+        tried=len(seeded.values),
+        held=len(seeded.values) - len({name for hits in leaks.values() for name in hits}),
+        how=how,
+    )
     trial.note(case, f"{len(files)} files, {total:,} bytes")
     assert files and total
     assert not leaks, json.dumps(leaks, indent=1, ensure_ascii=False)
@@ -333,29 +417,40 @@ def _scan_files(trial, case: str, how: str, files: list[Path], seeded: Seeded) -
 
 def test_nothing_seeded_under_the_telemetry_home(trial, seeded: Seeded) -> None:
     files = _all_files(seeded.telemetry_home)
-    _scan_files(trial, "privacy: every byte under the telemetry home",
-                f"{len(seeded.values)} seeded values (tried = values), each in every spelling",
-                files, seeded)
+    _scan_files(
+        trial,
+        "privacy: every byte under the telemetry home",
+        f"{len(seeded.values)} seeded values (tried = values), each in every spelling",
+        files,
+        seeded,
+    )
 
 
 def test_nothing_seeded_in_the_crash_reports(trial, seeded: Seeded) -> None:
     files = _all_files(seeded.telemetry_home / "crashes")
     assert len(files) == 2
-    _scan_files(trial, "privacy: every byte of the crash reports",
-                "a crash in a step and one outside any step, both messages full of seeds",
-                files, seeded)
+    _scan_files(
+        trial,
+        "privacy: every byte of the crash reports",
+        "a crash in a step and one outside any step, both messages full of seeds",
+        files,
+        seeded,
+    )
 
 
-@pytest.mark.parametrize("name", ["json bundle", "otlp lines", "json to stdout",
-                                  "otlp to stdout"])
+@pytest.mark.parametrize("name", ["json bundle", "otlp lines", "json to stdout", "otlp to stdout"])
 def test_nothing_seeded_in_the_exports(trial, seeded: Seeded, name: str) -> None:
     case = "privacy: every export format"
     blob = seeded.exports[name]
     assert blob.strip()
     hits = scan(blob, seeded.values)
-    trial.record(case, tried=len(seeded.values), held=len(seeded.values) - len(hits),
-                 how="dinoair-telemetry export (json) and --format otlp, to a file and to "
-                     "stdout; tried = seeded values x 4 outputs")
+    trial.record(
+        case,
+        tried=len(seeded.values),
+        held=len(seeded.values) - len(hits),
+        how="dinoair-telemetry export (json) and --format otlp, to a file and to "
+        "stdout; tried = seeded values x 4 outputs",
+    )
     trial.note(case, f"{name}: {len(blob):,} bytes")
     assert not hits, json.dumps(hits, indent=1, ensure_ascii=False)
     if name.startswith("json"):
@@ -379,22 +474,29 @@ def test_the_scanner_finds_every_seeded_value(trial, seeded: Seeded) -> None:
         "home path": json.dumps(f"{home}/x", ensure_ascii=True),
         f"home folder name {PERSON!r}": urllib.parse.quote(PERSON),
         "'Zoë'": unicodedata.normalize("NFD", "Zoë"),
-        "'Ångström'": "".join(f"\\{b:03o}" for b in "Å".encode()) + "ngstr"
-                      + "".join(f"\\{b:03o}" for b in "ö".encode()) + "m",
+        "'Ångström'": "".join(f"\\{b:03o}" for b in "Å".encode())
+        + "ngstr"
+        + "".join(f"\\{b:03o}" for b in "ö".encode())
+        + "m",
         "e-mail address": EMAIL.upper(),
         "URL password": URL_PASSWORD,
         "URL user:password": f"{USER}:{URL_PASSWORD}@",
         "URL query token": QUERY_TOKEN,
         "URL signature": SIGNATURE,
     }
-    with trial.attempt("privacy: the scanner catches every seeded value (positive control)",
-                       how="one deliberately leaky blob, each value in an escaped spelling"):
+    with trial.attempt(
+        "privacy: the scanner catches every seeded value (positive control)",
+        how="one deliberately leaky blob, each value in an escaped spelling",
+    ):
         for name in seeded.values:
             sample = leaky.get(name)
             if sample is None:  # the secrets: raw, then JSON-escaped inside a string
-                secret = {"HF_TOKEN": HF_TOKEN, "GITHUB_TOKEN": GITHUB_TOKEN,
-                          "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
-                          "OPENAI_API_KEY": OPENAI_KEY}[name.split()[0]]
+                secret = {
+                    "HF_TOKEN": HF_TOKEN,
+                    "GITHUB_TOKEN": GITHUB_TOKEN,
+                    "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+                    "OPENAI_API_KEY": OPENAI_KEY,
+                }[name.split()[0]]
                 sample = json.dumps({"v": secret})
             assert name in scan(sample.encode(), seeded.values), name
         user = {"u": seeded.values[f"user name {USER!r} (as a word)"]}
