@@ -83,8 +83,9 @@ def _traceback(r: random.Random) -> str:
             f"{HOME}/DinoAir/ComfyUI\n"
             "  stderr: 'fatal: unable to access 'https://github.com/comfyanonymous/ComfyUI.git/': "
             "Could not resolve host: github.com'",
-            "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='huggingface.co', port=443): "
-            "Max retries exceeded with url: /stabilityai/sdxl/resolve/main/sd_xl_base_1.0."
+            "urllib3.exceptions.MaxRetryError: "
+            "HTTPSConnectionPool(host='huggingface.co', port=443): Max retries exceeded "
+            "with url: /stabilityai/sdxl/resolve/main/sd_xl_base_1.0."
             "safetensors?download=true (Caused by NewConnectionError('<urllib3.connection."
             f"HTTPSConnection object at 0x7f{r.randrange(16**10):010x}>: Failed to establish a new "
             f"connection: [Errno 111] Connection refused'))",
