@@ -918,7 +918,28 @@ def test_text_is_total_and_stable(text: str) -> None:
     assert s.text(out) == out
 
 
-def test_module_has_a_logger_and_public_names() -> None:
-    assert san._logger.name == "otel_local_exporter.sanitize"
-    assert {"Sanitizer", "Rule", "is_secret_key"} <= set(san.__all__)
+def test_package_has_loggers_and_public_names() -> None:
+    from otel_local_exporter.sanitize import detect, engine
+
+    assert engine._logger.name == "otel_local_exporter.sanitize.engine"
+    assert detect._logger.name == "otel_local_exporter.sanitize.detect"
+    assert {"Sanitizer", "Rule", "is_secret_key", "default_rules"} <= set(san.__all__)
+    assert all(hasattr(san, name) for name in san.__all__)
     assert sys.modules["otel_local_exporter.sanitize"] is san
+
+
+def test_the_chain_is_data_like_structlog_processors() -> None:
+    """``default_rules`` is a plain list; ``Sanitizer(rules=...)`` runs any chain, in order."""
+    rules = san.default_rules(user=USER, home=HOME, host=HOST)
+    assert [r.name for r in Sanitizer(user=USER, home=HOME, host=HOST).rules] == [
+        r.name for r in rules
+    ]
+    assert Sanitizer(rules=rules).text("alice: /home/alice/x") == "<USER>: <PATH>"
+    only_email = Sanitizer(rules=[san.EMAIL])
+    assert only_email.text("alice@example.com in /home/alice") == "<EMAIL> in /home/alice"
+    assert dict(only_email.counts) == {"email": 1}
+    assert Sanitizer(rules=[]).text("alice@example.com") == "alice@example.com"
+    with pytest.raises(TypeError):
+        Sanitizer(rules=[san.EMAIL], user="bob")
+    with pytest.raises(TypeError):
+        Sanitizer(rules=[str.upper])  # type: ignore[list-item]
