@@ -44,7 +44,11 @@ _SYSTEM_ERRNOS = frozenset(
         errno.ENOMEM,
     }
 )
-_NETWORK_ERRNOS = frozenset(
+# Socket errnos that mean "the network failed", not "this machine is wrong". One home: the
+# downloader uses it to decide what is worth a retry, categorize() to file a failure as network.
+# Most arrive as ConnectionError subclasses; the bare OSError form comes from lower layers (an
+# unreachable host or network, a timeout reported by the kernel).
+NETWORK_ERRNOS = frozenset(
     {
         errno.ECONNREFUSED,
         errno.ECONNRESET,
@@ -110,7 +114,7 @@ def categorize(exc: BaseException) -> str:
     if _is_git_error(exc) or isinstance(exc, subprocess.CalledProcessError):
         return INSTALLATION
     if isinstance(exc, OSError):
-        if exc.errno in _NETWORK_ERRNOS:
+        if exc.errno in NETWORK_ERRNOS:
             return NETWORK
         if exc.errno in _SYSTEM_ERRNOS or isinstance(exc, (PermissionError, FileNotFoundError)):
             return SYSTEM

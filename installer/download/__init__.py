@@ -1,0 +1,35 @@
+"""Checkpoint model downloads: resumable, checksummed while streaming, parallel, never corrupt.
+
+Model files are large (a 6.9 GB checkpoint is normal), links drop and users press Ctrl-C. The
+package is a public face over three private parts:
+
+* ``_transfer``: one file over HTTP into ``<dest>.part``, resumed with ``Range``, retried with
+  backoff, verified (size, SHA-256 computed while streaming) and renamed into place.
+* ``_records``: ``.dinoair-verified.json`` (what is known to be verified, so a later run does not
+  re-hash gigabytes), hashing a file from disk, and moving a wrong file aside as
+  ``<name>.corrupt-<timestamp>`` (never deleted: it is the user's data).
+* ``_runner``: several files on a few worker threads, one progress bar each, Ctrl-C.
+
+Shared by them: ``_spec`` (the shapes), ``_http`` (header parsing, which failures are worth a
+retry), ``_progress`` (the bars).
+
+This package knows nothing about telemetry: it reports through ``on_event`` and ``on_bytes``.
+Events (attributes never include the URL):
+
+* ``download_retry`` ``{file, attempt, reason, resume_from}``: ``attempt`` is the number of the
+  attempt about to start (2 for the first retry), ``resume_from`` the ``.part`` size it resumes at.
+* ``download_progress`` ``{file, percent}``: 25, 50, 75 once each while streaming (a resumed
+  prefix counts), 100 once the file is verified and in place.
+* ``download_complete`` ``{file, bytes, resumed_from}``: bytes received in this run.
+* ``download_existing_mismatch`` ``{file, moved_to}``: a file already at ``dest`` was wrong and
+  was renamed (``moved_to`` is a bare file name).
+"""
+
+from __future__ import annotations
+
+from ._records import RECORD_NAME
+from ._runner import download_all
+from ._spec import DownloadResult, DownloadSpec
+from ._transfer import download_one
+
+__all__ = ["RECORD_NAME", "DownloadResult", "DownloadSpec", "download_all", "download_one"]

@@ -1,0 +1,85 @@
+"""Reading HTTP answers: header parsing, and which failures are the network's (worth a retry)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+
+from ..errors import NETWORK_ERRNOS
+
+USER_AGENT = "dinoair-installer"
+RETRY_STATUSES = frozenset({408, 429})
+
+
+def network_reason(exc: BaseException) -> str | None:
+    """A short reason when ``exc`` is a transient network failure, None when it is not one."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        inner = exc.reason  # a str reason is a bad URL or proxy setting: retrying will not help
+        if isinstance(inner, ssl.SSLCertVerificationError) or not isinstance(inner, BaseException):
+            return None
+        return network_reason(inner)
+    if isinstance(exc, socket.gaierror):
+        return "DNS lookup failed"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "connection closed early"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "server closed the connection"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    if isinstance(exc, ConnectionError):
+        return type(exc).__name__
+    if isinstance(exc, http.client.HTTPException):
+        return f"bad HTTP response ({type(exc).__name__})"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    if isinstance(exc, OSError) and exc.errno in NETWORK_ERRNOS:
+        return os.strerror(exc.errno).lower()
+    return None
+
+
+def describe(reason: object) -> str:
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return "the server's TLS certificate could not be verified (is a proxy intercepting?)"
+    return str(reason) if not isinstance(reason, BaseException) else type(reason).__name__
+
+
+def host_of(url: str) -> str:
+    """Where a file comes from, for messages: host and port only, never credentials or a path."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def content_length(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def content_range(value: str | None) -> tuple[int | None, int | None]:
+    """``bytes 100-199/1000`` -> ``(100, 1000)``; unknown parts are None."""
+    if not value or not value.startswith("bytes "):
+        return None, None
+    span, _, total = value[6:].partition("/")
+    start = content_length(span.partition("-")[0])
+    return start, content_length(total) if total != "*" else None
+
+
+def unsatisfied_total(value: str | None) -> int | None:
+    """The full size from a 416's ``Content-Range: bytes */1000``."""
+    if not value or not value.startswith("bytes */"):
+        return None
+    return content_length(value[8:])

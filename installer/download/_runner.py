@@ -1,0 +1,98 @@
+"""The parallel runner: files as jobs on a few worker threads, one progress bar each, Ctrl-C.
+
+When one file fails the others still finish (what they fetched is useful for the next run), then
+the first failure is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+
+from ._progress import make_bar
+from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
+from ._transfer import download_one
+
+_logger = logging.getLogger(__name__)
+
+
+def download_all(
+    specs: Sequence[DownloadSpec],
+    *,
+    jobs: int = 3,
+    timeout: float = 30.0,
+    retries: int = 3,
+    backoff: float = 1.0,
+    progress: bool = True,
+    on_event: EventSink = lambda name, attrs: None,
+    on_bytes: ByteSink = lambda n: None,
+) -> list[DownloadResult]:
+    """Fetch ``specs`` with up to ``jobs`` in parallel; results come back in the order given.
+
+    When one file fails the others still finish (what they fetched is useful for the next run),
+    then the first failure is raised. Ctrl-C stops every worker between two socket reads, keeps
+    the ``.part`` files as resume state, and re-raises :class:`KeyboardInterrupt`.
+    ``progress=True`` shows one bar per file on stderr when it is a terminal.
+    """
+    if not specs:
+        return []
+    if len({spec.dest for spec in specs}) != len(specs):
+        raise ValueError("two downloads share one destination file")
+    cancel = threading.Event()
+    bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
+    results: list[DownloadResult | None] = [None] * len(specs)
+    errors: list[BaseException | None] = [None] * len(specs)
+    todo = queue.SimpleQueue()
+    for index in range(len(specs)):
+        todo.put(index)
+
+    def worker() -> None:
+        while not cancel.is_set():
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = download_one(
+                    specs[index],
+                    timeout=timeout,
+                    retries=retries,
+                    backoff=backoff,
+                    bar=bars[index],
+                    on_event=on_event,
+                    on_bytes=on_bytes,
+                    cancel=cancel,
+                )
+            except BaseException as exc:  # handed to the caller's thread below
+                _logger.warning("download of %s failed: %s", specs[index].name, exc)
+                errors[index] = exc
+
+    # Daemon threads, not a ThreadPoolExecutor: a worker blocked on a stalled server must not
+    # hold up Ctrl-C (or interpreter exit) for the whole read timeout.
+    workers = [
+        threading.Thread(target=worker, name=f"dinoair-download-{n}", daemon=True)
+        for n in range(max(1, min(jobs, len(specs))))
+    ]
+    try:
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            while thread.is_alive():
+                thread.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
+    except KeyboardInterrupt:
+        cancel.set()
+        deadline = time.monotonic() + 2.0
+        for thread in workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        _logger.info("downloads interrupted; .part files are kept so the next run resumes")
+        raise
+    finally:
+        for bar in bars:
+            bar.close()
+    failures = [error for error in errors if error is not None]
+    if failures:
+        raise failures[0]
+    return [result for result in results if result is not None]
