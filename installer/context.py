@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psutil
 
@@ -22,6 +22,10 @@ from .errors import InstallError
 from .manifest import Manifest
 
 EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def _discard(name: str, attributes: dict[str, Any]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,11 @@ class ChildUsage:
 @dataclass
 class InstallContext:
     options: Options
-    manifest: Manifest  # None only when the manifest failed to load (preflight then fails)
+    manifest: Manifest  # Manifest.unloaded(...) when it failed to load (preflight then fails)
     echo: Callable[[str], None] = print
     tools: dict[str, str | None] = field(default_factory=dict)  # filled by preflight
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
-    _sink: EventSink = field(default=lambda name, attrs: None, repr=False)
+    _sink: EventSink = field(default=_discard, repr=False)  # see set_event_sink
     bytes_downloaded: int = 0
     usage: ChildUsage = field(default_factory=ChildUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -80,11 +84,16 @@ class InstallContext:
         """A milestone worth keeping (retry, 50% downloaded, reused checkout). Thread-safe."""
         self._sink(name, attributes)
 
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        """Where :meth:`event` goes (the runner binds it to the running step's span);
+        ``None`` drops events, as between steps."""
+        self._sink = sink or _discard
+
     def add_bytes(self, count: int) -> None:
         with self._lock:
             self.bytes_downloaded += count
 
-    def skip(self, reason: str, detail: str = "") -> None:
+    def skip(self, reason: str, detail: str = "") -> NoReturn:
         """Stop this step as ``skipped`` with a short machine-readable reason."""
         raise StepSkipped(reason, detail)
 
