@@ -216,6 +216,47 @@ def test_group_help_says_where_data_lives_and_how_to_switch_it_off(home: Path) -
     assert not home.exists()
 
 
+def test_help_lists_every_command_without_importing_one(home: Path) -> None:
+    """--help shows each command's short help from the one mapping; no command module loads."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from telemetry_cli.cli import COMMANDS, cli\n"
+        "r = CliRunner().invoke(cli, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "for name, entry in COMMANDS.items():\n"
+        "    line = next(x for x in r.output.splitlines() if x.strip().startswith(name + ' '))\n"
+        "    assert entry.short_help in line, (line, entry.short_help)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('telemetry_cli.commands.')"
+        " and not m.endswith('._shared')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=subprocess_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_each_mapped_module_defines_the_command_of_its_name() -> None:
+    from telemetry_cli.cli import COMMANDS as MAPPING
+
+    ctx = cli.make_context("dinoair-telemetry", ["status"])
+    assert cli.list_commands(ctx) == list(MAPPING)
+    assert sorted(MAPPING) == sorted(COMMANDS)
+    for name, entry in MAPPING.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.short_help == entry.short_help
+    assert cli.get_command(ctx, "no-such-command") is None
+    result = CliRunner().invoke(cli, ["no-such-command"])
+    assert result.exit_code == 2 and "No such command" in result.output
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(home: Path, command: str) -> None:
     result = run(command, "--help")
