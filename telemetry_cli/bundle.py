@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import click
 
 from otel_local_exporter.home import iso_z, utc_now
 from otel_local_exporter.store import InvalidFile, StoredFile
@@ -182,3 +185,26 @@ def _place_no_clobber(tmp: str, path: Path) -> None:
         if os.path.lexists(path):
             raise TargetExistsError(str(path)) from None
         os.replace(tmp, path)
+
+
+def write_stdout(payload: bytes) -> None:
+    """Bytes to standard output as they are (no re-encoding), after any text already there."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        sys.stdout.write(payload.decode("utf-8"))
+    else:
+        binary.write(payload)
+        binary.flush()
+
+
+def check_target(target: Path, force: bool) -> None:
+    """Refuse early, in one line, a target that cannot or must not be written."""
+    if target.is_dir():
+        raise click.ClickException(f"{target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise click.ClickException(
+            f"cannot write {target}: the folder {target.parent} does not exist"
+        )
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to replace it")

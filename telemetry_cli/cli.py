@@ -34,6 +34,9 @@ COMMANDS: dict[str, Entry] = {
     "show-data": Entry("show_data", "List sessions, or draw one as a waterfall."),
     "report": Entry("report", "Success rates, durations and errors across sessions."),
     "export": Entry("export", "Write a sanitized bundle (or OTLP/JSON) to FILE."),
+    "report-issue": Entry(
+        "report_issue", "Draft a bug report from a failed install (sends nothing)."
+    ),
     "clear-data": Entry("clear_data", "Delete the collected data (keeps your choice)."),
 }
 

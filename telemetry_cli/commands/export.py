@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ def command(file: str, force: bool, session_prefix: str | None, fmt: str) -> Non
     home = telemetry_home()
     target = None if file == "-" else Path(file).expanduser()
     if target is not None:
-        _check_target(target, force)
+        bundle.check_target(target, force)
     sessions, crashes = settled(load_sessions(home)), settled(load_crashes(home))
     session_files, crash_files = sessions.files, crashes.files
     if session_prefix is not None:
@@ -72,7 +71,7 @@ def command(file: str, force: bool, session_prefix: str | None, fmt: str) -> Non
             exported_by=f"{PROG} {version()}",
         )
     if target is None:
-        _write_stdout(result.payload)
+        bundle.write_stdout(result.payload)
     else:
         try:
             bundle.write_private_file(target, result.payload, force=force)
@@ -81,27 +80,6 @@ def command(file: str, force: bool, session_prefix: str | None, fmt: str) -> Non
         except OSError as exc:
             raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
     _export_summary(result, file, fmt)
-
-
-def _write_stdout(payload: bytes) -> None:
-    sys.stdout.flush()
-    binary = getattr(sys.stdout, "buffer", None)
-    if binary is None:
-        sys.stdout.write(payload.decode("utf-8"))
-    else:
-        binary.write(payload)
-        binary.flush()
-
-
-def _check_target(target: Path, force: bool) -> None:
-    if target.is_dir():
-        raise click.ClickException(f"{target} is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise click.ClickException(
-            f"cannot write {target}: the folder {target.parent} does not exist"
-        )
-    if target.exists() and not force:
-        raise click.ClickException(f"{target} exists; pass --force to replace it")
 
 
 def _export_summary(result: Any, file: str, fmt: str) -> None:
