@@ -196,7 +196,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 # -- help, version -------------------------------------------------------------------------------
 
-COMMANDS = ["status", "enable", "disable", "show-data", "report", "clear-data", "export"]
+COMMANDS = [
+    "status",
+    "enable",
+    "disable",
+    "show-data",
+    "report",
+    "clear-data",
+    "export",
+    "report-issue",
+]
 
 
 def test_group_help_says_where_data_lives_and_how_to_switch_it_off(home: Path) -> None:
