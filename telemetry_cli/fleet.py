@@ -1,0 +1,559 @@
+"""The maintainers' view: many users' exported bundles read as one stream, aggregated on the way.
+
+Inputs are whatever ``export`` writes (a JSON bundle, or OTLP/JSON lines: one ``TracesData`` a
+line), a bare session file, or a single ``TracesData`` document; given as files, folders (read
+recursively) or glob patterns. Each session is reduced to a few facts as soon as it is parsed and
+then dropped, so memory holds only the aggregates: counters, one float per step run for exact
+percentiles (8 bytes each, in an ``array``), and the ids seen (to count a session exported twice,
+by two bundles of the same user, once). A bundle is parsed whole, so the largest single file
+bounds the rest (the exporter keeps at most 100 sessions a home, so a bundle stays small); OTLP
+lines are read a line at a time.
+
+Files are other people's data: anything that is not one of the formats above, is too large, too
+deeply nested or not valid UTF-8 JSON is skipped with one line saying why; a bad line in an OTLP
+file skips that line and is counted. Nothing is written and nothing is sent.
+
+Definitions (the same as the local ``report``): a run's success rate is success / (success +
+failed + cancelled); a step's is completed / (completed + failed + cancelled), skips left out;
+durations are over the step runs that ran (not skipped); percentiles interpolate linearly.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import re
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from otel_local_exporter.attributes import (
+    ERROR_CATEGORY,
+    ERROR_TYPE,
+    INSTALLER_VERSION,
+    RUN_RESULT,
+    STEP_NAME,
+    STEP_STATUS,
+    SYSTEM_PREFIX,
+)
+
+from .report import percentile
+from .sessions import dicts, mapping, number, text
+
+BUNDLE_FORMAT = "dinoair-telemetry-export"
+MAX_DOCUMENT_BYTES = 256 << 20  # one JSON document (a bundle); OTLP lines stream
+MAX_LINE_BYTES = 64 << 20
+SUFFIXES = (".json", ".jsonl", ".ndjson")
+ACCELERATOR = SYSTEM_PREFIX + "accelerator"
+NOT_RECORDED = "not recorded"
+PERCENTILES = (50, 90, 95, 99)
+TOP_SIGNATURES = 20
+_OTLP_ERROR = (2, "STATUS_CODE_ERROR")
+_VALUE_KEYS = ("stringValue", "intValue", "doubleValue", "boolValue")
+
+
+class Facts(NamedTuple):
+    """What one session contributes to the report (a tuple: cheap to send between processes)."""
+
+    session_id: str
+    version: str
+    os: str
+    accelerator: str
+    result: str
+    steps: tuple[tuple[str, str, float | None], ...]  # (step, status, duration ms)
+    errors: tuple[tuple[str | None, str, str, str], ...]  # (step, category, type, message)
+
+
+# -- error signatures ----------------------------------------------------------------------------
+
+_SIGNATURE_RULES = (
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>"),  # quoted values
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<ID>"),
+    (
+        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
+        "<HEX>",
+    ),
+    (
+        re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
+        "<PATH>",
+    ),
+    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def signature(message: str) -> str:
+    """``message``'s first line with what varies between users folded: quoted values, URLs,
+    ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
+    """
+    line = message.strip().split("\n", 1)[0][:500]
+    for pattern, replacement in _SIGNATURE_RULES:
+        line = pattern.sub(replacement, line)
+    return line.strip()[:200]
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Skipped:
+    name: str
+    reason: str
+
+
+def expand(paths: Iterable[str]) -> Iterator[Path | Skipped]:
+    """Each file named, found below a folder, or matched by a glob, once, in a stable order."""
+    seen: set[str] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+            )
+        elif path.exists() or path.is_symlink():
+            found = [path]
+        elif glob.has_magic(raw):
+            found = [Path(p) for p in sorted(glob.glob(os.path.expanduser(raw), recursive=True))]
+            found = [p for p in found if p.is_file()]
+            if not found:
+                yield Skipped(raw, "no file matches")
+        else:
+            yield Skipped(raw, "no such file or folder")
+            continue
+        for one in found:
+            key = os.path.realpath(one)
+            if key not in seen:
+                seen.add(key)
+                yield one
+
+
+def read_file(path: Path, bad_lines: Counter[str]) -> Iterator[Facts]:
+    """The sessions in one file. Raises ``ValueError`` with a one-line reason for a file to skip;
+    counts bad lines of an OTLP file in ``bad_lines[str(path)]``."""
+    if not path.is_file() or path.is_symlink():
+        raise ValueError("not a regular file")
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+        first = head.lstrip()[:1]
+        if first != b"{":
+            raise ValueError("not a JSON bundle or OTLP lines (does not start with '{')")
+        handle.seek(0)
+        if _is_document(head, path):
+            if path.stat().st_size > MAX_DOCUMENT_BYTES:
+                raise ValueError(f"larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
+            yield from _document(_loads(handle.read()))
+            return
+        yielded = False
+        for number_, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                if len(line) > MAX_LINE_BYTES:
+                    raise ValueError("line too long")
+                data = _loads(line)
+                if not isinstance(data, dict) or "resourceSpans" not in data:
+                    raise ValueError("not a TracesData line")
+                facts = list(_traces_data(data))
+            except ValueError:
+                if not yielded and number_ == 1:
+                    raise ValueError("not a JSON bundle or OTLP lines") from None
+                bad_lines[str(path)] += 1
+                continue
+            yielded = True
+            yield from facts
+
+
+def _is_document(head: bytes, path: Path) -> bool:
+    """One JSON document (a bundle, a session file) rather than OTLP lines, which start with
+    ``{"resourceSpans"`` (how the encoder writes them) or are named ``.jsonl``/``.ndjson``."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return False
+    return not re.match(rb'\s*\{[ \t]*"resourceSpans"', head)
+
+
+try:  # the optional [analytics] extra: parses JSON about 3x faster (see the module docstring)
+    from orjson import JSONDecodeError as _FastError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    _fast_loads = None
+
+
+def _loads(raw: bytes) -> Any:
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(raw)
+        except _FastError:
+            pass  # let the standard library say why, in its words (or accept what it accepts)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _document(data: Any) -> Iterator[Facts]:
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    if data.get("format") == BUNDLE_FORMAT:
+        sessions = data.get("sessions")
+        if not isinstance(sessions, list):
+            raise ValueError("a bundle without a sessions list")
+        for doc in sessions:
+            if isinstance(doc, dict):
+                facts = session_facts(doc)
+                if facts is not None:
+                    yield facts
+    elif isinstance(data.get("session_id"), str) and isinstance(data.get("spans"), list):
+        facts = session_facts(data)
+        if facts is not None:
+            yield facts
+    elif "resourceSpans" in data:
+        yield from _traces_data(data)
+    else:
+        raise ValueError("not a DinoAir bundle, session or OTLP file")
+
+
+# -- facts ---------------------------------------------------------------------------------------
+
+
+def session_facts(doc: Mapping[str, Any]) -> Facts | None:
+    """One stored (or exported) session document's facts; ``None`` without a session id."""
+    session_id = text(doc.get("session_id"))
+    if not session_id:
+        return None
+    complete = mapping(doc.get("metadata")).get("complete") is not False
+    return _facts(session_id, dicts(doc.get("spans")), mapping(doc.get("resource")), complete)
+
+
+def _facts(
+    session_id: str, spans: list[Mapping[str, Any]], resource: Mapping[str, Any], complete: bool
+) -> Facts:
+    # The hot loop of a 100,000-session report: exact type checks (JSON gives dict, str, float)
+    # instead of the abstract-class checks of ``sessions.mapping``/``text``.
+    root: Mapping[str, Any] = {}
+    steps = []
+    errors = []
+    for span in spans:
+        attrs = span.get("attributes")
+        if type(attrs) is not dict:
+            attrs = {}
+        if span.get("parent_span_id") is None:
+            root = span
+            continue
+        step = attrs.get(STEP_NAME)
+        if type(step) is not str:
+            continue
+        status = attrs.get(STEP_STATUS)
+        duration = span.get("duration_ms")
+        steps.append(
+            (
+                step,
+                status if type(status) is str else "unknown",
+                duration if type(duration) is float else number(duration),
+            )
+        )
+        category = attrs.get(ERROR_CATEGORY)
+        if type(category) is str and category:
+            errors.append((step, category, *_error_of(span, attrs)))
+    root_attrs = mapping(root.get("attributes"))
+    if not errors and text(root_attrs.get(ERROR_CATEGORY)):
+        errors.append((None, root_attrs[ERROR_CATEGORY], *_error_of(root, root_attrs)))
+    result = text(root_attrs.get(RUN_RESULT))
+    if result is None:
+        result = "incomplete" if not complete or not root else "unknown"
+    return Facts(
+        session_id=session_id.lower(),
+        version=_label(root_attrs.get(INSTALLER_VERSION) or resource.get("service.version")),
+        os=_label(resource.get("os.type")),
+        accelerator=_label(root_attrs.get(ACCELERATOR)),
+        result=result,
+        steps=tuple(steps),
+        errors=tuple(errors),
+    )
+
+
+def _error_of(span: Mapping[str, Any], attrs: Mapping[str, Any]) -> tuple[str, str]:
+    """(error type, message) of a failed span: its exception event, else its status."""
+    for event in dicts(span.get("events")):
+        if event.get("name") == "exception":
+            exc = mapping(event.get("attributes"))
+            kind = text(attrs.get(ERROR_TYPE)) or text(exc.get("exception.type")) or "error"
+            return kind, text(exc.get("exception.message")) or ""
+    description = text(mapping(span.get("status")).get("description")) or ""
+    return text(attrs.get(ERROR_TYPE)) or "error", description
+
+
+def _label(value: Any) -> str:
+    return str(value) if isinstance(value, (str, int, float)) and value != "" else NOT_RECORDED
+
+
+def _traces_data(data: Mapping[str, Any]) -> Iterator[Facts]:
+    """OTLP/JSON ``TracesData``: spans grouped by trace id, read in the session span shape."""
+    by_trace: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for resource_spans in dicts(data.get("resourceSpans")):
+        resource = _otlp_attributes(mapping(resource_spans.get("resource")).get("attributes"))
+        for scope_spans in dicts(resource_spans.get("scopeSpans")):
+            for span in dicts(scope_spans.get("spans")):
+                trace_id = text(span.get("traceId"))
+                if not trace_id:
+                    raise ValueError("a span without a traceId")
+                by_trace.setdefault(trace_id, (resource, []))[1].append(_otlp_span(span))
+    if not by_trace:
+        raise ValueError("no spans")
+    for trace_id, (resource, spans) in by_trace.items():
+        yield _facts(trace_id, spans, resource, complete=True)
+
+
+def _otlp_span(span: Mapping[str, Any]) -> dict[str, Any]:
+    start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
+    status = mapping(span.get("status"))
+    return {
+        "parent_span_id": text(span.get("parentSpanId")) or None,
+        "attributes": _otlp_attributes(span.get("attributes")),
+        "events": [
+            {"name": e.get("name"), "attributes": _otlp_attributes(e.get("attributes"))}
+            for e in dicts(span.get("events"))
+        ],
+        "status": {
+            "code": "ERROR" if status.get("code") in _OTLP_ERROR else "UNSET",
+            "description": text(status.get("message")),
+        },
+        "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
+    }
+
+
+def _otlp_attributes(values: Any) -> dict[str, Any]:
+    out = {}
+    for item in dicts(values):
+        key, value = text(item.get("key")), mapping(item.get("value"))
+        if key is None:
+            continue
+        for kind in _VALUE_KEYS:
+            if kind in value:
+                raw = value[kind]
+                out[key] = int(raw) if kind == "intValue" and isinstance(raw, str) else raw
+                break
+    return out
+
+
+def _nanos(value: Any) -> int | None:
+    try:
+        return int(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
+# -- aggregating ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    """Runs of sessions sharing one value (an installer version, an OS, an accelerator kind)."""
+
+    results: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        decided = sum(self.results[r] for r in ("success", "failed", "cancelled"))
+        return {
+            "name": name,
+            "sessions": sum(self.results.values()),
+            "success": self.results["success"],
+            "failed": self.results["failed"],
+            "cancelled": self.results["cancelled"],
+            "other": sum(
+                n for r, n in self.results.items() if r not in ("success", "failed", "cancelled")
+            ),
+            "success_rate": _rate(self.results["success"], decided),
+        }
+
+
+@dataclass
+class Step:
+    statuses: Counter[str] = field(default_factory=Counter)
+    durations: array = field(default_factory=lambda: array("d"))
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        ordered = sorted(self.durations)
+        decided = sum(self.statuses[s] for s in ("completed", "failed", "cancelled"))
+        return {
+            "step": name,
+            "runs": sum(self.statuses.values()),
+            **{s: self.statuses[s] for s in ("completed", "skipped", "failed", "cancelled")},
+            "success_rate": _rate(self.statuses["completed"], decided),
+            **{f"p{q}_ms": _round(percentile(ordered, q), 1) for q in PERCENTILES},
+        }
+
+
+@dataclass
+class Signature:
+    category: str
+    error_type: str
+    signature: str
+    example: str
+    count: int = 0
+    steps: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Fleet:
+    """The aggregates, fed one session at a time."""
+
+    files: int = 0
+    duplicates: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    bad_lines: Counter[str] = field(default_factory=Counter)
+    results: Counter[str] = field(default_factory=Counter)
+    steps: dict[str, Step] = field(default_factory=dict)
+    versions: dict[str, Group] = field(default_factory=dict)
+    systems: dict[str, Group] = field(default_factory=dict)
+    accelerators: dict[str, Group] = field(default_factory=dict)
+    categories: Counter[str] = field(default_factory=Counter)
+    signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set, repr=False)
+
+    def add(self, facts: Facts) -> None:
+        if facts.session_id in self._seen:
+            self.duplicates += 1
+            return
+        self._seen.add(facts.session_id)
+        self.results[facts.result] += 1
+        for groups, key in (
+            (self.versions, facts.version),
+            (self.systems, facts.os),
+            (self.accelerators, facts.accelerator),
+        ):
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group()
+            group.results[facts.result] += 1
+        for name, status, duration in facts.steps:
+            step = self.steps.get(name)
+            if step is None:
+                step = self.steps[name] = Step()
+            step.statuses[status] += 1
+            if status != "skipped" and duration is not None:
+                step.durations.append(duration)
+        for step_name, category, error_type, message in facts.errors:
+            self.categories[category] += 1
+            sig = signature(message) if message else "(no message)"
+            key = (category, error_type, sig)
+            entry = self.signatures.get(key)
+            if entry is None:
+                entry = self.signatures[key] = Signature(category, error_type, sig, message)
+            entry.count += 1
+            entry.steps[step_name or "-"] += 1
+
+    @property
+    def sessions(self) -> int:
+        return len(self._seen)
+
+    def to_dict(self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None) -> dict[str, Any]:
+        decided = sum(self.results[r] for r in ("success", "failed", "cancelled"))
+        clean = sanitizer.text if sanitizer is not None else (lambda s: s)
+        ranked = sorted(self.signatures.values(), key=lambda s: (-s.count, s.signature))[:top]
+
+        def groups(table: dict[str, Group]) -> list[dict[str, Any]]:
+            rows = [g.to_dict(name) for name, g in table.items()]
+            return sorted(rows, key=lambda r: (-r["sessions"], r["name"]))
+
+        return {
+            "files": self.files,
+            "sessions": self.sessions,
+            "duplicates": self.duplicates,
+            "results": dict(self.results.most_common()),
+            "success_rate": _rate(self.results["success"], decided),
+            "steps": [step.to_dict(name) for name, step in self.steps.items()],
+            "by_version": groups(self.versions),
+            "by_os": groups(self.systems),
+            "by_accelerator": groups(self.accelerators),
+            "failures_by_category": dict(self.categories.most_common()),
+            "signatures": [
+                {
+                    "count": s.count,
+                    "error_category": s.category,
+                    "error_type": s.error_type,
+                    "signature": clean(s.signature),
+                    "steps": [name for name, _ in s.steps.most_common()],
+                    "example": clean(s.example.strip().split("\n", 1)[0][:300]),
+                }
+                for s in ranked
+            ],
+            "skipped": [{"file": _shown(s.name), "reason": s.reason} for s in self.skipped],
+            "bad_lines": {_shown(name): n for name, n in self.bad_lines.items()},
+        }
+
+
+def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
+    """Read every file once and aggregate it (the whole of ``report --from``).
+
+    Files are parsed in ``workers`` processes (default: one per processor, at most 4) when there
+    are several; each sends back only the facts of its sessions, and one process aggregates
+    them in the order the files were named, so the result does not depend on the workers.
+    """
+    fleet = Fleet()
+    files: list[Path] = []
+    for item in expand(paths):
+        if isinstance(item, Skipped):
+            fleet.skipped.append(item)
+        else:
+            files.append(item)
+    fleet.files = len(files)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if workers > 1 and len(files) >= 2 * workers:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, min(16, len(files) // (workers * 8)))
+            outcomes = pool.map(read_facts, files, chunksize=chunk)
+            for path, outcome in zip(files, outcomes, strict=True):
+                _take(fleet, path, outcome)
+    else:
+        for path in files:
+            _take(fleet, path, read_facts(path))
+    return fleet
+
+
+def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
+    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not).
+    A module-level function, so worker processes can run it."""
+    bad: Counter[str] = Counter()
+    facts: list[Facts] = []
+    try:
+        facts.extend(read_file(path, bad))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return facts, sum(bad.values()), reason
+    return facts, sum(bad.values()), None
+
+
+def _take(fleet: Fleet, path: Path, outcome: tuple[list[Facts], int, str | None]) -> None:
+    facts, bad, reason = outcome
+    for one in facts:
+        fleet.add(one)
+    if bad:
+        fleet.bad_lines[str(path)] += bad
+    if reason is not None:
+        fleet.skipped.append(Skipped(str(path), reason))
+
+
+def _shown(name: str) -> str:
+    """A file name as text (bytes smuggled in as surrogates are shown escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
