@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from otel_local_exporter import (
+    ARG_PREFIX,
+    STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
     TelemetryConfig,
@@ -17,12 +19,11 @@ from otel_local_exporter import (
     resolve_consent,
     telemetry_home,
 )
-from otel_local_exporter.attributes import ARG_PREFIX
 
 from . import __version__, consent
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize
-from .manifest import load_manifest
+from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
 
@@ -148,7 +149,8 @@ def cli(
         if dry_run:
             raise click.ClickException(f"{exc} ({exc.category}: {exc.hint})") from None
         # Still a traced run: preflight fails with the manifest's error, the rest is skipped.
-        loaded, steps = None, (_failing_preflight(exc), *STEPS[1:])
+        loaded = Manifest.unloaded(manifest or default_manifest_path())
+        steps = (_failing_preflight(exc), *STEPS[1:])
     ctx = InstallContext(options=options, manifest=loaded, echo=click.echo)
     if dry_run:
         _print_plan(ctx, set(only), set(skip))
@@ -277,10 +279,7 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
 
 def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDecision) -> None:
     click.echo("")
-    counts = {
-        s: sum(1 for r in result.steps if r.status == s)
-        for s in ("completed", "skipped", "failed", "cancelled")
-    }
+    counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
         if step.status == "skipped" and step.reason not in ("earlier_step_failed",):

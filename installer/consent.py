@@ -1,8 +1,10 @@
 """The first-run consent question (DESIGN section 5).
 
 Asked only when stdin is a terminal and the user has not decided. Enter means **No**; ``more``
-explains what is collected. A "no" is not written anywhere (nothing is created under the home
-without consent), so the question comes back next time; ``dinoair-telemetry disable`` records it.
+shows what is collected (``otel_local_exporter.collection_notice``, the text that
+``dinoair-telemetry enable`` shows too). A "no" is not written anywhere (nothing is created under
+the home without consent), so the question comes back next time; ``dinoair-telemetry disable``
+records it.
 """
 
 from __future__ import annotations
@@ -11,25 +13,13 @@ from pathlib import Path
 
 import click
 
-from otel_local_exporter import ConsentDecision, TelemetryConfig
+from otel_local_exporter import ConsentDecision, TelemetryConfig, collection_notice
 
 QUESTION = (
     "\nDinoAir can keep anonymous installation telemetry ON THIS COMPUTER to help diagnose\n"
     "failed installs: which steps ran, how long they took, and sanitized error details.\n"
     "Nothing is sent anywhere; you can view, export or delete it with `dinoair-telemetry`.\n"
 )
-
-DETAILS = """
-What is kept (in {home}):
-  * system: OS type and version, Python version, CPU count, memory rounded to GiB
-  * installation: the options you chose, each step's result, duration and download size
-  * errors: error category and type, message and stack trace with paths, user and host
-    names, URLs, e-mail and IP addresses and secrets replaced by placeholders
-What is never kept: your files, file paths, user or host names, IP addresses,
-credentials, environment variables, anything that identifies you.
-Switch off any time: `dinoair-telemetry disable`, `--disable-telemetry` for one run,
-or DINOAIR_DISABLE_TELEMETRY=1 / DO_NOT_TRACK=1 in the environment.
-"""
 
 
 def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
@@ -44,7 +34,10 @@ def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
             .lower()
         )
         if answer in ("more", "m", "?"):
-            click.echo(DETAILS.format(home=home))
+            click.echo("")
+            for line in collection_notice(home):
+                click.echo(line)
+            click.echo("")
             continue
         if answer in ("y", "yes"):
             config.enable()

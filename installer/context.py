@@ -24,6 +24,10 @@ from .manifest import Manifest
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
+def _discard(name: str, attributes: dict[str, Any]) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Options:
     target: Path
@@ -55,11 +59,11 @@ class ChildUsage:
 @dataclass
 class InstallContext:
     options: Options
-    manifest: Manifest  # None only when the manifest failed to load (preflight then fails)
+    manifest: Manifest  # Manifest.unloaded(...) when it failed to load (preflight then fails)
     echo: Callable[[str], None] = print
     tools: dict[str, str | None] = field(default_factory=dict)  # filled by preflight
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
-    _sink: EventSink = field(default=lambda name, attrs: None, repr=False)
+    _sink: EventSink = field(default=_discard, repr=False)  # see set_event_sink
     bytes_downloaded: int = 0
     usage: ChildUsage = field(default_factory=ChildUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -79,6 +83,11 @@ class InstallContext:
     def event(self, name: str, **attributes: Any) -> None:
         """A milestone worth keeping (retry, 50% downloaded, reused checkout). Thread-safe."""
         self._sink(name, attributes)
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        """Where :meth:`event` goes (the runner binds it to the running step's span);
+        ``None`` drops events, as between steps."""
+        self._sink = sink or _discard
 
     def add_bytes(self, count: int) -> None:
         with self._lock:

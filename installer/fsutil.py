@@ -1,29 +1,19 @@
-"""Writing the installer's own small files (stamps, records, scripts) so a crash never tears one."""
+"""Writing the installer's own files (stamps, records, scripts) so a crash never tears one.
+
+The writing itself is ``otel_local_exporter.atomic_write``, the project's one atomic write; this
+module only fixes the installer's default: files in an install folder are readable by everyone
+(0644), like any installed file, while telemetry files stay private (0600).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
+from otel_local_exporter import atomic_write
 
-def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    """Temporary file in the same folder, fsync, ``os.replace``: readers see old or new, whole.
+INSTALL_FILE_MODE = 0o644
 
-    Safe from several threads at once (each gets its own temporary name).
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+def write_atomic(path: Path, data: bytes | str, mode: int = INSTALL_FILE_MODE) -> None:
+    """Readers see the old file or the new one, whole. Safe from several threads at once."""
+    atomic_write(path, data, mode=mode)

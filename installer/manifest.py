@@ -44,6 +44,12 @@ class Manifest:
     def download_bytes(self) -> int:
         return sum(c.size for c in self.checkpoints)
 
+    @classmethod
+    def unloaded(cls, source: Path) -> Manifest:
+        """Stands in for a manifest that did not load: the run's preflight fails with the load
+        error, so no step reads it, and it names nothing to install in any case."""
+        return cls(source, "", "", (), (), source.parent, source.parent)
+
 
 def default_manifest_path() -> Path:
     return Path(str(resources.files("installer") / "data" / "manifest.json"))

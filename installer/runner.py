@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import psutil
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from otel_local_exporter import HARDWARE_KEYS, system_profile
 from otel_local_exporter import attributes as attr
 
 from . import __version__
@@ -91,7 +90,7 @@ def run_install(
     ctx.outcomes["steps"] = []
     root_attrs = {
         attr.INSTALLER_VERSION: __version__,
-        **_system_profile(),
+        **_hardware_attributes(),
         **(run_attributes or {}),
     }
     with tracer.start_as_current_span(
@@ -139,7 +138,7 @@ def _run_step(
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        ctx._sink = _event_sink(span)
+        ctx.set_event_sink(_event_sink(span))
         ctx.usage = ChildUsage()
         bytes_before = ctx.bytes_downloaded
         started = time.monotonic()
@@ -168,7 +167,7 @@ def _run_step(
         finally:
             outcome.duration_ms = round((time.monotonic() - started) * 1000)
             outcome.bytes_downloaded = ctx.bytes_downloaded - bytes_before
-            ctx._sink = _discard
+            ctx.set_event_sink(None)
             _guard(_finish_step_span, span, outcome, ctx.usage)
     return outcome
 
@@ -221,10 +220,6 @@ def _event_sink(span: trace.Span) -> Callable[[str, dict[str, Any]], None]:
     return sink
 
 
-def _discard(name: str, attributes: dict[str, Any]) -> None:
-    return None
-
-
 def _guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Telemetry may observe but never break the install: swallow and log at debug."""
     try:
@@ -234,17 +229,11 @@ def _guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def _system_profile() -> dict[str, Any]:
-    """A coarse hardware profile (usage analytics): nothing that tells one machine from another."""
-    try:
-        memory = round(psutil.virtual_memory().total / 2**30)
-    except Exception:
-        memory = -1
-    return {
-        f"{attr.SYSTEM_PREFIX}cpu_count": os.cpu_count() or 0,
-        f"{attr.SYSTEM_PREFIX}memory_gib": memory,
-        f"{attr.SYSTEM_PREFIX}machine": platform.machine(),
-    }
+def _hardware_attributes() -> dict[str, Any]:
+    """The coarse hardware profile (usage analytics): nothing that tells one machine from
+    another. A value that cannot be measured is left out."""
+    profile = system_profile(keys=HARDWARE_KEYS)
+    return {f"{attr.SYSTEM_PREFIX}{key}": value for key, value in profile.items()}
 
 
 _SYMBOL = {"completed": "ok", "skipped": "skipped", "failed": "FAILED", "cancelled": "CANCELLED"}

@@ -1,29 +1,42 @@
-"""Span attribute names shared by an instrumented installer and this package.
+"""The span attribute names an instrumented installer sets, under their long-standing path.
 
-The exporter derives the session's human-readable ``events`` from spans, so the installer and the
-exporter must agree on a few names. They live here, in the reusable core, so the dependency stays
-one-way: the installer imports them; this package never imports the installer.
+Their one home is :mod:`.schema`, with the rest of the session format; this module re-exports
+them so ``from otel_local_exporter import attributes as attr`` keeps working. The dependency
+stays one-way: the installer imports these names; this package never imports the installer.
 """
 
 from __future__ import annotations
 
-# Root span.
-INSTALLER_VERSION = "installer.version"
-RUN_RESULT = "installer.result"  # "success" | "failed" | "cancelled"
-ARG_PREFIX = "installer.arg."  # one attribute per chosen argument (usage analytics)
-SYSTEM_PREFIX = "installer.system."  # hardware profile: cpu count, memory GiB (usage analytics)
+from .schema import (
+    ARG_PREFIX,
+    ERROR_CATEGORIES,
+    ERROR_CATEGORY,
+    ERROR_TYPE,
+    INSTALLER_VERSION,
+    RUN_RESULT,
+    STEP_BYTES_DOWNLOADED,
+    STEP_CHILD_CPU_SECONDS,
+    STEP_CHILD_PEAK_RSS_MIB,
+    STEP_NAME,
+    STEP_SKIP_REASON,
+    STEP_STATUS,
+    STEP_STATUSES,
+    SYSTEM_PREFIX,
+)
 
-# Step spans.
-STEP_NAME = "installer.step"
-STEP_STATUS = "installer.step.status"  # completed | skipped | failed | cancelled
-STEP_SKIP_REASON = "installer.step.skip_reason"
-STEP_BYTES_DOWNLOADED = "installer.step.bytes_downloaded"
-STEP_CHILD_CPU_SECONDS = "installer.step.child_cpu_seconds"
-STEP_CHILD_PEAK_RSS_MIB = "installer.step.child_peak_rss_mib"
-
-# Errors (DESIGN section 8). ``error.type`` is the semantic-convention name.
-ERROR_CATEGORY = "installer.error.category"
-ERROR_TYPE = "error.type"
-ERROR_CATEGORIES = ("installation", "network", "system", "configuration", "unexpected", "cancelled")
-
-STEP_STATUSES = ("completed", "skipped", "failed", "cancelled")
+__all__ = [
+    "ARG_PREFIX",
+    "ERROR_CATEGORIES",
+    "ERROR_CATEGORY",
+    "ERROR_TYPE",
+    "INSTALLER_VERSION",
+    "RUN_RESULT",
+    "STEP_BYTES_DOWNLOADED",
+    "STEP_CHILD_CPU_SECONDS",
+    "STEP_CHILD_PEAK_RSS_MIB",
+    "STEP_NAME",
+    "STEP_SKIP_REASON",
+    "STEP_STATUS",
+    "STEP_STATUSES",
+    "SYSTEM_PREFIX",
+]

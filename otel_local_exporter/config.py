@@ -17,16 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .home import (
-    CONFIG_NAME,
-    atomic_write,
-    ensure_private_dir,
-    file_stamp,
-    iso_z,
-    read_regular_file,
-    telemetry_home,
-    utc_now,
-)
+from ._fileio import atomic_write, ensure_private_dir, read_regular_file
+from ._time import file_stamp, iso_z, utc_now
+from .home import CONFIG_NAME, telemetry_home
 
 _logger = logging.getLogger(__name__)
 

@@ -10,33 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
 import traceback
 import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from ._fileio import atomic_write, ensure_private_dir
+from ._system import system_profile
+from ._time import file_stamp, iso_z, utc_now
 from .config import ConsentDecision, kill_switch
-from .home import (
-    CRASH_GLOB,
-    CRASHES_DIR,
-    atomic_write,
-    ensure_private_dir,
-    file_stamp,
-    iso_z,
-    utc_now,
-)
+from .home import CRASH_GLOB, CRASHES_DIR
 from .sanitize import Sanitizer
-from .session import SCHEMA_VERSION
-from .store import prune
+from .schema import SCHEMA_VERSION
+from .session import prune
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CRASHES = 50
-_GIB = 1024**3
+# The system profile in a crash report (the architecture only with usage analytics, in sessions).
+_PROFILE_KEYS = ("os", "os_version", "python_version", "cpu_count", "memory_gib", "disk_free_gib")
 
 
 class CrashReporter:
@@ -109,28 +101,7 @@ class CrashReporter:
             "trace_id": f"{trace_id:032x}" if trace_id else None,
             "span_id": f"{span_id:016x}" if span_id else None,
             "installer_version": self._version,
-            "system": _system_profile(disk_path),
+            "system": system_profile(disk_path, keys=_PROFILE_KEYS),
             "version": SCHEMA_VERSION,
         }
         return self._sanitizer.value(report)
-
-
-def _system_profile(disk_path: Path | None) -> dict[str, Any]:
-    profile: dict[str, Any] = {
-        "os": platform.system(),
-        "os_version": platform.release(),
-        "python_version": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        profile["memory_gib"] = round(psutil.virtual_memory().total / _GIB)
-    except Exception:
-        _logger.debug("memory size unavailable", exc_info=True)
-    probe = disk_path
-    while probe is not None and not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    try:
-        profile["disk_free_gib"] = round(psutil.disk_usage(str(probe or Path.home())).free / _GIB)
-    except Exception:
-        _logger.debug("free disk unavailable", exc_info=True)
-    return profile

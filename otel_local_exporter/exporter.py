@@ -18,12 +18,19 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from ._fileio import ensure_private_dir
 from .config import kill_switch
-from .home import SESSION_GLOB, SESSIONS_DIR, ensure_private_dir, telemetry_home
-from .journal import Journal, write_session
+from .home import SESSION_GLOB, SESSIONS_DIR, telemetry_home
+from .journal import Journal
 from .sanitize import Sanitizer
-from .session import Policy, build_session, resource_to_dict, span_to_dict
-from .store import prune
+from .session import (
+    Policy,
+    build_session,
+    prune,
+    resource_to_dict,
+    span_to_dict,
+    write_session,
+)
 
 _logger = logging.getLogger(__name__)
 

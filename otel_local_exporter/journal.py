@@ -1,9 +1,11 @@
 """The run's journal: spans appended one JSON line at a time while the run is live.
 
-A session file is written once, atomically, when the run's root span ends. Until then, each
-ended span is appended here, so a run killed with SIGKILL loses at most the line being written.
-The next start of the installer or the telemetry command turns such a journal (its process gone)
-into a session marked ``"complete": false``; a torn last line is skipped, never fatal.
+This module only appends and recovers. A session file is written once, atomically, when the
+run's root span ends (by :mod:`.session`). Until then, each ended span is appended here, so a run
+killed with SIGKILL loses at most the line being written. The next start of the installer or the
+telemetry command turns such a journal (its process gone) into a session marked
+``"complete": false``, through the same :mod:`.session` writer; a torn last line is skipped,
+never fatal.
 """
 
 from __future__ import annotations
@@ -13,27 +15,18 @@ import functools
 import json
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-from .home import (
-    JOURNAL_SUFFIX,
-    SESSIONS_DIR,
-    atomic_write,
-    file_stamp,
-    iso_z,
-    open_append_private,
-    parse_iso_z,
-    read_regular_file,
-    utc_now,
-)
-from .session import build_session
+from ._fileio import atomic_write, open_append_private, read_regular_file
+from ._time import iso_z, utc_now
+from .home import JOURNAL_SUFFIX, SESSIONS_DIR
+from .schema import TRACE_ID_PATTERN, span_problem
+from .session import build_session, write_session
 
 _logger = logging.getLogger(__name__)
 
 _MAX_JOURNAL_BYTES = 64 * 1024 * 1024
-_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Journal:
@@ -77,22 +70,6 @@ def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
-def session_path(folder: Path, session_id: str, started: str) -> Path:
-    """``session_<yyyymmddTHHMMSSZ>_<id>.json``; refuses anything but a 32-hex id and a real
-    time, so a hostile journal cannot steer the name (``../``) out of the folder."""
-    if not _TRACE_ID.fullmatch(session_id):
-        raise ValueError("a session id is 32 hex digits")
-    return folder / f"session_{file_stamp(parse_iso_z(started))}_{session_id}.json"
-
-
-def write_session(folder: Path, doc: dict[str, Any]) -> Path:
-    started = doc["spans"][0]["start_time"] if doc["spans"] else doc["metadata"]["created_at"]
-    path = session_path(folder, doc["session_id"], started)
-    # Compact: ``indent`` would force the pure-Python encoder (show-data is the reader for eyes).
-    atomic_write(path, json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
-    return path
-
-
 def recover_journals(home: Path) -> list[Path]:
     """Turn journals of dead processes into ``"complete": false`` sessions. Never raises."""
     folder = home / SESSIONS_DIR
@@ -129,8 +106,8 @@ def _recover_one(folder: Path, journal: Path) -> Path | None:
     if header is not None and _is_alive(header):
         return None  # a live run is still writing it
     session_id = journal.name[: -len(JOURNAL_SUFFIX)]
-    spans = [r for r in records if r.get("trace_id") == session_id and _is_span(r)]
-    if not spans or not _TRACE_ID.fullmatch(session_id):
+    spans = [r for r in records if r.get("trace_id") == session_id and span_problem(r) is None]
+    if not spans or not TRACE_ID_PATTERN.fullmatch(session_id):
         journal.unlink()
         return None
     resource = header.get("resource", {}) if header else {}
@@ -171,12 +148,4 @@ def _is_alive(header: dict[str, Any]) -> bool:
     # A reused pid has a different start time: that run is dead.
     return (
         isinstance(started, (int, float)) and current is not None and abs(current - started) < 1.0
-    )
-
-
-def _is_span(record: dict[str, Any]) -> bool:
-    return (
-        all(isinstance(record.get(k), str) for k in ("span_id", "start_time", "end_time"))
-        and isinstance(record.get("attributes", {}), dict)
-        and isinstance(record.get("events", []), list)
     )

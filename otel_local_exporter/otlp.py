@@ -4,7 +4,9 @@ The OpenTelemetry file-exporter specification writes one ``TracesData`` message 
 and span ids as hex. The official encoder (``opentelemetry-exporter-otlp-json-common``) encodes SDK
 ``ReadableSpan`` objects, so each stored span dict is rebuilt as a ``ReadableSpan`` first: ids from
 hex, times from the ISO strings (microsecond precision, so nanoseconds end in ``000``), status,
-attributes, events and the session's allow-listed resource. Nothing is added from this machine:
+attributes, events and the session's allow-listed resource, each read through
+:class:`~.schema.SpanView`; only what OTLP cannot do without (ids, name, times) is required, and
+its absence raises :class:`OtlpConversionError`. Nothing is added from this machine:
 the resource is exactly what the session stored, never ``Resource.create()`` (which would merge
 ``OTEL_RESOURCE_ATTRIBUTES`` and detectors).
 
@@ -25,15 +27,14 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from .home import parse_iso_z
+from ._time import parse_iso_z
+from .schema import SPAN_ID_PATTERN, TRACE_ID_PATTERN, SessionView, SpanView
 
 __all__ = ["OtlpConversionError", "iso_to_unix_nano", "session_spans", "traces_data_line"]
 
 SCOPE_NAME = "otel_local_exporter.session"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TRACE_ID = re.compile(r"[0-9a-f]{32}")
-_SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _PRIMITIVES = (str, bool, int, float)
 
 
@@ -67,9 +68,7 @@ def session_spans(doc: Mapping[str, Any]) -> list[ReadableSpan]:
             if isinstance(k, str) and isinstance(v, _PRIMITIVES)
         }
     )
-    metadata = doc.get("metadata")
-    version = metadata.get("version") if isinstance(metadata, Mapping) else None
-    scope = InstrumentationScope(SCOPE_NAME, version if isinstance(version, str) else None)
+    scope = InstrumentationScope(SCOPE_NAME, SessionView(doc).version)
     spans = doc.get("spans") or []
     if not isinstance(spans, list):
         raise OtlpConversionError("spans is not a list")
@@ -85,24 +84,23 @@ def traces_data_line(doc: Mapping[str, Any]) -> str:
 def _span(raw: Any, index: int, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
     if not isinstance(raw, Mapping):
         raise OtlpConversionError(f"span {index} is not an object")
-    trace_id = _hex_id(raw.get("trace_id"), _TRACE_ID, "trace_id", index)
-    span_id = _hex_id(raw.get("span_id"), _SPAN_ID, "span_id", index)
-    parent_hex = raw.get("parent_span_id")
+    span = SpanView(raw)
+    trace_id = _hex_id(raw.get("trace_id"), TRACE_ID_PATTERN, "trace_id", index)
+    span_id = _hex_id(raw.get("span_id"), SPAN_ID_PATTERN, "span_id", index)
     parent = None
-    if parent_hex is not None:
+    if not span.is_root:
         parent = SpanContext(
             trace_id,
-            _hex_id(parent_hex, _SPAN_ID, "parent_span_id", index),
+            _hex_id(raw.get("parent_span_id"), SPAN_ID_PATTERN, "parent_span_id", index),
             is_remote=False,
             trace_flags=TraceFlags(TraceFlags.SAMPLED),
         )
-    name = raw.get("name")
-    if not isinstance(name, str):
+    if span.name is None:
         raise OtlpConversionError(f"span {index} has no name")
     start = iso_to_unix_nano(raw.get("start_time"))
     end = iso_to_unix_nano(raw.get("end_time", raw.get("start_time")))
     return ReadableSpan(
-        name=name,
+        name=span.name,
         context=SpanContext(
             trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
         ),
@@ -111,7 +109,7 @@ def _span(raw: Any, index: int, resource: Resource, scope: InstrumentationScope)
         attributes=_attributes(raw.get("attributes"), f"span {index}"),
         events=[_event(e, index) for e in raw.get("events") or []],
         kind=_kind(raw.get("kind")),
-        status=_status(raw.get("status")),
+        status=_status(span),
         start_time=start,
         end_time=end,
         instrumentation_scope=scope,
@@ -149,14 +147,12 @@ def _kind(value: Any) -> SpanKind:
         return SpanKind.INTERNAL
 
 
-def _status(value: Any) -> Status:
-    if not isinstance(value, Mapping):
-        return Status(StatusCode.UNSET)
+def _status(span: SpanView) -> Status:
     try:
-        code = StatusCode[str(value.get("code") or "UNSET")]
+        code = StatusCode[span.status_code]
     except KeyError:
         code = StatusCode.UNSET
-    description = value.get("description")
-    if code is StatusCode.ERROR and isinstance(description, str):
+    description = span.status_description
+    if code is StatusCode.ERROR and description is not None:
         return Status(code, description)  # the SDK keeps a description only on ERROR
     return Status(code)

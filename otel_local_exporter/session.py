@@ -1,26 +1,48 @@
-"""The session document: sanitized spans plus the events derived from them (DESIGN section 6).
+"""The session document's writer: sanitized spans plus the events derived from them.
 
-Spans are the source of truth; ``events`` is a readable digest derived from them, so the two can
-never disagree. Everything here works on plain dicts, which is what the journal stores and what a
-recovered run is rebuilt from.
+The one place that makes a session file (DESIGN section 6): a span becomes a record
+(:func:`span_to_dict`, appended to the run's journal), the records become the document
+(:func:`build_session`), the document gets its file name (:func:`session_path`) and is written
+atomically (:func:`write_session`), and the oldest files beyond the limit go (:func:`prune`).
+Spans are the source of truth; ``events`` is a readable digest derived from them through
+:class:`~.schema.SpanView`, so the two can never disagree. The document's shape and version
+live in :mod:`.schema`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import attributes as attr
-from .home import iso_z, iso_z_ns, utc_now
+from . import schema
+from ._fileio import atomic_write
+from ._time import file_stamp, iso_z, iso_z_ns, parse_iso_z, utc_now
+from .schema import SCHEMA_VERSION, SpanView
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
     from .sanitize import Sanitizer
 
-SCHEMA_VERSION = "1.1.0"
+__all__ = [
+    "RESOURCE_ALLOW_LIST",
+    "SCHEMA_VERSION",
+    "Policy",
+    "build_session",
+    "derive_events",
+    "prune",
+    "resource_to_dict",
+    "session_path",
+    "span_to_dict",
+    "write_session",
+]
 
 # The only resource keys that may be stored (DESIGN section 3): never host.name, process.owner...
 RESOURCE_ALLOW_LIST = (
@@ -39,7 +61,7 @@ _EXCEPTION_DETAIL_KEYS = frozenset(
         "exception.message",
         "exception.stacktrace",
         "exception.escaped",
-        attr.ERROR_TYPE,
+        schema.ERROR_TYPE,
     }
 )
 
@@ -52,12 +74,12 @@ class Policy:
     usage_analytics: bool = True
 
     def keep_attribute(self, key: str) -> bool:
-        if not self.usage_analytics and key.startswith((attr.ARG_PREFIX, attr.SYSTEM_PREFIX)):
+        if not self.usage_analytics and key.startswith((schema.ARG_PREFIX, schema.SYSTEM_PREFIX)):
             return False
         return self.error_reporting or key not in _EXCEPTION_DETAIL_KEYS
 
 
-def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> dict[str, Any]:
+def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> schema.SpanRecord:
     """A sanitized, JSON-ready copy of an ended span (the span itself is immutable)."""
     ctx = span.get_span_context()
     parent = span.parent
@@ -69,7 +91,7 @@ def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> di
             "attributes": _clean_attributes(event.attributes, sanitizer, policy),
         }
         for event in span.events
-        if policy.error_reporting or event.name != "exception"
+        if policy.error_reporting or event.name != schema.EXCEPTION_EVENT
     ]
     description = span.status.description if policy.error_reporting else None
     return {
@@ -120,13 +142,13 @@ def build_session(
     *,
     complete: bool,
     created_at: str | None = None,
-) -> dict[str, Any]:
+) -> schema.SessionDocument:
     """The whole session document for one run."""
     spans = sorted(spans, key=lambda s: s["start_time"])
     return {
         "session_id": session_id,
         "events": derive_events(spans),
-        "spans": spans,
+        "spans": spans,  # type: ignore[typeddict-item]  # records from span_to_dict or a journal
         "resource": resource,
         "metadata": {
             "created_at": created_at or iso_z(utc_now()),
@@ -136,81 +158,110 @@ def build_session(
     }
 
 
-def derive_events(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def derive_events(spans: Iterable[Mapping[str, Any]]) -> list[schema.Event]:
     """The documented event list (installation_start, _step, error, _complete) from spans."""
-    root = next((s for s in spans if s["parent_span_id"] is None), None)
-    events: list[dict[str, Any]] = []
+    views = [SpanView(s) for s in spans]
+    root = next((v for v in views if v.is_root), None)
+    events: list[schema.Event] = []
     if root is not None:
         events.append(
             {
-                "event_type": "installation_start",
-                "timestamp": root["start_time"],
-                "system_info": _prefixed(root["attributes"], attr.SYSTEM_PREFIX),
-                "installation_args": _prefixed(root["attributes"], attr.ARG_PREFIX),
+                "event_type": schema.EVENT_START,
+                "timestamp": root.start_time or "",
+                "system_info": root.prefixed(schema.SYSTEM_PREFIX),
+                "installation_args": root.prefixed(schema.ARG_PREFIX),
             }
         )
     statuses: Counter[str] = Counter()
-    for span in spans:
-        attrs = span["attributes"]
-        step = attrs.get(attr.STEP_NAME)
-        if step is not None:
-            status = attrs.get(attr.STEP_STATUS, "failed" if _is_error(span) else "completed")
+    for view in views:
+        step, status = view.step, view.step_status
+        if step is not None and status is not None:
             statuses[status] += 1
-            event = {
-                "event_type": "installation_step",
-                "timestamp": span["end_time"],
+            event: schema.StepEvent = {
+                "event_type": schema.EVENT_STEP,
+                "timestamp": view.end_time or "",
                 "step_name": step,
                 "status": status,
-                "duration_ms": round(span["duration_ms"]),
+                "duration_ms": round(view.duration_ms or 0),
             }
-            if attr.STEP_SKIP_REASON in attrs:
-                event["reason"] = attrs[attr.STEP_SKIP_REASON]
+            if view.skip_reason is not None:
+                event["reason"] = view.skip_reason
             events.append(event)
-        events.extend(_error_events(span, step))
+        events.extend(_error_events(view))
     if root is not None:  # a span is exported only once it has ended
-        result = root["attributes"].get(attr.RUN_RESULT)
+        result = root.result
         events.append(
             {
-                "event_type": "installation_complete",
-                "timestamp": root["end_time"],
-                "success": result == "success",
-                "duration_seconds": round(root["duration_ms"] / 1000, 3),
-                "summary": {"result": result, **{s: statuses[s] for s in attr.STEP_STATUSES}},
+                "event_type": schema.EVENT_COMPLETE,
+                "timestamp": root.end_time or "",
+                "success": result == schema.RESULT_SUCCESS,
+                "duration_seconds": round((root.duration_ms or 0) / 1000, 3),
+                "summary": {"result": result, **{s: statuses[s] for s in schema.STEP_STATUSES}},
             }
         )
     events.sort(key=lambda e: e["timestamp"])
     return events
 
 
-def _error_events(span: dict[str, Any], step: str | None) -> Iterable[dict[str, Any]]:
-    attrs = span["attributes"]
-    category = attrs.get(attr.ERROR_CATEGORY)
-    exceptions = [e for e in span["events"] if e["name"] == "exception"]
-    for exc in exceptions:
-        details = exc["attributes"]
-        yield {
-            "event_type": "error",
-            "timestamp": exc["timestamp"],
-            "step_name": step,
-            "error_category": category or "unexpected",
-            "error_type": details.get("exception.type"),
-            "error_message": details.get("exception.message"),
-            "stack_trace": details.get("exception.stacktrace"),
-        }
-    if not exceptions and category is not None and step is not None:
-        # Error reporting is off (details stripped) or the step failed without an exception.
-        # (A root span's category only repeats its failing step's: one event per failure.)
-        yield {
-            "event_type": "error",
-            "timestamp": span["end_time"],
-            "step_name": step,
-            "error_category": category,
-        }
+def _error_events(view: SpanView) -> Iterable[schema.ErrorEvent]:
+    for error in view.errors:
+        if error.recorded:
+            yield {
+                "event_type": schema.EVENT_ERROR,
+                "timestamp": error.timestamp or "",
+                "step_name": view.step,
+                "error_category": error.category or "unexpected",
+                "error_type": error.type,
+                "error_message": error.message,
+                "stack_trace": error.stack_trace,
+            }
+        elif error.category is not None and view.step is not None:
+            # Error reporting is off (details stripped) or the step failed without an exception.
+            # (A root span's category only repeats its failing step's: one event per failure.)
+            yield {
+                "event_type": schema.EVENT_ERROR,
+                "timestamp": error.timestamp or "",
+                "step_name": view.step,
+                "error_category": error.category,
+            }
 
 
-def _is_error(span: dict[str, Any]) -> bool:
-    return span["status"]["code"] == "ERROR"
+# -- the file -----------------------------------------------------------------------------------
 
 
-def _prefixed(attributes: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in attributes.items() if k.startswith(prefix)}
+def session_path(folder: Path, session_id: str, started: str) -> Path:
+    """``session_<yyyymmddTHHMMSSZ>_<id>.json``; refuses anything but a 32-hex id and a real
+    time, so a hostile journal cannot steer the name (``../``) out of the folder."""
+    if not schema.TRACE_ID_PATTERN.fullmatch(session_id):
+        raise ValueError("a session id is 32 hex digits")
+    return folder / f"session_{file_stamp(parse_iso_z(started))}_{session_id}.json"
+
+
+def write_session(folder: Path, doc: schema.SessionDocument) -> Path:
+    """Write ``doc`` atomically under its own name in ``folder``; returns the path."""
+    started = doc["spans"][0]["start_time"] if doc["spans"] else doc["metadata"]["created_at"]
+    path = session_path(folder, doc["session_id"], started)
+    # Compact: ``indent`` would force the pure-Python encoder (show-data is the reader for eyes).
+    atomic_write(path, json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+    return path
+
+
+def prune(folder: Path, pattern: str, keep: int) -> int:
+    """Retention: delete the oldest files matching ``pattern`` beyond ``keep``; how many went.
+
+    Called after every session (and crash report) write, so it is cheap: names carry a sortable
+    UTC stamp, so one directory listing and a sort by name are enough (no stat per file).
+    """
+    try:
+        names = [e.name for e in os.scandir(folder) if fnmatch.fnmatchcase(e.name, pattern)]
+    except OSError:
+        return 0
+    if len(names) <= keep:
+        return 0
+    names.sort(reverse=True)
+    removed = 0
+    for name in names[keep:]:
+        with contextlib.suppress(OSError):
+            os.unlink(folder / name)
+            removed += 1
+    return removed

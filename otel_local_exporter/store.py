@@ -1,12 +1,13 @@
 """Reading the local data back: sessions, crash reports, how much there is, and clearing it.
 
+The read side of the home. A session file's frame is checked with
+:func:`~.schema.session_problem`; its content is read through :class:`~.schema.SessionView`.
 Readers never delete or rewrite what they cannot parse: a hostile or damaged file is reported
 as invalid with a reason and skipped, so a person can look at it and nothing is lost.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import gc
 import json
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._fileio import read_regular_file
 from .config import kill_switch
 from .home import (
     CRASH_GLOB,
@@ -26,10 +28,10 @@ from .home import (
     clear_data,
     data_files,
     data_usage,
-    read_regular_file,
     telemetry_home,
 )
 from .journal import recover_journals
+from .schema import session_problem
 
 __all__ = [
     "CRASH_GLOB",
@@ -42,7 +44,6 @@ __all__ = [
     "data_usage",
     "load_crashes",
     "load_sessions",
-    "prune",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -86,34 +87,13 @@ def load_sessions(home: Path | None = None, *, recover: bool = True) -> Scan:
     home = home or telemetry_home()
     if recover and kill_switch() is None:
         recover_journals(home)
-    return _scan(home / SESSIONS_DIR, SESSION_GLOB, _check_session)
+    return _scan(home / SESSIONS_DIR, SESSION_GLOB, session_problem)
 
 
 def load_crashes(home: Path | None = None) -> Scan:
     """Read every crash report, newest first."""
     home = home or telemetry_home()
     return _scan(home / CRASHES_DIR, CRASH_GLOB, _check_crash)
-
-
-def prune(folder: Path, pattern: str, keep: int) -> int:
-    """Delete the oldest files matching ``pattern`` beyond ``keep``. Returns how many went.
-
-    Called after every session write, so it is cheap: names carry a sortable UTC stamp, so one
-    directory listing and a sort by name are enough (no stat per file).
-    """
-    try:
-        names = [e.name for e in os.scandir(folder) if fnmatch.fnmatchcase(e.name, pattern)]
-    except OSError:
-        return 0
-    if len(names) <= keep:
-        return 0
-    names.sort(reverse=True)
-    removed = 0
-    for name in names[keep:]:
-        with contextlib.suppress(OSError):
-            os.unlink(folder / name)
-            removed += 1
-    return removed
 
 
 def _scan(folder: Path, pattern: str, check: Any) -> Scan:
@@ -186,24 +166,6 @@ def _lone_surrogates(raw: bytes, data: Any) -> str | None:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return "not valid Unicode text (a lone surrogate escape)"
-    return None
-
-
-def _check_session(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if not isinstance(data.get("session_id"), str):
-        return "no session_id"
-    if not isinstance(data.get("events"), list):
-        return "no events list"
-    if not isinstance(data.get("spans", []), list):
-        return "spans is not a list"
-    if not all(isinstance(s, dict) for s in data.get("spans", [])):
-        return "a span is not an object"
-    if not all(isinstance(e, dict) for e in data["events"]):
-        return "an event is not an object"
-    if not isinstance(data.get("metadata", {}), dict):
-        return "metadata is not an object"
     return None
 
 

@@ -32,18 +32,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from otel_local_exporter.attributes import (
-    ERROR_CATEGORY,
-    ERROR_TYPE,
+from otel_local_exporter import (
     INSTALLER_VERSION,
-    RUN_RESULT,
-    STEP_NAME,
-    STEP_STATUS,
+    RESULT_SUCCESS,
+    RESULT_UNKNOWN,
+    RUN_RESULTS,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    STEP_STATUSES,
     SYSTEM_PREFIX,
+    SessionView,
+    SpanError,
 )
 
 from .report import percentile
-from .sessions import dicts, mapping, number, text
+from .sessions import text
 
 BUNDLE_FORMAT = "dinoair-telemetry-export"
 MAX_DOCUMENT_BYTES = 256 << 20  # one JSON document (a bundle); OTLP lines stream
@@ -228,69 +233,42 @@ def _document(data: Any) -> Iterator[Facts]:
 
 def session_facts(doc: Mapping[str, Any]) -> Facts | None:
     """One stored (or exported) session document's facts; ``None`` without a session id."""
-    session_id = text(doc.get("session_id"))
-    if not session_id:
-        return None
-    complete = mapping(doc.get("metadata")).get("complete") is not False
-    return _facts(session_id, dicts(doc.get("spans")), mapping(doc.get("resource")), complete)
+    view = SessionView(doc)
+    return _facts(view) if view.session_id else None
 
 
-def _facts(
-    session_id: str, spans: list[Mapping[str, Any]], resource: Mapping[str, Any], complete: bool
-) -> Facts:
-    # The hot loop of a 100,000-session report: exact type checks (JSON gives dict, str, float)
-    # instead of the abstract-class checks of ``sessions.mapping``/``text``.
-    root: Mapping[str, Any] = {}
+def _facts(view: SessionView) -> Facts:
+    """The facts, as the schema's views read them (the one meaning of a status or a result)."""
+    root = None
     steps = []
     errors = []
-    for span in spans:
-        attrs = span.get("attributes")
-        if type(attrs) is not dict:
-            attrs = {}
-        if span.get("parent_span_id") is None:
+    for span in view.spans:
+        if span.is_root:
             root = span
             continue
-        step = attrs.get(STEP_NAME)
-        if type(step) is not str:
+        step = span.step
+        if step is None:
             continue
-        status = attrs.get(STEP_STATUS)
-        duration = span.get("duration_ms")
-        steps.append(
-            (
-                step,
-                status if type(status) is str else "unknown",
-                duration if type(duration) is float else number(duration),
-            )
-        )
-        category = attrs.get(ERROR_CATEGORY)
-        if type(category) is str and category:
-            errors.append((step, category, *_error_of(span, attrs)))
-    root_attrs = mapping(root.get("attributes"))
-    if not errors and text(root_attrs.get(ERROR_CATEGORY)):
-        errors.append((None, root_attrs[ERROR_CATEGORY], *_error_of(root, root_attrs)))
-    result = text(root_attrs.get(RUN_RESULT))
-    if result is None:
-        result = "incomplete" if not complete or not root else "unknown"
+        steps.append((step, span.step_status or RESULT_UNKNOWN, span.duration_ms))
+        if span.error_category is not None or span.is_error:
+            errors.extend((step, *_error(e)) for e in span.errors[:1])
+    if not errors and root is not None and root.error_category is not None:
+        errors.extend((None, *_error(e)) for e in root.errors[:1])
+    root_attrs = root.attributes if root is not None else {}
+    resource = view.resource
     return Facts(
-        session_id=session_id.lower(),
+        session_id=view.session_id.lower(),
         version=_label(root_attrs.get(INSTALLER_VERSION) or resource.get("service.version")),
         os=_label(resource.get("os.type")),
         accelerator=_label(root_attrs.get(ACCELERATOR)),
-        result=result,
+        result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
     )
 
 
-def _error_of(span: Mapping[str, Any], attrs: Mapping[str, Any]) -> tuple[str, str]:
-    """(error type, message) of a failed span: its exception event, else its status."""
-    for event in dicts(span.get("events")):
-        if event.get("name") == "exception":
-            exc = mapping(event.get("attributes"))
-            kind = text(attrs.get(ERROR_TYPE)) or text(exc.get("exception.type")) or "error"
-            return kind, text(exc.get("exception.message")) or ""
-    description = text(mapping(span.get("status")).get("description")) or ""
-    return text(attrs.get(ERROR_TYPE)) or "error", description
+def _error(error: SpanError) -> tuple[str, str, str]:
+    return error.category or "unexpected", error.type or "error", error.message or ""
 
 
 def _label(value: Any) -> str:
@@ -300,10 +278,10 @@ def _label(value: Any) -> str:
 def _traces_data(data: Mapping[str, Any]) -> Iterator[Facts]:
     """OTLP/JSON ``TracesData``: spans grouped by trace id, read in the session span shape."""
     by_trace: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
-    for resource_spans in dicts(data.get("resourceSpans")):
-        resource = _otlp_attributes(mapping(resource_spans.get("resource")).get("attributes"))
-        for scope_spans in dicts(resource_spans.get("scopeSpans")):
-            for span in dicts(scope_spans.get("spans")):
+    for resource_spans in _dicts(data.get("resourceSpans")):
+        resource = _otlp_attributes(_dict(resource_spans.get("resource")).get("attributes"))
+        for scope_spans in _dicts(resource_spans.get("scopeSpans")):
+            for span in _dicts(scope_spans.get("spans")):
                 trace_id = text(span.get("traceId"))
                 if not trace_id:
                     raise ValueError("a span without a traceId")
@@ -311,18 +289,18 @@ def _traces_data(data: Mapping[str, Any]) -> Iterator[Facts]:
     if not by_trace:
         raise ValueError("no spans")
     for trace_id, (resource, spans) in by_trace.items():
-        yield _facts(trace_id, spans, resource, complete=True)
+        yield _facts(SessionView({"session_id": trace_id, "spans": spans, "resource": resource}))
 
 
 def _otlp_span(span: Mapping[str, Any]) -> dict[str, Any]:
     start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
-    status = mapping(span.get("status"))
+    status = _dict(span.get("status"))
     return {
         "parent_span_id": text(span.get("parentSpanId")) or None,
         "attributes": _otlp_attributes(span.get("attributes")),
         "events": [
             {"name": e.get("name"), "attributes": _otlp_attributes(e.get("attributes"))}
-            for e in dicts(span.get("events"))
+            for e in _dicts(span.get("events"))
         ],
         "status": {
             "code": "ERROR" if status.get("code") in _OTLP_ERROR else "UNSET",
@@ -332,10 +310,18 @@ def _otlp_span(span: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if type(v) is dict] if type(value) is list else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if type(value) is dict else {}
+
+
 def _otlp_attributes(values: Any) -> dict[str, Any]:
     out = {}
-    for item in dicts(values):
-        key, value = text(item.get("key")), mapping(item.get("value"))
+    for item in _dicts(values):
+        key, value = text(item.get("key")), _dict(item.get("value"))
         if key is None:
             continue
         for kind in _VALUE_KEYS:
@@ -363,17 +349,13 @@ class Group:
     results: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self, name: str) -> dict[str, Any]:
-        decided = sum(self.results[r] for r in ("success", "failed", "cancelled"))
+        decided = sum(self.results[r] for r in RUN_RESULTS)
         return {
             "name": name,
             "sessions": sum(self.results.values()),
-            "success": self.results["success"],
-            "failed": self.results["failed"],
-            "cancelled": self.results["cancelled"],
-            "other": sum(
-                n for r, n in self.results.items() if r not in ("success", "failed", "cancelled")
-            ),
-            "success_rate": _rate(self.results["success"], decided),
+            **{r: self.results[r] for r in RUN_RESULTS},
+            "other": sum(n for r, n in self.results.items() if r not in RUN_RESULTS),
+            "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
         }
 
 
@@ -384,12 +366,12 @@ class Step:
 
     def to_dict(self, name: str) -> dict[str, Any]:
         ordered = sorted(self.durations)
-        decided = sum(self.statuses[s] for s in ("completed", "failed", "cancelled"))
+        decided = sum(self.statuses[s] for s in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED))
         return {
             "step": name,
             "runs": sum(self.statuses.values()),
-            **{s: self.statuses[s] for s in ("completed", "skipped", "failed", "cancelled")},
-            "success_rate": _rate(self.statuses["completed"], decided),
+            **{s: self.statuses[s] for s in STEP_STATUSES},
+            "success_rate": _rate(self.statuses[STEP_COMPLETED], decided),
             **{f"p{q}_ms": _round(percentile(ordered, q), 1) for q in PERCENTILES},
         }
 
@@ -441,7 +423,7 @@ class Fleet:
             if step is None:
                 step = self.steps[name] = Step()
             step.statuses[status] += 1
-            if status != "skipped" and duration is not None:
+            if status != STEP_SKIPPED and duration is not None:
                 step.durations.append(duration)
         for step_name, category, error_type, message in facts.errors:
             self.categories[category] += 1
@@ -458,7 +440,7 @@ class Fleet:
         return len(self._seen)
 
     def to_dict(self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None) -> dict[str, Any]:
-        decided = sum(self.results[r] for r in ("success", "failed", "cancelled"))
+        decided = sum(self.results[r] for r in RUN_RESULTS)
         clean = sanitizer.text if sanitizer is not None else (lambda s: s)
         ranked = sorted(self.signatures.values(), key=lambda s: (-s.count, s.signature))[:top]
 
@@ -471,7 +453,7 @@ class Fleet:
             "sessions": self.sessions,
             "duplicates": self.duplicates,
             "results": dict(self.results.most_common()),
-            "success_rate": _rate(self.results["success"], decided),
+            "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
             "steps": [step.to_dict(name) for name, step in self.steps.items()],
             "by_version": groups(self.versions),
             "by_os": groups(self.systems),

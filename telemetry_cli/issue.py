@@ -24,11 +24,25 @@ from typing import Any
 
 import click
 
-from otel_local_exporter.attributes import INSTALLER_VERSION, SYSTEM_PREFIX
-from otel_local_exporter.store import StoredFile
+from otel_local_exporter import (
+    ARG_PREFIX,
+    EVENT_START,
+    INSTALLER_VERSION,
+    RESULT_FAILED,
+    RESULT_SUCCESS,
+    RESULT_UNKNOWN,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    SYSTEM_PREFIX,
+    SessionView,
+    SpanView,
+    read_regular_file,
+)
 
 from . import render
-from .sessions import dicts, events_of, mapping, number, summarize, text
+from .sessions import text
 from .waterfall import render_waterfall
 
 TRACKER_ENV = "DINOAIR_ISSUE_TRACKER"
@@ -141,28 +155,24 @@ def browser_available() -> bool:
 # -- from a recorded session ---------------------------------------------------------------------
 
 
-def from_session(
-    doc: Mapping[str, Any], crash: Mapping[str, Any] | None, *, file_name: str, made_by: str
-) -> Draft:
+def from_session(doc: Mapping[str, Any], crash: Mapping[str, Any] | None, *, made_by: str) -> Draft:
     """The report of one recorded session (``doc`` and ``crash`` already sanitized)."""
-    spans = dicts(doc.get("spans"))
-    root = next((s for s in spans if s.get("parent_span_id") is None), {})
-    root_attrs = mapping(root.get("attributes"))
-    summary = summarize(StoredFile(Path(file_name), dict(doc), 0))
-    failure = _failure(doc, crash)
+    view = SessionView(doc)
+    root = view.root or SpanView({})
+    failure = _failure(view, crash)
     step = failure.get("step_name") or "install"
-    title = f"{step}: {summary.result}"
+    title = f"{step}: {view.result}"
     if failure.get("error_category"):
         kind = failure.get("error_type")
         title = f"{step}: {failure['error_category']}" + (f" ({kind})" if kind else "")
-    resource = mapping(doc.get("resource"))
-    start = next(iter(events_of(doc, "installation_start")), {})
-    system = {**mapping(start.get("system_info"))}
-    for key, value in root_attrs.items():
-        if key.startswith(SYSTEM_PREFIX):
-            system.setdefault(key[len(SYSTEM_PREFIX) :], value)
+    resource = view.resource
+    start = next(iter(view.events_of(EVENT_START)), {})
+    system = {**root.prefixed(SYSTEM_PREFIX), **_mapping(start.get("system_info"))}
     facts = [
-        ("Installer version", root_attrs.get(INSTALLER_VERSION) or resource.get("service.version")),
+        (
+            "Installer version",
+            root.attributes.get(INSTALLER_VERSION) or resource.get("service.version"),
+        ),
         ("OS", _joined(resource.get("os.type"), resource.get("os.version"))),
         (
             "Python",
@@ -170,26 +180,27 @@ def from_session(
         ),
         ("Accelerator", system.get("accelerator") or "not recorded (usage analytics off)"),
         *((label, system.get(key)) for label, key in _HARDWARE),
-        ("Result", summary.result + ("" if summary.complete else " (the run did not finish)")),
+        ("Result", view.result + ("" if view.complete else " (the run did not finish)")),
         ("Failed step", failure.get("step_name")),
-        ("Session", summary.session_id[:12] or None),
+        ("Session", view.session_id[:12] or None),
     ]
     draft = Draft(title)
     draft.sections.append(_facts_section(title, facts))
-    draft.sections.append(_options_section(mapping(start.get("installation_args"))))
-    draft.sections.append(_steps_section(doc))
-    waterfall = [click.unstyle(line).rstrip() for line in render_waterfall(spans)]
+    draft.sections.append(
+        _options_section({**root.prefixed(ARG_PREFIX), **_mapping(start.get("installation_args"))})
+    )
+    draft.sections.append(_steps_section(view))
+    waterfall = [click.unstyle(line).rstrip() for line in render_waterfall(view.spans)]
     draft.sections.append("## Waterfall\n\n" + _fenced("\n".join(waterfall), "text"))
     draft.sections.append(_error_section(failure, crash))
-    draft.sections.append(_made_by(made_by, f"the local telemetry session {summary.session_id}"))
+    draft.sections.append(_made_by(made_by, f"the local telemetry session {view.session_id}"))
     return draft
 
 
-def _failure(doc: Mapping[str, Any], crash: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The error that ended the run: a failed step's first, else the run's, else the crash's."""
-    errors = events_of(doc, "error")
-    chosen = next((e for e in errors if text(e.get("step_name"))), None)
-    chosen = chosen or next(iter(errors), None)
+def _failure(view: SessionView, crash: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The error that ended the run: the session's first failure, else the crash report's,
+    else the first step that neither completed nor was skipped."""
+    chosen = next(iter(view.failures), None)
     if chosen is not None:
         return {k: v for k, v in chosen.items() if isinstance(v, str)}
     if crash:
@@ -200,28 +211,16 @@ def _failure(doc: Mapping[str, Any], crash: Mapping[str, Any] | None) -> dict[st
             "error_message": text(crash.get("error_message")),
             "stack_trace": text(crash.get("stack_trace")),
         }
-    failed = [e for e in events_of(doc, "installation_step") if e.get("status") != "completed"]
-    failed = [e for e in failed if e.get("status") != "skipped"]
-    return {"step_name": text(failed[0].get("step_name"))} if failed else {}
+    ended = (s for s in view.steps if s.status not in (STEP_COMPLETED, STEP_SKIPPED))
+    failed = next(ended, None)
+    return {"step_name": failed.name} if failed else {}
 
 
-def _steps_section(doc: Mapping[str, Any]) -> str:
+def _steps_section(view: SessionView) -> str:
     rows = ["| step | status | duration | detail |", "| --- | --- | ---: | --- |"]
-    for event in events_of(doc, "installation_step"):
-        duration = number(event.get("duration_ms"))
-        rows.append(
-            "| "
-            + " | ".join(
-                _cell(v)
-                for v in (
-                    text(event.get("step_name")) or "?",
-                    text(event.get("status")) or "?",
-                    render.human_duration(duration),
-                    text(event.get("reason")) or "",
-                )
-            )
-            + " |"
-        )
+    for step in view.steps:
+        cells = (step.name, step.status, render.human_duration(step.duration_ms), step.reason or "")
+        rows.append("| " + " | ".join(_cell(v) for v in cells) + " |")
     if len(rows) == 2:
         rows.append("| (no step finished) | | | |")
     return "## Steps\n\n" + "\n".join(rows)
@@ -266,8 +265,8 @@ def from_install_dir(
     """The report of a run without telemetry: ``install_summary.json`` and log tails (both
     already sanitized). The facts of the machine are this computer's, now."""
     summary = summary or {}
-    steps = dicts(summary.get("steps"))
-    failed = next((s for s in steps if s.get("status") in ("failed", "cancelled")), None)
+    steps = [s for s in summary.get("steps") or [] if isinstance(s, Mapping)]
+    failed = next((s for s in steps if s.get("status") in (STEP_FAILED, STEP_CANCELLED)), None)
     if failed is not None:
         title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')} (no trace kept)"
     elif logs:
@@ -279,7 +278,12 @@ def from_install_dir(
         ("OS", _joined(platform.system(), platform.release())),
         ("Python", _joined(platform.python_implementation(), platform.python_version())),
         ("Accelerator", "not recorded (telemetry was off)"),
-        ("Result", {True: "success", False: "failed"}.get(summary.get("success"), "unknown")),
+        (
+            "Result",
+            {True: RESULT_SUCCESS, False: RESULT_FAILED}.get(
+                summary.get("success"), RESULT_UNKNOWN
+            ),
+        ),
         ("Failed step", text(failed.get("name")) if failed else None),
     ]
     draft = Draft(title)
@@ -293,7 +297,7 @@ def from_install_dir(
         rows = ["| step | status | duration |", "| --- | --- | ---: |"]
         rows += [
             f"| {_cell(text(s.get('name')) or '?')} | {_cell(text(s.get('status')) or '?')} | "
-            f"{render.human_duration(number(s.get('duration_ms')))} |"
+            f"{render.human_duration(_duration(s.get('duration_ms')))} |"
             for s in steps
         ]
         draft.sections.append("## Steps\n\n" + "\n".join(rows))
@@ -313,8 +317,6 @@ def from_install_dir(
 def read_install_dir(install_dir: Path) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     """``install_summary.json`` (when readable) and the tails of the newest logs, oldest first."""
     import json
-
-    from otel_local_exporter.home import read_regular_file
 
     summary = None
     try:
@@ -392,6 +394,14 @@ def _options_section(args: Mapping[str, Any]) -> str:
         f"- `--{str(k).replace('_', '-')}`: `{_inline(str(v))}`" for k, v in sorted(args.items())
     ]
     return "## Options chosen\n\n" + "\n".join(rows)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _duration(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _joined(*parts: Any) -> str | None:

@@ -1163,3 +1163,50 @@ def test_the_shim_name_resolves_to_the_package() -> None:
     )
     assert out.stdout.strip() == str(REPO / "telemetry_cli" / "__init__.py")
     assert shutil.which("dinoair-telemetry", path=str(BIN))
+
+
+def test_a_root_without_a_result_is_unknown_not_failed(home: Path) -> None:
+    """The run's result is the schema's one definition: no recorded result is not a failure."""
+    consent(home)
+    provider = configure_tracing("0.1.0", home=home)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span(
+        "dinoair.install", attributes={attr.INSTALLER_VERSION: "0.1.0"}
+    ) as root:
+        with tracer.start_as_current_span(
+            "step verify", attributes={attr.STEP_NAME: "verify"}
+        ) as s:
+            s.set_attribute(attr.STEP_STATUS, "completed")
+        root.set_status(Status(StatusCode.ERROR, "the run ended oddly"))  # but no result
+    provider.shutdown()
+    listed = json.loads(run("show-data", "--json").output)["sessions"]
+    assert [s["result"] for s in listed] == ["unknown"]
+    table = ANSI.sub("", run("show-data").output)
+    row = next(line for line in table.splitlines() if line[:4].isdigit())
+    assert " unknown " in row and "failed" not in row.split()[3:4]
+    waterfall = ANSI.sub("", run("show-data", "--latest").output)
+    assert "result unknown" in waterfall
+    assert re.search(r"dinoair\.install\s+\S*\s+unknown", waterfall), waterfall
+    assert json.loads(run("report", "--json").output)["results"] == {"unknown": 1}
+
+
+def test_the_cli_imports_only_the_public_root_of_the_core() -> None:
+    """``telemetry_cli`` reads data only through names ``otel_local_exporter`` exports."""
+    import ast
+
+    deep = []
+    for path in sorted((REPO / "telemetry_cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            deep += [
+                f"{path.name}:{node.lineno} {n}"
+                for n in names
+                if n.startswith("otel_local_exporter.")
+            ]
+    assert not deep, deep

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from otel_local_exporter import TelemetryConfig, kill_switch, telemetry_home
+from otel_local_exporter import TelemetryConfig, collection_notice, kill_switch, telemetry_home
 
 from .. import console
-from ..console import PROG
 from ._shared import CONTEXT, yes_option
 
 
@@ -35,7 +32,13 @@ def command(yes: bool, no_error_reporting: bool, no_usage_analytics: bool) -> No
     config = TelemetryConfig.load(home)
     if config.problem:
         console.warn(f"{config.problem}; it will be replaced (and kept)")
-    for line in collection_notice(home, not no_error_reporting, not no_usage_analytics):
+    for line in collection_notice(
+        home,
+        error_reporting=not no_error_reporting,
+        usage_analytics=not no_usage_analytics,
+        heading=console.heading,
+        dim=console.dim,
+    ):
         click.echo(line)
     if not console.confirm("Turn telemetry on?", yes=yes, command="enable"):
         click.echo("Nothing changed.")
@@ -44,25 +47,6 @@ def command(yes: bool, no_error_reporting: bool, no_usage_analytics: bool) -> No
     save(config)
     click.echo(f"{console.good('Telemetry is on.')} Saved to {config.path}.")
     warn_kill_switch("your choice")
-
-
-def collection_notice(home: Path, error_reporting: bool, usage_analytics: bool) -> list[str]:
-    def mark(on: bool, flag: str) -> str:
-        return "" if on else console.dim(f"  (off: {flag})")
-
-    return [
-        console.heading("With telemetry on, the installer keeps on this computer only:"),
-        "  - each run's steps: name, result (completed, skipped, failed), duration, skip reason",
-        "  - OS type and version, Python version, installer version",
-        "  - error details: category and type, sanitized message and stack trace, and a crash",
-        "    report for unexpected failures" + mark(error_reporting, "--no-error-reporting"),
-        "  - usage: the installer options you chose and a coarse hardware profile (CPU count,",
-        "    memory, architecture)" + mark(usage_analytics, "--no-usage-analytics"),
-        "Paths, user and host names, URLs, e-mail and IP addresses and secrets are replaced",
-        "before anything is written. Nothing is sent anywhere.",
-        f"Data folder: {home}",
-        f"See it with '{PROG} show-data', delete it with '{PROG} clear-data'.",
-    ]
 
 
 def save(config: TelemetryConfig) -> None:

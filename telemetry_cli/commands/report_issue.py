@@ -139,7 +139,7 @@ def _from_session(
     )
     doc = sanitizer.value(stored.data)
     crash_doc = sanitizer.value(crash) if crash is not None else None
-    return issue.from_session(doc, crash_doc, file_name=stored.path.name, made_by=made_by)
+    return issue.from_session(doc, crash_doc, made_by=made_by)
 
 
 def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> issue.Draft:

@@ -8,6 +8,16 @@ from typing import Any
 import click
 
 from otel_local_exporter import (
+    RESULT_CANCELLED,
+    RESULT_FAILED,
+    RESULT_INCOMPLETE,
+    RESULT_SUCCESS,
+    RESULT_UNKNOWN,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    SessionView,
     TelemetryConfig,
     kill_switch,
     load_crashes,
@@ -17,15 +27,16 @@ from otel_local_exporter import (
 
 from .. import console, render
 from ..console import PROG
-from ..sessions import NoMatch, dicts, find_one, summarize, text
+from ..sessions import NoMatch, find_one, summarize, text
 from ..waterfall import render_waterfall
 from ._shared import CONTEXT, echo_json, invalid_json, invalid_lines, json_option, plural, settled
 
 _RESULT_STYLE = {
-    "success": console.good,
-    "failed": console.bad,
-    "cancelled": console.caution,
-    "incomplete": console.caution,
+    RESULT_SUCCESS: console.good,
+    RESULT_FAILED: console.bad,
+    RESULT_CANCELLED: console.caution,
+    RESULT_INCOMPLETE: console.caution,
+    RESULT_UNKNOWN: console.caution,
 }
 
 
@@ -100,9 +111,9 @@ def command(
                     s.session_id[:12] or "?",
                     s.result,
                     render.human_duration(s.duration_ms),
-                    str(s.steps["completed"]),
-                    str(s.steps["skipped"]),
-                    str(s.steps["failed"] + s.steps["cancelled"]),
+                    str(s.steps[STEP_COMPLETED]),
+                    str(s.steps[STEP_SKIPPED]),
+                    str(s.steps[STEP_FAILED] + s.steps[STEP_CANCELLED]),
                     s.error_category or "-",
                     s.file,
                 ]
@@ -115,7 +126,7 @@ def command(
                     None,
                     None,
                     None,
-                    console.bad if s.steps["failed"] else None,
+                    console.bad if s.steps[STEP_FAILED] else None,
                     None,
                     console.dim,
                 ]
@@ -170,7 +181,7 @@ def _show_session(scan: Any, home: Path, prefix: str | None, as_json: bool) -> N
         ]
         click.echo(console.dim("On " + " ".join(parts)))
     click.echo("")
-    for line in render_waterfall(dicts(stored.data.get("spans"))):
+    for line in render_waterfall(SessionView(stored.data).spans):
         click.echo(line)
 
 

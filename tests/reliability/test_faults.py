@@ -221,7 +221,11 @@ class _FullFile(io.RawIOBase):
 
 
 class _FullDiskOs:
-    """``os`` for the telemetry modules, with every data write failing with ENOSPC."""
+    """``os`` for the file-writing modules, with every data write under ``home`` failing with
+    ENOSPC (the installer's own files, written by the same code, still go to their disk)."""
+
+    def __init__(self, home: Path) -> None:
+        self._home = os.path.realpath(home)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
@@ -230,9 +234,15 @@ class _FullDiskOs:
     def write(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    @staticmethod
-    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
-        return _FullFile(os.fdopen(fd, *args, **kwargs))
+    def fdopen(self, fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = os.fdopen(fd, mode, *args, **kwargs)
+        try:
+            where = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            where = self._home  # no /proc: every write fails
+        if "r" in mode or not where.startswith(self._home):
+            return handle
+        return _FullFile(handle)
 
 
 def _run_in_process(argv: list[str]) -> int:
@@ -249,14 +259,17 @@ def test_disk_full_simulated_in_process(
     trial, shared, bad_manifest, baseline, tmp_path, consented_home, monkeypatch, capsys
 ):
     """The same fault where mounting is not possible: the telemetry modules' writes fail."""
-    import otel_local_exporter.home as home_module
+    import otel_local_exporter._fileio as fileio_module
     import otel_local_exporter.journal as journal_module
 
     case = "disk full, simulated in-process"
-    how = "installer run in-process with os.write/os.fdopen of the telemetry modules raising ENOSPC"
+    how = (
+        "installer run in-process with os.write/os.fdopen of the file-writing modules raising "
+        "ENOSPC for every write under the telemetry home"
+    )
     before = tree_state(consented_home)
-    monkeypatch.setattr(journal_module, "os", _FullDiskOs())
-    monkeypatch.setattr(home_module, "os", _FullDiskOs())
+    monkeypatch.setattr(journal_module, "os", _FullDiskOs(consented_home))
+    monkeypatch.setattr(fileio_module, "os", _FullDiskOs(consented_home))
     for scenario in SCENARIOS:
         with trial.attempt(case, how=how):
             argv = [
