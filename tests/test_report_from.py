@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures.bundles import Truth, json_bundle, session_doc, write_users
-from telemetry_cli import fleet
+from telemetry_cli import fleet, intake
 from telemetry_cli.cli import cli
 from telemetry_cli.report import percentile
 
@@ -221,7 +221,7 @@ def test_workers_and_the_standard_parser_give_the_same_report(
     one = fleet.build([str(root)], workers=1).to_dict()
     two = fleet.build([str(root)], workers=2).to_dict()
     assert one == two
-    monkeypatch.setattr(fleet, "_fast_loads", None)
+    monkeypatch.setattr(intake, "_fast_loads", None)
     assert fleet.build([str(root)], workers=1).to_dict() == one
 
 
