@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psutil
 
@@ -93,7 +93,7 @@ class InstallContext:
         with self._lock:
             self.bytes_downloaded += count
 
-    def skip(self, reason: str, detail: str = "") -> None:
+    def skip(self, reason: str, detail: str = "") -> NoReturn:
         """Stop this step as ``skipped`` with a short machine-readable reason."""
         raise StepSkipped(reason, detail)
 

@@ -200,7 +200,8 @@ def _json_kind(value: Any) -> str:
         return f"the string {json.dumps(value[:20])}"
     if isinstance(value, (int, float)):
         return "a number"
-    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    kinds: dict[type, str] = {list: "a list", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """``LocalSessionExporter``: sanitize spans and keep them as one local session file per run.
 
 The SDK hands over spans once they have ended, when they are immutable, so sanitization happens
-here, on copies. Each span goes to the run's journal at once; when the run's root span ends (or
-the provider shuts down) the journal becomes ``session_<ts>_<id>.json``, written atomically, and
-the oldest sessions beyond the limit are pruned. Like the OpenTelemetry exporters it is modelled
-on, it never raises: a failure is logged at debug level and reported as ``FAILURE``, and the
-installation goes on untouched.
+here, on copies. The path runs one way: :func:`.session.span_to_dict` makes the sanitized record,
+the run's :class:`.journal.Journal` appends it at once, and when the run's root span ends (or
+the provider shuts down) :mod:`.session` builds the document, writes it atomically as
+``session_<ts>_<id>.json`` and prunes the oldest sessions beyond the limit. Like the
+OpenTelemetry exporters it is modelled on, it never raises: a failure is logged at debug level
+and reported as ``FAILURE``, and the installation goes on untouched.
 """
 
 from __future__ import annotations

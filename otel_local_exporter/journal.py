@@ -15,13 +15,14 @@ import functools
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ._fileio import atomic_write, open_append_private, read_regular_file
 from ._time import iso_z, utc_now
 from .home import JOURNAL_SUFFIX, SESSIONS_DIR
-from .schema import TRACE_ID_PATTERN, span_problem
+from .schema import TRACE_ID_PATTERN, SpanRecord, span_problem
 from .session import build_session, write_session
 
 _logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Journal:
         self.session_id = session_id
         self.created_at = iso_z(utc_now())
         self.resource = resource
-        self.spans: list[dict[str, Any]] = []
+        self.spans: list[SpanRecord] = []
         header = {
             "journal": 1,
             "session_id": session_id,
@@ -50,11 +51,11 @@ class Journal:
         atomic_write(self.path, _line(header), fsync=False)
         self._fd = open_append_private(self.path)
 
-    def append(self, span: dict[str, Any]) -> None:
+    def append(self, span: SpanRecord) -> None:
         self.spans.append(span)
         self._write(span)
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: Mapping[str, Any]) -> None:
         # One write() per line with O_APPEND: a kill leaves whole lines plus at most one torn one.
         os.write(self._fd, _line(record))
 
@@ -66,7 +67,7 @@ class Journal:
                 os.unlink(self.path)
 
 
-def _line(record: dict[str, Any]) -> bytes:
+def _line(record: Mapping[str, Any]) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 

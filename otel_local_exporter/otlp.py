@@ -77,8 +77,9 @@ def session_spans(doc: Mapping[str, Any]) -> list[ReadableSpan]:
 
 def traces_data_line(doc: Mapping[str, Any]) -> str:
     """One session as one OTLP/JSON ``TracesData`` line (no trailing newline)."""
-    request = encode_spans(session_spans(doc))
-    return TracesData(resource_spans=request.resource_spans).to_json()
+    traces = TracesData()
+    traces.resource_spans = encode_spans(session_spans(doc)).resource_spans
+    return traces.to_json()
 
 
 def _span(raw: Any, index: int, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:

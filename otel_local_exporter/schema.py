@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 from ._time import parse_time
 
@@ -126,27 +126,27 @@ EXCEPTION_EVENT = "exception"  # the span event ``Span.record_exception`` adds
 
 # -- statuses and results ---------------------------------------------------------------------
 
-STEP_COMPLETED = "completed"
-STEP_SKIPPED = "skipped"
-STEP_FAILED = "failed"
-STEP_CANCELLED = "cancelled"
+STEP_COMPLETED: Final = "completed"
+STEP_SKIPPED: Final = "skipped"
+STEP_FAILED: Final = "failed"
+STEP_CANCELLED: Final = "cancelled"
 STEP_STATUSES = (STEP_COMPLETED, STEP_SKIPPED, STEP_FAILED, STEP_CANCELLED)
 
-RESULT_SUCCESS = "success"
-RESULT_FAILED = "failed"
-RESULT_CANCELLED = "cancelled"
+RESULT_SUCCESS: Final = "success"
+RESULT_FAILED: Final = "failed"
+RESULT_CANCELLED: Final = "cancelled"
 RUN_RESULTS = (RESULT_SUCCESS, RESULT_FAILED, RESULT_CANCELLED)
 # What a reader says when no result was recorded: the run was killed (its session is
 # ``"complete": false`` or has no root span), or its root span carries no result.
-RESULT_INCOMPLETE = "incomplete"
-RESULT_UNKNOWN = "unknown"
+RESULT_INCOMPLETE: Final = "incomplete"
+RESULT_UNKNOWN: Final = "unknown"
 
 # -- event types --------------------------------------------------------------------------------
 
-EVENT_START = "installation_start"
-EVENT_STEP = "installation_step"
-EVENT_ERROR = "error"
-EVENT_COMPLETE = "installation_complete"
+EVENT_START: Final = "installation_start"
+EVENT_STEP: Final = "installation_step"
+EVENT_ERROR: Final = "error"
+EVENT_COMPLETE: Final = "installation_complete"
 EVENT_TYPES = (EVENT_START, EVENT_STEP, EVENT_ERROR, EVENT_COMPLETE)
 
 
@@ -154,7 +154,7 @@ EVENT_TYPES = (EVENT_START, EVENT_STEP, EVENT_ERROR, EVENT_COMPLETE)
 
 
 class SpanStatus(TypedDict):
-    code: Literal["UNSET", "OK", "ERROR"]
+    code: str  # "UNSET", "OK" or "ERROR"
     description: str | None
 
 

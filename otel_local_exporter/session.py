@@ -16,10 +16,10 @@ import fnmatch
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import schema
 from ._fileio import atomic_write
@@ -82,9 +82,11 @@ class Policy:
 def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> schema.SpanRecord:
     """A sanitized, JSON-ready copy of an ended span (the span itself is immutable)."""
     ctx = span.get_span_context()
+    if ctx is None:  # the SDK's spans always have one; the type allows None
+        raise ValueError("a span without a context")
     parent = span.parent
     start, end = span.start_time or 0, span.end_time or span.start_time or 0
-    events = [
+    events: list[schema.SpanEventRecord] = [
         {
             "name": sanitizer.text(event.name),
             "timestamp": iso_z_ns(event.timestamp),
@@ -137,18 +139,19 @@ def _clean_attributes(
 
 def build_session(
     session_id: str,
-    spans: list[dict[str, Any]],
+    spans: Sequence[Mapping[str, Any]],
     resource: dict[str, Any],
     *,
     complete: bool,
     created_at: str | None = None,
 ) -> schema.SessionDocument:
     """The whole session document for one run."""
-    spans = sorted(spans, key=lambda s: s["start_time"])
+    # Records made by span_to_dict, or read back from a journal and checked by span_problem.
+    records = cast("list[schema.SpanRecord]", sorted(spans, key=lambda s: s["start_time"]))
     return {
         "session_id": session_id,
-        "events": derive_events(spans),
-        "spans": spans,  # type: ignore[typeddict-item]  # records from span_to_dict or a journal
+        "events": derive_events(records),
+        "spans": records,
         "resource": resource,
         "metadata": {
             "created_at": created_at or iso_z(utc_now()),

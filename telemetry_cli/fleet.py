@@ -159,11 +159,11 @@ class Fleet:
                 step.durations.append(duration)
         for step_name, category, error_type, message in facts.errors:
             self.categories[category] += 1
-            sig = signature(message) if message else "(no message)"
-            key = (category, error_type, sig)
-            entry = self.signatures.get(key)
+            folded = signature(message) if message else "(no message)"
+            entry = self.signatures.get((category, error_type, folded))
             if entry is None:
-                entry = self.signatures[key] = Signature(category, error_type, sig, message)
+                entry = Signature(category, error_type, folded, message)
+                self.signatures[(category, error_type, folded)] = entry
             entry.count += 1
             entry.steps[step_name or "-"] += 1
 

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
+    STEP_COMPLETED,
     STEP_NAME,
     STEP_STATUS,
     SYSTEM_PREFIX,
@@ -139,6 +140,7 @@ def _is_document(head: bytes, path: Path) -> bool:
     return not re.match(rb'\s*\{[ \t]*"resourceSpans"', head)
 
 
+_fast_loads: Callable[[bytes], Any] | None
 try:  # the optional [analytics] extra: parses JSON about 3x faster (see the module docstring)
     from orjson import JSONDecodeError as _FastError
     from orjson import loads as _fast_loads
@@ -201,8 +203,8 @@ def _facts(view: SessionView) -> Facts:
     the view only for the rest: the root, a step without a recorded status, and errors.
     """
     root = None
-    steps = []
-    errors = []
+    steps: list[tuple[str, str, float | None]] = []
+    errors: list[tuple[str | None, str, str, str]] = []
     spans = view.raw.get("spans")
     for raw in spans if type(spans) is list else ():
         if type(raw) is not dict:
@@ -211,14 +213,16 @@ def _facts(view: SessionView) -> Facts:
             root = SpanView(raw)
             continue
         attrs = raw.get("attributes")
-        step = attrs.get(STEP_NAME) if type(attrs) is dict else None
+        if type(attrs) is not dict:
+            continue
+        step = attrs.get(STEP_NAME)
         if type(step) is not str:
             continue
         status = attrs.get(STEP_STATUS)
         duration = raw.get("duration_ms")
         if type(status) is not str or type(duration) is not float:
             span = SpanView(raw)
-            status, duration = span.step_status, span.duration_ms
+            status, duration = span.step_status or STEP_COMPLETED, span.duration_ms
         steps.append((step, status, duration))
         code = raw.get("status")
         if ERROR_CATEGORY in attrs or (type(code) is dict and code.get("code") == "ERROR"):

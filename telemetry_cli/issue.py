@@ -273,17 +273,20 @@ def from_install_dir(
         title = f"install failed: see {logs[-1][0]} (no trace kept)"
     else:
         title = "install failed (no trace kept)"
+    success = summary.get("success")
+    result = (
+        RESULT_UNKNOWN
+        if not isinstance(success, bool)
+        else RESULT_SUCCESS
+        if success
+        else RESULT_FAILED
+    )
     facts = [
         ("Installer version", summary.get("installer_version")),
         ("OS", _joined(platform.system(), platform.release())),
         ("Python", _joined(platform.python_implementation(), platform.python_version())),
         ("Accelerator", "not recorded (telemetry was off)"),
-        (
-            "Result",
-            {True: RESULT_SUCCESS, False: RESULT_FAILED}.get(
-                summary.get("success"), RESULT_UNKNOWN
-            ),
-        ),
+        ("Result", result),
         ("Failed step", text(failed.get("name")) if failed else None),
     ]
     draft = Draft(title)

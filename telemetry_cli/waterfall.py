@@ -112,8 +112,8 @@ def render_waterfall(spans: Sequence[SpanView], *, bar_width: int = BAR_WIDTH) -
     rows = build_rows(spans, fancy=fancy)
     if not rows:
         return ["  (this session has no spans)"]
-    starts = [r.start for r in rows if r.start]
-    ends = [r.end or r.start for r in rows if r.end or r.start]
+    starts = [r.start for r in rows if r.start is not None]
+    ends = [e for e in (r.end or r.start for r in rows) if e is not None]
     t0 = min(starts) if starts else None
     total = (max(ends) - t0).total_seconds() if t0 and ends else 0.0
     labels = [render.truncate(r.depth_prefix + r.name, NAME_WIDTH) for r in rows]

@@ -79,3 +79,27 @@ def test_the_check_sees_function_local_and_relative_imports() -> None:
     ]
     # One folder down (``installer/steps/x.py``), ``..`` is still inside the package.
     assert imported_packages("from .. import runner\n", "installer", 1) == [(1, "installer")]
+
+
+def test_every_core_name_the_other_packages_use_is_public_at_the_root() -> None:
+    """``installer`` and ``telemetry_cli`` can import everything from ``otel_local_exporter``
+    itself: each name they import from one of its modules is also a public name of the root."""
+    import otel_local_exporter
+
+    missing = []
+    for package in ("installer", "telemetry_cli"):
+        for path in python_files(package):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ImportFrom) or node.level:
+                    continue
+                module = node.module or ""
+                if not module.startswith("otel_local_exporter"):
+                    continue
+                for alias in node.names:
+                    submodule = module == "otel_local_exporter" and alias.name in {
+                        "attributes",
+                        "schema",
+                    }
+                    if not submodule and alias.name not in otel_local_exporter.__all__:
+                        missing.append(f"{path.relative_to(REPO)}: {module}.{alias.name}")
+    assert not missing, "\n".join(missing)

@@ -203,7 +203,13 @@ def clone_into(
     if not _FULL_SHA.match(ref):
         # --branch takes tags as well as branches, and keeps the tag ref for the reuse check.
         clone = git.Repo.clone_from(
-            repo_url, partial, progress=progress, env=env, depth=1, branch=ref
+            repo_url,
+            partial,
+            # GitPython takes a RemoteProgress too (to_progress_instance); its hint names callables.
+            progress=progress,  # type: ignore[arg-type]
+            env=env,
+            depth=1,
+            branch=ref,
         )
         clone.close()
         return

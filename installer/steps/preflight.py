@@ -38,7 +38,7 @@ _TOOL_HINTS = {
 
 
 def run(ctx: InstallContext) -> None:
-    check_python(sys.version_info)
+    check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
 
     for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):

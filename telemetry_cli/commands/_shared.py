@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from .. import console
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 F = TypeVar("F")
+Decorated = Callable[..., Any]
 
 
 def version() -> str:
@@ -35,22 +36,22 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def yes_option(func: F) -> F:
+def yes_option(func: Decorated) -> Decorated:
     return click.option(
         "-y",
         "--yes",
         is_flag=True,
         help="Do not ask; needed when there is no terminal (scripts, CI).",
-    )(func)  # type: ignore[arg-type,return-value]
+    )(func)
 
 
-def json_option(func: F) -> F:
+def json_option(func: Decorated) -> Decorated:
     return click.option(
         "--json",
         "as_json",
         is_flag=True,
         help="Print one JSON object instead of text (for scripts).",
-    )(func)  # type: ignore[arg-type,return-value]
+    )(func)
 
 
 def plural(count: int, noun: str) -> str:

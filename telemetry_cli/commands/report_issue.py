@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 
-from otel_local_exporter import Sanitizer, load_crashes, load_sessions, telemetry_home
+from otel_local_exporter import (
+    RESULT_SUCCESS,
+    Sanitizer,
+    load_crashes,
+    load_sessions,
+    telemetry_home,
+)
 
 from .. import bundle, console, issue
 from ..console import PROG
@@ -128,12 +134,13 @@ def _from_session(
     elif latest:
         stored = scan.files[0]
     else:
-        unsuccessful = (f for f in scan.files if summarize(f).result != "success")
-        stored = next(unsuccessful, None)
-        if stored is None:
+        unsuccessful = (f for f in scan.files if summarize(f).result != RESULT_SUCCESS)
+        found = next(unsuccessful, None)
+        if found is None:
             raise click.ClickException(
                 "every recorded session succeeded; give a session id or --latest to report one"
             )
+        stored = found
     crash = next(
         (c.data for c in load_crashes(home).files if c.data.get("session_id") == stored.id), None
     )
