@@ -48,7 +48,15 @@ class Manifest:
     def unloaded(cls, source: Path) -> Manifest:
         """Stands in for a manifest that did not load: the run's preflight fails with the load
         error, so no step reads it, and it names nothing to install in any case."""
-        return cls(source, "", "", (), (), source.parent, source.parent)
+        return cls(
+            source=source,
+            comfyui_repo="",
+            comfyui_ref="",
+            ollama_models=(),
+            checkpoints=(),
+            webgui_dir=source.parent,
+            workflows_dir=source.parent,
+        )
 
 
 def default_manifest_path() -> Path:
