@@ -297,6 +297,11 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             f"{failure.error}. Try: {hint}",
             err=True,
         )
+        click.echo(
+            "Draft a bug report: dinoair-telemetry report-issue"
+            + ("" if decision.enabled else f" --install-dir '{ctx.target}'"),
+            err=True,
+        )
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
     if decision.enabled and result.session_id:

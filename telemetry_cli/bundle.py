@@ -7,18 +7,17 @@ of the machine. Only file *names* of skipped files go into the bundle, never the
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from otel_local_exporter.home import iso_z, utc_now
-from otel_local_exporter.store import InvalidFile, StoredFile
+import click
+
+from otel_local_exporter import InvalidFile, StoredFile, atomic_write, iso_z, utc_now
 
 BUNDLE_FORMAT = "dinoair-telemetry-export"
 BUNDLE_VERSION = 1
@@ -70,7 +69,7 @@ def build_json_bundle(
     exported_by: str,
 ) -> Export:
     """The whole bundle: config (its ids, nothing else from the machine), sessions, crashes."""
-    from otel_local_exporter.sanitize import Sanitizer
+    from otel_local_exporter import Sanitizer
 
     sanitizer = Sanitizer()
     export = Export(b"")
@@ -113,8 +112,7 @@ def build_otlp_lines(
     home: Path,
 ) -> Export:
     """One OTLP/JSON ``TracesData`` line per session (the OpenTelemetry file-exporter format)."""
-    from otel_local_exporter.otlp import OtlpConversionError, traces_data_line
-    from otel_local_exporter.sanitize import Sanitizer
+    from otel_local_exporter import OtlpConversionError, Sanitizer, traces_data_line
 
     sanitizer = Sanitizer()
     export = Export(b"")
@@ -141,44 +139,36 @@ def build_otlp_lines(
 
 
 def write_private_file(path: Path, data: bytes, *, force: bool) -> None:
-    """Write ``data`` to ``path`` atomically as a 0600 file.
+    """Write ``data`` to ``path`` atomically as a file only the user can read (0600).
 
-    A temporary file in the same folder is written, flushed and fsynced, then moved into place:
-    a reader sees no file or the whole file. Without ``force`` an existing file is never replaced,
-    not even one created while we were writing (a hard link fails if the name is taken). An
-    existing symbolic link at ``path`` is replaced by the file, never written through.
+    The shared atomic write: a reader sees no file or the whole file. Without ``force`` an
+    existing file is never replaced, not even one created while we were writing; an existing
+    symbolic link at ``path`` is replaced by the file, never written through.
     """
-    if not force and os.path.lexists(path):
-        raise TargetExistsError(str(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            _place_no_clobber(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _place_no_clobber(tmp: str, path: Path) -> None:
-    try:
-        os.link(tmp, path)
+        atomic_write(path, data, mode=FILE_MODE, overwrite=force)
     except FileExistsError:
         raise TargetExistsError(str(path)) from None
-    except OSError:  # a file system without hard links: check, then move
-        if os.path.lexists(path):
-            raise TargetExistsError(str(path)) from None
-        os.replace(tmp, path)
+
+
+def write_stdout(payload: bytes) -> None:
+    """Bytes to standard output as they are (no re-encoding), after any text already there."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        sys.stdout.write(payload.decode("utf-8"))
+    else:
+        binary.write(payload)
+        binary.flush()
+
+
+def check_target(target: Path, force: bool) -> None:
+    """Refuse early, in one line, a target that cannot or must not be written."""
+    if target.is_dir():
+        raise click.ClickException(f"{target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise click.ClickException(
+            f"cannot write {target}: the folder {target.parent} does not exist"
+        )
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to replace it")

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_local_exporter.store import StoredFile
+from otel_local_exporter import (
+    RESULT_CANCELLED,
+    RESULT_FAILED,
+    RESULT_SUCCESS,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    SessionView,
+    StoredFile,
+)
 
-from .sessions import events_of, number, summarize, text
+from .sessions import text
 
 TOP_ERRORS = 10
 
@@ -48,18 +58,18 @@ class StepStats:
 
     @property
     def success_rate(self) -> float | None:
-        decided = sum(self.statuses[s] for s in ("completed", "failed", "cancelled"))
-        return self.statuses["completed"] / decided if decided else None
+        decided = sum(self.statuses[s] for s in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED))
+        return self.statuses[STEP_COMPLETED] / decided if decided else None
 
     def to_dict(self) -> dict[str, Any]:
         ordered = sorted(self.durations)
         return {
             "step": self.name,
             "runs": self.runs,
-            "completed": self.statuses["completed"],
-            "skipped": self.statuses["skipped"],
-            "failed": self.statuses["failed"],
-            "cancelled": self.statuses["cancelled"],
+            **{
+                s: self.statuses[s]
+                for s in (STEP_COMPLETED, STEP_SKIPPED, STEP_FAILED, STEP_CANCELLED)
+            },
             "success_rate": _round(self.success_rate, 4),
             "median_ms": _round(percentile(ordered, 50), 1),
             "p95_ms": _round(percentile(ordered, 95), 1),
@@ -74,18 +84,14 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     error_types: Counter[tuple[str, str]] = Counter()
     error_steps: dict[tuple[str, str], Counter[str]] = {}
     for stored in reversed(sessions):  # oldest first: steps are listed in the order they ran
-        results[summarize(stored).result] += 1
-        for event in events_of(stored.data, "installation_step"):
-            name = text(event.get("step_name"))
-            if name is None:
-                continue
-            stats = steps.setdefault(name, StepStats(name))
-            status = text(event.get("status")) or "unknown"
-            stats.statuses[status] += 1
-            duration = number(event.get("duration_ms"))
-            if status != "skipped" and duration is not None:
-                stats.durations.append(duration)
-        for event in _failures(stored):
+        view = SessionView(stored.data)
+        results[view.result] += 1
+        for step in view.steps:
+            stats = steps.setdefault(step.name, StepStats(step.name))
+            stats.statuses[step.status] += 1
+            if step.status != STEP_SKIPPED and step.duration_ms is not None:
+                stats.durations.append(step.duration_ms)
+        for event in view.failures:
             category = text(event.get("error_category")) or "unexpected"
             categories[category] += 1
             error_type = text(event.get("error_type"))
@@ -93,11 +99,11 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
                 key = (error_type, category)
                 error_types[key] += 1
                 error_steps.setdefault(key, Counter())[text(event.get("step_name")) or "-"] += 1
-    finished = results["success"] + results["failed"] + results["cancelled"]
+    finished = results[RESULT_SUCCESS] + results[RESULT_FAILED] + results[RESULT_CANCELLED]
     return {
         "sessions": len(sessions),
         "results": dict(results.most_common()),
-        "success_rate": _round(results["success"] / finished, 4) if finished else None,
+        "success_rate": _round(results[RESULT_SUCCESS] / finished, 4) if finished else None,
         "steps": [stats.to_dict() for stats in steps.values()],
         "failures_by_category": dict(categories.most_common()),
         "top_errors": [
@@ -110,17 +116,6 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
             for (kind, category), count in error_types.most_common(TOP_ERRORS)
         ],
     }
-
-
-def _failures(stored: StoredFile) -> list[Mapping[str, Any]]:
-    """The session's error events, one per failure.
-
-    The run's root span repeats its failing step's category, which gives a second, step-less
-    error event; it is counted only when no step recorded an error (a failure outside any step).
-    """
-    errors = events_of(stored.data, "error")
-    in_steps = [e for e in errors if text(e.get("step_name"))]
-    return in_steps or errors
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -1,21 +1,19 @@
 """One line of facts per stored session, and finding a session by the start of its id.
 
-Session files are read through ``otel_local_exporter``; a file can be valid JSON of the right shape
-and still hold odd values (a hand-edited or damaged file), so every field is read defensively:
-a value of the wrong type counts as missing, never as a crash.
+Session files are read through ``otel_local_exporter``'s ``SessionView``, the one definition of a
+run's result, duration and steps (a killed run, or a root span without a result, is
+``incomplete``/``unknown``, never ``failed``). Crash reports have no view of their own; their
+fields are read with :func:`text`, which treats a value of the wrong type as missing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from otel_local_exporter.attributes import ERROR_CATEGORY, RUN_RESULT, STEP_STATUSES
-from otel_local_exporter.home import parse_iso_z
-from otel_local_exporter.store import StoredFile
+from otel_local_exporter import STEP_STATUSES, SessionView, StoredFile
 
 
 class NoMatch(LookupError):
@@ -47,107 +45,23 @@ class SessionSummary:
 
 
 def text(value: Any) -> str | None:
+    """A crash report's field as text, or ``None`` for a value of another type."""
     return value if isinstance(value, str) else None
 
 
-def number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) != float("inf") else None
-
-
-def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = parse_iso_z(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def events_of(doc: Mapping[str, Any], event_type: str) -> list[Mapping[str, Any]]:
-    return [e for e in dicts(doc.get("events")) if e.get("event_type") == event_type]
-
-
 def summarize(stored: StoredFile) -> SessionSummary:
-    """The facts of one session, from its documented ``events`` (spans as a fallback)."""
-    doc = stored.data
-    spans = dicts(doc.get("spans"))
-    metadata = mapping(doc.get("metadata"))
-    complete = metadata.get("complete") is not False
-    steps: Counter[str] = Counter()
-    for event in events_of(doc, "installation_step"):
-        steps[text(event.get("status")) or "unknown"] += 1
-    errors = events_of(doc, "error")
-    category = next((c for c in (text(e.get("error_category")) for e in errors) if c), None)
-    root = next((s for s in spans if s.get("parent_span_id") is None), None)
-    root_attrs = mapping(root.get("attributes")) if root else {}
-    category = category or text(root_attrs.get(ERROR_CATEGORY))
-    finish = next(iter(events_of(doc, "installation_complete")), None)
-    result, duration = _result_and_duration(finish, root_attrs, root, spans, complete)
+    """The facts of one session, as its ``SessionView`` reads them."""
+    view = SessionView(stored.data)
     return SessionSummary(
-        session_id=text(doc.get("session_id")) or "",
+        session_id=view.session_id,
         file=stored.path.name,
-        started=_started(doc, spans, metadata),
-        result=result,
-        duration_ms=duration,
-        steps=steps,
-        error_category=category,
-        complete=complete,
+        started=view.started,
+        result=view.result,
+        duration_ms=view.duration_ms,
+        steps=view.step_counts,
+        error_category=view.error_category,
+        complete=view.complete,
     )
-
-
-def _result_and_duration(
-    finish: Mapping[str, Any] | None,
-    root_attrs: Mapping[str, Any],
-    root: Mapping[str, Any] | None,
-    spans: Sequence[Mapping[str, Any]],
-    complete: bool,
-) -> tuple[str, float | None]:
-    duration = None
-    result = None
-    if finish is not None:
-        result = text(mapping(finish.get("summary")).get("result"))
-        if result is None and isinstance(finish.get("success"), bool):
-            result = "success" if finish["success"] else "failed"
-        seconds = number(finish.get("duration_seconds"))
-        duration = seconds * 1000 if seconds is not None else None
-    result = result or text(root_attrs.get(RUN_RESULT))
-    if duration is None and root is not None:
-        duration = number(root.get("duration_ms"))
-    if duration is None:
-        duration = extent_ms(spans)
-    if result is None:
-        result = "incomplete" if not complete or root is None else "unknown"
-    return result, duration
-
-
-def extent_ms(spans: Iterable[Mapping[str, Any]]) -> float | None:
-    """Milliseconds from the first span's start to the last span's end."""
-    starts = [t for t in (parse_time(s.get("start_time")) for s in spans) if t]
-    ends = [t for t in (parse_time(s.get("end_time")) for s in spans) if t]
-    if not starts or not ends:
-        return None
-    return max(0.0, (max(ends) - min(starts)).total_seconds() * 1000)
-
-
-def _started(
-    doc: Mapping[str, Any], spans: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]
-) -> str | None:
-    starts = [s for s in (text(span.get("start_time")) for span in spans) if s]
-    if starts:
-        return min(starts)
-    stamps = [s for s in (text(e.get("timestamp")) for e in dicts(doc.get("events"))) if s]
-    return min(stamps) if stamps else text(metadata.get("created_at"))
 
 
 def find_one(

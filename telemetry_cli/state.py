@@ -11,14 +11,16 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-from otel_local_exporter.config import TelemetryConfig, kill_switch, resolve_consent
-from otel_local_exporter.home import (
+from otel_local_exporter import (
     CRASH_GLOB,
     CRASHES_DIR,
     JOURNAL_SUFFIX,
     SESSION_GLOB,
     SESSIONS_DIR,
+    TelemetryConfig,
     data_files,
+    kill_switch,
+    resolve_consent,
     telemetry_home,
 )
 

@@ -8,23 +8,15 @@ reason, and the error category, type and (sanitized) message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import click
 
-from otel_local_exporter.attributes import (
-    ERROR_CATEGORY,
-    RUN_RESULT,
-    STEP_NAME,
-    STEP_SKIP_REASON,
-    STEP_STATUS,
-)
+from otel_local_exporter import SpanView
 
 from . import render
-from .sessions import dicts, mapping, number, parse_time, text
 
 BAR_WIDTH = 40
 NAME_WIDTH = 44
@@ -38,6 +30,7 @@ _STATUS_STYLE = {
     "skipped": "yellow",
     "cancelled": "yellow",
     "incomplete": "yellow",
+    "unknown": "yellow",
 }
 
 
@@ -53,66 +46,50 @@ class Row:
     detail_prefix: str
 
 
-def span_status(span: Mapping[str, Any]) -> str:
-    """A step's own status, the run's result for the root, else the OpenTelemetry status."""
-    attrs = mapping(span.get("attributes"))
-    status = text(attrs.get(STEP_STATUS)) or text(attrs.get(RUN_RESULT))
-    if status:
-        return status
-    code = text(mapping(span.get("status")).get("code")) or "UNSET"
-    return {"OK": "ok", "ERROR": "error"}.get(code, "-")
-
-
-def span_details(span: Mapping[str, Any]) -> list[str]:
-    attrs = mapping(span.get("attributes"))
+def span_details(span: SpanView) -> list[str]:
+    """What a person needs under a span: the skip reason, and each error's category, type and
+    first line of its message (the status description for an error without an exception)."""
     details = []
-    reason = text(attrs.get(STEP_SKIP_REASON))
-    if reason:
-        details.append(f"skipped: {reason}")
-    category = text(attrs.get(ERROR_CATEGORY))
-    exceptions = [e for e in dicts(span.get("events")) if e.get("name") == "exception"]
-    for exc in exceptions:
-        exc_attrs = mapping(exc.get("attributes"))
-        kind = text(exc_attrs.get("exception.type")) or "error"
-        message = (text(exc_attrs.get("exception.message")) or "").strip().splitlines()
-        label = f"error [{category}]" if category else "error"
-        details.append(f"{label} {kind}" + (f": {message[0]}" if message else ""))
-    if not exceptions and (category or mapping(span.get("status")).get("code") == "ERROR"):
-        description = text(mapping(span.get("status")).get("description"))
-        label = f"error [{category}]" if category else "error"
-        details.append(label + (f": {description}" if description else ""))
+    if span.skip_reason:
+        details.append(f"skipped: {span.skip_reason}")
+    for error in span.errors:
+        label = f"error [{error.category}]" if error.category else "error"
+        if error.recorded:
+            message = (error.message or "").strip().splitlines()
+            label += f" {error.type or 'error'}"
+            details.append(label + (f": {message[0]}" if message else ""))
+        else:
+            details.append(label + (f": {error.message}" if error.message else ""))
     return details
 
 
-def build_rows(spans: Sequence[Mapping[str, Any]], *, fancy: bool = True) -> list[Row]:
+def build_rows(spans: Sequence[SpanView], *, fancy: bool = True) -> list[Row]:
     """Depth-first rows, children in start order, with tree prefixes."""
-    ids = {text(s.get("span_id")) for s in spans} - {None}
-    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    ids = {s.span_id for s in spans} - {None}
+    children: dict[str | None, list[SpanView]] = {}
     for span in spans:
-        parent = text(span.get("parent_span_id"))
-        key = parent if parent in ids and parent != text(span.get("span_id")) else None
+        parent = span.parent_id
+        key = parent if parent in ids and parent != span.span_id else None
         children.setdefault(key, []).append(span)
     for group in children.values():
-        group.sort(key=lambda s: text(s.get("start_time")) or "")
+        group.sort(key=lambda s: s.start_time or "")
     tee, elbow, pipe = ("├─ ", "└─ ", "│  ") if fancy else ("|- ", "`- ", "|  ")
     rows: list[Row] = []
     seen: set[int] = set()
 
-    def walk(span: Mapping[str, Any], prefix: str, connector: str, child_prefix: str) -> None:
+    def walk(span: SpanView, prefix: str, connector: str, child_prefix: str) -> None:
         if id(span) in seen:
             return
         seen.add(id(span))
-        attrs = mapping(span.get("attributes"))
-        name = text(attrs.get(STEP_NAME)) or text(span.get("name")) or "?"
-        kids = children.get(text(span.get("span_id")), []) if span.get("span_id") else []
+        kids = children.get(span.span_id, []) if span.span_id else []
         rows.append(
             Row(
                 depth_prefix=prefix + connector,
-                name=name,
-                status=span_status(span),
-                duration_ms=number(span.get("duration_ms")),
-                start=parse_time(span.get("start_time")),
-                end=parse_time(span.get("end_time")),
+                name=span.label,
+                status=span.status,
+                duration_ms=span.duration_ms,
+                start=span.start,
+                end=span.end,
                 details=tuple(span_details(span)),
                 detail_prefix=child_prefix + (pipe if kids else "   "),
             )
@@ -130,15 +107,13 @@ def build_rows(spans: Sequence[Mapping[str, Any]], *, fancy: bool = True) -> lis
     return rows
 
 
-def render_waterfall(
-    spans: Sequence[Mapping[str, Any]], *, bar_width: int = BAR_WIDTH
-) -> list[str]:
+def render_waterfall(spans: Sequence[SpanView], *, bar_width: int = BAR_WIDTH) -> list[str]:
     fancy = render.unicode_ok()
     rows = build_rows(spans, fancy=fancy)
     if not rows:
         return ["  (this session has no spans)"]
-    starts = [r.start for r in rows if r.start]
-    ends = [r.end or r.start for r in rows if r.end or r.start]
+    starts = [r.start for r in rows if r.start is not None]
+    ends = [e for e in (r.end or r.start for r in rows) if e is not None]
     t0 = min(starts) if starts else None
     total = (max(ends) - t0).total_seconds() if t0 and ends else 0.0
     labels = [render.truncate(r.depth_prefix + r.name, NAME_WIDTH) for r in rows]

@@ -196,7 +196,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 # -- help, version -------------------------------------------------------------------------------
 
-COMMANDS = ["status", "enable", "disable", "show-data", "report", "clear-data", "export"]
+COMMANDS = [
+    "status",
+    "enable",
+    "disable",
+    "show-data",
+    "report",
+    "clear-data",
+    "export",
+    "report-issue",
+]
 
 
 def test_group_help_says_where_data_lives_and_how_to_switch_it_off(home: Path) -> None:
@@ -214,6 +223,47 @@ def test_group_help_says_where_data_lives_and_how_to_switch_it_off(home: Path) -
     ):
         assert needle in result.output
     assert not home.exists()
+
+
+def test_help_lists_every_command_without_importing_one(home: Path) -> None:
+    """--help shows each command's short help from the one mapping; no command module loads."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from telemetry_cli.cli import COMMANDS, cli\n"
+        "r = CliRunner().invoke(cli, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "for name, entry in COMMANDS.items():\n"
+        "    line = next(x for x in r.output.splitlines() if x.strip().startswith(name + ' '))\n"
+        "    assert entry.short_help in line, (line, entry.short_help)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('telemetry_cli.commands.')"
+        " and not m.endswith('._shared')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=subprocess_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_each_mapped_module_defines_the_command_of_its_name() -> None:
+    from telemetry_cli.cli import COMMANDS as MAPPING
+
+    ctx = cli.make_context("dinoair-telemetry", ["status"])
+    assert cli.list_commands(ctx) == list(MAPPING)
+    assert sorted(MAPPING) == sorted(COMMANDS)
+    for name, entry in MAPPING.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.short_help == entry.short_help
+    assert cli.get_command(ctx, "no-such-command") is None
+    result = CliRunner().invoke(cli, ["no-such-command"])
+    assert result.exit_code == 2 and "No such command" in result.output
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -1113,3 +1163,50 @@ def test_the_shim_name_resolves_to_the_package() -> None:
     )
     assert out.stdout.strip() == str(REPO / "telemetry_cli" / "__init__.py")
     assert shutil.which("dinoair-telemetry", path=str(BIN))
+
+
+def test_a_root_without_a_result_is_unknown_not_failed(home: Path) -> None:
+    """The run's result is the schema's one definition: no recorded result is not a failure."""
+    consent(home)
+    provider = configure_tracing("0.1.0", home=home)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span(
+        "dinoair.install", attributes={attr.INSTALLER_VERSION: "0.1.0"}
+    ) as root:
+        with tracer.start_as_current_span(
+            "step verify", attributes={attr.STEP_NAME: "verify"}
+        ) as s:
+            s.set_attribute(attr.STEP_STATUS, "completed")
+        root.set_status(Status(StatusCode.ERROR, "the run ended oddly"))  # but no result
+    provider.shutdown()
+    listed = json.loads(run("show-data", "--json").output)["sessions"]
+    assert [s["result"] for s in listed] == ["unknown"]
+    table = ANSI.sub("", run("show-data").output)
+    row = next(line for line in table.splitlines() if line[:4].isdigit())
+    assert " unknown " in row and "failed" not in row.split()[3:4]
+    waterfall = ANSI.sub("", run("show-data", "--latest").output)
+    assert "result unknown" in waterfall
+    assert re.search(r"dinoair\.install\s+\S*\s+unknown", waterfall), waterfall
+    assert json.loads(run("report", "--json").output)["results"] == {"unknown": 1}
+
+
+def test_the_cli_imports_only_the_public_root_of_the_core() -> None:
+    """``telemetry_cli`` reads data only through names ``otel_local_exporter`` exports."""
+    import ast
+
+    deep = []
+    for path in sorted((REPO / "telemetry_cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            deep += [
+                f"{path.name}:{node.lineno} {n}"
+                for n in names
+                if n.startswith("otel_local_exporter.")
+            ]
+    assert not deep, deep

@@ -502,3 +502,70 @@ def test_the_scanner_finds_every_seeded_value(trial, seeded: Seeded) -> None:
         user = {"u": seeded.values[f"user name {USER!r} (as a word)"]}
         assert not scan(b"marker bookmark remarks markdown", user), "bounded by letters"
         assert scan(b"Mark-up", user) and scan(b"/MARK/", user), "but not by punctuation"
+
+
+def test_report_issue_is_clean_for_every_error_category(trial, seeded: Seeded) -> None:
+    """``report-issue`` on each seeded session: the file and the ``--open`` link hold no seed,
+    name the failed step, and the link parses back to the same title and a prefix of the body."""
+    from tests.test_report_issue import fake_browser, opened_url, title_and_body
+
+    case = "privacy: report-issue for every error category"
+    drafts = seeded.home / "drafts"
+    drafts.mkdir()
+    categories = set()
+    docs = _sessions(seeded)
+    for doc in docs:
+        session = doc["session_id"]
+        errors = [e for e in doc["events"] if e["event_type"] == "error"]
+        if not errors:
+            continue
+        failed = next((e for e in errors if e.get("step_name")), errors[0])
+        step = failed.get("step_name") or "install"
+        categories.add(failed["error_category"])
+        bin_dir, capture = fake_browser(drafts / f"bin-{session}")
+        full = drafts / f"{session}.md"
+        env = {
+            **seeded.env,
+            "PATH": f"{bin_dir}{os.pathsep}{seeded.env['PATH']}",
+            "BROWSER": str(bin_dir / "xdg-open"),
+            "DINOAIR_ISSUE_TRACKER": "https://example.org/dino/air",
+            "DINOAIR_HOME": str(seeded.telemetry_home),  # the default ~/.dinoair, said outright
+        }
+        result = telemetry(
+            "report-issue", session, "-o", str(full), "--open", env=env, cwd=seeded.home
+        )
+        assert_clean_exit(result, 0)
+        url = opened_url(capture)
+        title, body = title_and_body(url)
+        report = full.read_text(encoding="utf-8")
+        hits = scan(report.encode() + url.encode() + body.encode(), seeded.values)
+        trial.record(
+            case,
+            tried=len(seeded.values),
+            held=len(seeded.values) - len(hits),
+            how="report-issue -o FILE --open on each failed seeded session; the file, "
+            "the URL and its decoded body scanned; tried = seeded values x sessions",
+        )
+        assert not hits, json.dumps(hits, indent=1, ensure_ascii=False)
+        assert title.startswith(f"{step}: {failed['error_category']}"), (title, step)
+        assert report.splitlines()[0] == f"# {title}"
+        assert f"`{step}`" in report or step == "install", step
+        full_body = report.split("\n\n", 1)[1]
+        kept = body.split("\n\n> The report was cut here")[0]
+        assert full_body.startswith(kept) and len(kept) > 100
+    assert categories == {
+        "installation",
+        "network",
+        "system",
+        "configuration",
+        "cancelled",
+        "unexpected",
+    }, categories
+    # A crash outside any step ends through the top-level handler, which has no hint line.
+    failed_runs = [
+        r
+        for name, r in seeded.results.items()
+        if name not in ("success", "cancelled", "unexpected-outside")
+    ]
+    for result in failed_runs:
+        assert "Draft a bug report: dinoair-telemetry report-issue" in result.stderr, result.stderr

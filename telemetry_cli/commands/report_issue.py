@@ -1,0 +1,163 @@
+"""``report-issue``: draft a bug report from one failed run, for the user to read and post.
+
+The draft goes to standard output, to a file, or (``--open``) into a prefilled new-issue page of
+the project's tracker, opened in the browser when there is one and printed otherwise. Nothing is
+ever sent by the tool. See ``telemetry_cli.issue`` for what the report holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from otel_local_exporter import (
+    RESULT_SUCCESS,
+    Sanitizer,
+    load_crashes,
+    load_sessions,
+    telemetry_home,
+)
+
+from .. import bundle, console, issue
+from ..console import PROG
+from ..sessions import NoMatch, find_one, summarize
+from ._shared import CONTEXT, settled, version
+
+
+@click.command("report-issue", context_settings=CONTEXT)
+@click.argument("session_prefix", metavar="[SESSION_ID_PREFIX]", required=False)
+@click.option("--latest", is_flag=True, help="Use the newest session, whatever its result.")
+@click.option(
+    "--install-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Telemetry was off: draft from this install folder's logs/ and install_summary.json.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Write the Markdown report to FILE ('-': standard output).",
+)
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option(
+    "--open",
+    "open_url",
+    is_flag=True,
+    help="Open a prefilled new-issue page in the browser (printed when there is no browser). "
+    "Without -o the report itself is not printed.",
+)
+@click.option(
+    "--repo",
+    metavar="URL",
+    help=f"The repository whose tracker gets the issue [default: ${issue.TRACKER_ENV}, else "
+    "the project's Repository URL].",
+)
+def command(
+    session_prefix: str | None,
+    latest: bool,
+    install_dir: Path | None,
+    output: str,
+    force: bool,
+    open_url: bool,
+    repo: str | None,
+) -> None:
+    """Draft a Markdown bug report from a failed install, for you to read before posting it.
+
+    By default the newest session that did not succeed is used; give the first characters of a
+    session id, or --latest. The report names the failed step, its error category and type, the
+    installer version, OS, Python and accelerator, the options chosen, the step table, a text
+    waterfall, the sanitized error message and traceback, and what was redacted. Everything is
+    sanitized again on the way out. If telemetry was off, --install-dir drafts the report from
+    the installer's own logs instead.
+
+    Nothing is sent: the report leaves this computer only if you post it.
+    """
+    if session_prefix is not None and latest:
+        raise click.UsageError("give a session id prefix or --latest, not both")
+    if install_dir is not None and (session_prefix is not None or latest):
+        raise click.UsageError("--install-dir drafts without a session: give one or the other")
+    target = None if output == "-" else Path(output).expanduser()
+    if target is not None:
+        bundle.check_target(target, force)
+    tracker = None
+    if open_url:
+        try:
+            tracker = issue.tracker_url(repo)
+        except issue.NoTracker as exc:
+            raise click.ClickException(str(exc)) from None
+    sanitizer = Sanitizer()
+    made_by = f"{PROG} report-issue {version()}"
+    if install_dir is not None:
+        draft = _from_install_dir(install_dir.expanduser(), sanitizer, made_by)
+    else:
+        draft = _from_session(session_prefix, latest, sanitizer, made_by)
+    draft = issue.finish(draft, sanitizer)
+    payload = draft.markdown().encode("utf-8")
+    if target is not None:
+        try:
+            bundle.write_private_file(target, payload, force=force)
+        except bundle.TargetExistsError:
+            raise click.ClickException(f"{output} exists; pass --force to replace it") from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        click.echo(f"Drafted '{draft.title}' in {output}.", err=True)
+    elif not open_url:
+        bundle.write_stdout(payload)
+    if tracker is not None:
+        url = issue.new_issue_url(tracker, draft, full_file=output if target else "")
+        if issue.browser_available() and click.launch(url) == 0:
+            click.echo("Opened a prefilled new-issue page: read it before you submit.", err=True)
+        else:
+            click.echo(url)
+            click.echo("No browser to open: the link above is the prefilled issue.", err=True)
+    click.echo("Nothing was sent: read the report, then post it if you want to.", err=True)
+
+
+def _from_session(
+    prefix: str | None, latest: bool, sanitizer: Sanitizer, made_by: str
+) -> issue.Draft:
+    home = telemetry_home()
+    scan = settled(load_sessions(home))
+    if not scan.files:
+        raise click.ClickException(
+            f"no sessions recorded in {home}; if telemetry was off, draft from the install "
+            "folder: --install-dir DIR"
+        )
+    if prefix is not None:
+        try:
+            stored = find_one(scan.files, prefix)
+        except NoMatch as exc:
+            raise click.ClickException(str(exc)) from None
+    elif latest:
+        stored = scan.files[0]
+    else:
+        unsuccessful = (f for f in scan.files if summarize(f).result != RESULT_SUCCESS)
+        found = next(unsuccessful, None)
+        if found is None:
+            raise click.ClickException(
+                "every recorded session succeeded; give a session id or --latest to report one"
+            )
+        stored = found
+    crash = next(
+        (c.data for c in load_crashes(home).files if c.data.get("session_id") == stored.id), None
+    )
+    doc = sanitizer.value(stored.data)
+    crash_doc = sanitizer.value(crash) if crash is not None else None
+    return issue.from_session(doc, crash_doc, made_by=made_by)
+
+
+def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> issue.Draft:
+    if not install_dir.is_dir():
+        raise click.ClickException(f"{install_dir} is not a folder")
+    summary, logs = issue.read_install_dir(install_dir)
+    if summary is None and not logs:
+        console.warn(f"{install_dir} has neither install_summary.json nor logs/")
+    return issue.from_install_dir(
+        install_dir,
+        sanitizer.value(summary) if summary is not None else None,
+        [(sanitizer.text(name), sanitizer.text(tail)) for name, tail in logs],
+        made_by=made_by,
+    )

@@ -1,0 +1,84 @@
+"""``status``: whether telemetry is on and why, the saved switches, the ids and the stored data.
+
+Must stay light: it imports neither the OpenTelemetry SDK nor the sanitizer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from otel_local_exporter import telemetry_home
+
+from .. import console, render
+from ..console import PROG
+from ..state import gather_status
+from ._shared import CONTEXT, echo_json, json_option, plural
+
+
+@click.command("status", context_settings=CONTEXT)
+@json_option
+def command(as_json: bool) -> None:
+    """Show whether telemetry is on and why, the saved switches, the ids and the stored data.
+
+    Reads only: it creates nothing, not even the telemetry home.
+    """
+    info = gather_status(telemetry_home())
+    if as_json:
+        echo_json(info)
+        return
+    for line in status_lines(info):
+        click.echo(line)
+
+
+def status_lines(info: dict[str, Any]) -> list[str]:
+    state = console.good("ON") if info["enabled"] else console.caution("OFF")
+    lines = [f"{console.heading('Telemetry is')} {state}: {info['reason']}."]
+    config = info["config"] or {}
+    if info["kill_switch"]:
+        saved = info["config_state"]
+        lines.append(
+            f"  The environment variable overrides the saved choice ({saved}); unset "
+            f"{info['kill_switch']} to let the saved choice apply."
+        )
+    elif info["source"] == "config-invalid":
+        lines.append(
+            f"  Telemetry stays off. '{PROG} enable' or '{PROG} disable' rewrites the "
+            "file and keeps the bad one beside it."
+        )
+    elif info["source"] == "undecided":
+        lines.append(f"  Turn it on with '{PROG} enable', or record a 'no' with '{PROG} disable'.")
+    lines.append("")
+
+    def switch(value: Any) -> str:
+        if info["config_problem"]:
+            return "-"
+        shown = {True: "on", False: "off", None: "not chosen"}.get(value, str(value))
+        return shown if info["config_exists"] or value is None else f"{shown} (default)"
+
+    ks = info["kill_switch"]
+    data = info["data"]
+    folder = data["home"] + ("" if data["home_exists"] else "  (does not exist yet)")
+    counts = (
+        f"{plural(data['sessions'], 'session file')}, "
+        f"{plural(data['crash_reports'], 'crash report file')}"
+    )
+    if data["journals"]:
+        counts += f", {plural(data['journals'], 'unfinished run')}"
+    rows = [
+        ("Telemetry", switch(config.get("telemetry_enabled"))),
+        ("Error reporting", switch(config.get("error_reporting_enabled"))),
+        ("Usage analytics", switch(config.get("usage_analytics_enabled"))),
+        ("Kill switch", f"{ks} is set" if ks else "none set"),
+        ("User id", config.get("user_id") or "-"),
+        ("Install id", config.get("install_id") or "-"),
+        ("Consent given", config.get("consent_timestamp") or "-"),
+        ("Opted out", config.get("opt_out_timestamp") or "-"),
+        ("Config file", info["config_path"] + ("" if info["config_exists"] else "  (none yet)")),
+        ("Data folder", folder),
+        ("Data", f"{counts}, {render.human_bytes(data['bytes'])}"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines.extend(f"  {label.ljust(width)}  {value}" for label, value in rows)
+    return lines

@@ -1,0 +1,273 @@
+"""The maintainers' view: many users' exported bundles read as one stream, aggregated on the way.
+
+:mod:`.intake` turns each file into the facts of its sessions; this module keeps only the
+aggregates: counters, one float per step run for exact percentiles (8 bytes each, in an
+``array``), the error signatures, and the ids seen (a session exported twice, by two bundles of
+the same user, counts once). Files are read in worker processes when there are several; one
+process aggregates, in the order the files were named. Nothing is written and nothing is sent.
+
+Definitions (the same as the local ``report``): a run's success rate is success / (success +
+failed + cancelled); a step's is completed / (completed + failed + cancelled), skips left out;
+durations are over the step runs that ran (not skipped); percentiles interpolate linearly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otel_local_exporter import (
+    RESULT_SUCCESS,
+    RUN_RESULTS,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    STEP_STATUSES,
+)
+
+from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
+from .report import percentile
+
+__all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
+
+PERCENTILES = (50, 90, 95, 99)
+TOP_SIGNATURES = 20
+
+# -- error signatures ----------------------------------------------------------------------------
+
+_SIGNATURE_RULES = (
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>"),  # quoted values
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<ID>"),
+    (
+        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
+        "<HEX>",
+    ),
+    (
+        re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
+        "<PATH>",
+    ),
+    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def signature(message: str) -> str:
+    """``message``'s first line with what varies between users folded: quoted values, URLs,
+    ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
+    """
+    line = message.strip().split("\n", 1)[0][:500]
+    for pattern, replacement in _SIGNATURE_RULES:
+        line = pattern.sub(replacement, line)
+    return line.strip()[:200]
+
+
+# -- aggregating ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    """Runs of sessions sharing one value (an installer version, an OS, an accelerator kind)."""
+
+    results: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        decided = sum(self.results[r] for r in RUN_RESULTS)
+        return {
+            "name": name,
+            "sessions": sum(self.results.values()),
+            **{r: self.results[r] for r in RUN_RESULTS},
+            "other": sum(n for r, n in self.results.items() if r not in RUN_RESULTS),
+            "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
+        }
+
+
+@dataclass
+class Step:
+    statuses: Counter[str] = field(default_factory=Counter)
+    durations: array = field(default_factory=lambda: array("d"))
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        ordered = sorted(self.durations)
+        decided = sum(self.statuses[s] for s in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED))
+        return {
+            "step": name,
+            "runs": sum(self.statuses.values()),
+            **{s: self.statuses[s] for s in STEP_STATUSES},
+            "success_rate": _rate(self.statuses[STEP_COMPLETED], decided),
+            **{f"p{q}_ms": _round(percentile(ordered, q), 1) for q in PERCENTILES},
+        }
+
+
+@dataclass
+class Signature:
+    category: str
+    error_type: str
+    signature: str
+    example: str
+    count: int = 0
+    steps: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Fleet:
+    """The aggregates, fed one session at a time."""
+
+    files: int = 0
+    duplicates: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    bad_lines: Counter[str] = field(default_factory=Counter)
+    results: Counter[str] = field(default_factory=Counter)
+    steps: dict[str, Step] = field(default_factory=dict)
+    versions: dict[str, Group] = field(default_factory=dict)
+    systems: dict[str, Group] = field(default_factory=dict)
+    accelerators: dict[str, Group] = field(default_factory=dict)
+    categories: Counter[str] = field(default_factory=Counter)
+    signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set, repr=False)
+
+    def add(self, facts: Facts) -> None:
+        if facts.session_id in self._seen:
+            self.duplicates += 1
+            return
+        self._seen.add(facts.session_id)
+        self.results[facts.result] += 1
+        for groups, key in (
+            (self.versions, facts.version),
+            (self.systems, facts.os),
+            (self.accelerators, facts.accelerator),
+        ):
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group()
+            group.results[facts.result] += 1
+        for name, status, duration in facts.steps:
+            step = self.steps.get(name)
+            if step is None:
+                step = self.steps[name] = Step()
+            step.statuses[status] += 1
+            if status != STEP_SKIPPED and duration is not None:
+                step.durations.append(duration)
+        for step_name, category, error_type, message in facts.errors:
+            self.categories[category] += 1
+            folded = signature(message) if message else "(no message)"
+            entry = self.signatures.get((category, error_type, folded))
+            if entry is None:
+                entry = Signature(category, error_type, folded, message)
+                self.signatures[(category, error_type, folded)] = entry
+            entry.count += 1
+            entry.steps[step_name or "-"] += 1
+
+    @property
+    def sessions(self) -> int:
+        return len(self._seen)
+
+    def to_dict(self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None) -> dict[str, Any]:
+        decided = sum(self.results[r] for r in RUN_RESULTS)
+        clean = sanitizer.text if sanitizer is not None else (lambda s: s)
+        ranked = sorted(self.signatures.values(), key=lambda s: (-s.count, s.signature))[:top]
+
+        def groups(table: dict[str, Group]) -> list[dict[str, Any]]:
+            rows = [g.to_dict(name) for name, g in table.items()]
+            return sorted(rows, key=lambda r: (-r["sessions"], r["name"]))
+
+        return {
+            "files": self.files,
+            "sessions": self.sessions,
+            "duplicates": self.duplicates,
+            "results": dict(self.results.most_common()),
+            "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
+            "steps": [step.to_dict(name) for name, step in self.steps.items()],
+            "by_version": groups(self.versions),
+            "by_os": groups(self.systems),
+            "by_accelerator": groups(self.accelerators),
+            "failures_by_category": dict(self.categories.most_common()),
+            "signatures": [
+                {
+                    "count": s.count,
+                    "error_category": s.category,
+                    "error_type": s.error_type,
+                    "signature": clean(s.signature),
+                    "steps": [name for name, _ in s.steps.most_common()],
+                    "example": clean(s.example.strip().split("\n", 1)[0][:300]),
+                }
+                for s in ranked
+            ],
+            "skipped": [{"file": _shown(s.name), "reason": s.reason} for s in self.skipped],
+            "bad_lines": {_shown(name): n for name, n in self.bad_lines.items()},
+        }
+
+
+def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
+    """Read every file once and aggregate it (the whole of ``report --from``).
+
+    Files are parsed in ``workers`` processes (default: one per processor, at most 4) when there
+    are several; each sends back only the facts of its sessions, and one process aggregates
+    them in the order the files were named, so the result does not depend on the workers.
+    """
+    fleet = Fleet()
+    files: list[Path] = []
+    for item in expand(paths):
+        if isinstance(item, Skipped):
+            fleet.skipped.append(item)
+        else:
+            files.append(item)
+    fleet.files = len(files)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if workers > 1 and len(files) >= 2 * workers:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, min(16, len(files) // (workers * 8)))
+            outcomes = pool.map(read_facts, files, chunksize=chunk)
+            for path, outcome in zip(files, outcomes, strict=True):
+                _take(fleet, path, outcome)
+    else:
+        for path in files:
+            _take(fleet, path, read_facts(path))
+    return fleet
+
+
+def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
+    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not).
+    A module-level function, so worker processes can run it."""
+    bad: Counter[str] = Counter()
+    facts: list[Facts] = []
+    try:
+        facts.extend(read_file(path, bad))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return facts, sum(bad.values()), reason
+    return facts, sum(bad.values()), None
+
+
+def _take(fleet: Fleet, path: Path, outcome: tuple[list[Facts], int, str | None]) -> None:
+    facts, bad, reason = outcome
+    for one in facts:
+        fleet.add(one)
+    if bad:
+        fleet.bad_lines[str(path)] += bad
+    if reason is not None:
+        fleet.skipped.append(Skipped(str(path), reason))
+
+
+def _shown(name: str) -> str:
+    """A file name as text (bytes smuggled in as surrogates are shown escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

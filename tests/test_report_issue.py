@@ -1,0 +1,287 @@
+"""``dinoair-telemetry report-issue``: a bug report drafted from a real session, sanitized again.
+
+Sessions are recorded through the real exporter (``record_session``); the ``--open`` link is
+captured by a fake browser: a script that is both ``xdg-open`` on ``PATH`` and ``$BROWSER``
+(click hands the URL to ``xdg-open``, or to Python's ``webbrowser``, which honours ``BROWSER``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from telemetry_cli.issue import Draft, new_issue_url, tracker_url
+from tests.test_telemetry_cli import (
+    REPO,
+    consent,
+    record_crash,
+    record_session,
+    run,
+    subprocess_env,
+)
+from tests.test_telemetry_cli import home as home  # the fixture
+
+TOKEN = "hf_Qx7vT2mPz9LkR4sW8nB3cY6dF1gH5jK0aE"
+TRACKER = "https://example.org/dino/air"
+CUT_NOTE = "\n\n> The report was cut here"
+
+
+def fake_browser(folder: Path) -> tuple[Path, Path]:
+    """A browser command that writes the URL it was given to a file: (bin folder, capture)."""
+    folder.mkdir()
+    capture = folder / "opened.txt"
+    script = folder / "xdg-open"
+    script.write_text(
+        f'#!/bin/sh\nprintf "%s" "$1" > "{capture}.tmp" && mv "{capture}.tmp" "{capture}"\n'
+    )
+    script.chmod(0o755)
+    return folder, capture
+
+
+def opened_url(capture: Path) -> str:
+    deadline = time.monotonic() + 20
+    while not capture.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return capture.read_text()
+
+
+def title_and_body(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    assert parts.path.endswith("/issues/new")
+    return query["title"][0], query["body"][0]
+
+
+def hand_edited_session(home: Path) -> Path:
+    """A failed session whose message carries a home path and a token (as if edited by hand)."""
+    path = record_session(home, fail=True)
+    doc = json.loads(path.read_text())
+    secret = f"cannot read /home/zoe/models/x.bin with {TOKEN}"
+    for event in doc["events"]:
+        if event["event_type"] == "error":
+            event["error_message"] = secret
+    path.write_text(json.dumps(doc))
+    return path
+
+
+# -- the draft -----------------------------------------------------------------------------------
+
+
+def test_the_draft_names_the_failed_step_and_holds_every_section(home: Path) -> None:
+    consent(home)
+    record_session(home)  # a success, newer ones below
+    session = record_session(home, fail=True)
+    record_crash(home, session)
+    result = run("report-issue")
+    assert result.exit_code == 0, result.output
+    report = result.stdout
+    assert report.splitlines()[0] == "# webgui: network (TimeoutError)"
+    for needle in (
+        "| Installer version | 0.1.0 |",
+        "| OS | ",
+        "| Python | ",
+        "| Accelerator | not recorded",
+        "| Failed step | webgui |",
+        "- `--no-models`: `True`",
+        "| webgui | failed |",
+        "| models | skipped |",
+        "## Waterfall",
+        "└─ webgui",
+        "**network** `TimeoutError` in step `webgui`",
+        "download of the checkpoint timed out",
+        "Traceback (most recent call last):",
+        "Crash report (RuntimeError, sanitized):",
+        "## Redaction summary",
+        "Drafted by `dinoair-telemetry report-issue",
+        "this text leaves the machine only if you post it",
+    ):
+        assert needle in report, needle
+    assert "Nothing was sent" in result.stderr
+
+
+def test_the_draft_is_sanitized_again_on_the_way_out(home: Path, tmp_path: Path) -> None:
+    consent(home)
+    hand_edited_session(home)
+    out = tmp_path / "report.md"
+    result = run("report-issue", "--latest", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    report = out.read_text()
+    assert TOKEN not in report and "/home/zoe" not in report and "zoe" not in report
+    assert "- Replaced while drafting this report: path 1, secret 1." in report
+    assert "`<PATH>` 2, `<SECRET>` 1" in report  # the traceback had a <PATH> already
+    assert oct(out.stat().st_mode & 0o777) == oct(0o600)
+    again = run("report-issue", "--latest", "-o", str(out))
+    assert again.exit_code == 1 and "pass --force" in again.output
+
+
+def test_the_accelerator_and_options_come_from_the_root_span(home: Path) -> None:
+    """The hardware branch's root attributes (installer.system.*) reach the facts table."""
+    from otel_local_exporter import attributes as attr
+    from otel_local_exporter.tracing import configure_tracing
+
+    consent(home)
+    provider = configure_tracing("0.1.0", home=home)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span(
+        "dinoair.install",
+        attributes={
+            attr.INSTALLER_VERSION: "0.1.0",
+            f"{attr.SYSTEM_PREFIX}accelerator": "nvidia",
+            f"{attr.SYSTEM_PREFIX}gpu_model": "NVIDIA GeForce RTX 4090",
+            f"{attr.SYSTEM_PREFIX}vram_gib": 24,
+            f"{attr.ARG_PREFIX}gpu": "auto",
+        },
+    ) as root:
+        with tracer.start_as_current_span(
+            "step verify", attributes={attr.STEP_NAME: "verify"}
+        ) as s:
+            s.set_attribute(attr.STEP_STATUS, "failed")
+        root.set_attribute(attr.RUN_RESULT, "failed")
+    provider.shutdown()
+    report = run("report-issue").stdout
+    assert "| Accelerator | nvidia |" in report
+    assert "| GPU | NVIDIA GeForce RTX 4090 |" in report and "| VRAM (GiB) | 24 |" in report
+    assert "- `--gpu`: `auto`" in report
+    assert report.splitlines()[0] == "# verify: failed"
+
+
+def test_nothing_to_report(home: Path) -> None:
+    assert "--install-dir" in run("report-issue").output
+    consent(home)
+    record_session(home)
+    result = run("report-issue")
+    assert result.exit_code == 1 and "every recorded session succeeded" in result.output
+    assert run("report-issue", "--latest").stdout.startswith("# install: success")
+    assert run("report-issue", "abc", "--latest").exit_code == 2
+    assert "no session id starts with" in run("report-issue", "ffff0000").output
+
+
+# -- --open --------------------------------------------------------------------------------------
+
+
+def test_open_hands_the_browser_a_link_that_parses_back(home: Path, tmp_path: Path) -> None:
+    consent(home)
+    session = record_session(home, fail=True)
+    record_crash(home, session)
+    bin_dir, capture = fake_browser(tmp_path / "bin")
+    full = tmp_path / "full.md"
+    env = subprocess_env(
+        home,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        BROWSER=str(bin_dir / "xdg-open"),
+        DINOAIR_ISSUE_TRACKER=TRACKER,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", "report-issue", "--open", "-o", str(full)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Opened a prefilled new-issue page" in done.stderr
+    url = opened_url(capture)
+    assert url.startswith(f"{TRACKER}/issues/new?")
+    title, body = title_and_body(url)
+    report = full.read_text()
+    assert report.splitlines()[0] == f"# {title}" == "# webgui: network (TimeoutError)"
+    assert report == f"# {title}\n\n{body}"  # it fits whole: the body is the full one
+
+
+def test_open_without_a_browser_prints_the_link(home: Path, tmp_path: Path) -> None:
+    consent(home)
+    record_session(home, fail=True)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {
+        k: v
+        for k, v in subprocess_env(home).items()
+        if k not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")
+    }
+    env["PATH"] = str(empty)  # no browser of any kind can be found
+    done = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", "report-issue", "--open", "--repo", TRACKER],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "No browser to open" in done.stderr
+    (url,) = done.stdout.splitlines()  # only the link: the report itself is not printed
+    assert title_and_body(url)[0] == "webgui: network (TimeoutError)"
+
+
+def test_a_long_report_is_cut_at_a_section_boundary() -> None:
+    sections = [f"## Part {i}\n\n" + "word " * 300 for i in range(6)]
+    draft = Draft("models: network (ConnectionResetError)", sections)
+    url = new_issue_url(TRACKER, draft, limit=4000, full_file="report.md")
+    assert len(url) <= 4000
+    title, body = title_and_body(url)
+    assert title == draft.title
+    kept, note = body.split(CUT_NOTE)
+    assert draft.body.startswith(kept) and draft.body[len(kept) :].startswith("\n\n## Part")
+    assert "attach the full report (report.md)" in note
+    assert 0 < kept.count("## Part") < 6
+    whole = new_issue_url(TRACKER, draft, limit=100_000)
+    assert title_and_body(whole)[1] == draft.body
+
+
+def test_the_tracker_comes_from_option_environment_or_package_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DINOAIR_ISSUE_TRACKER", raising=False)
+    assert tracker_url().startswith("https://github.com/")  # [project.urls] Repository
+    monkeypatch.setenv("DINOAIR_ISSUE_TRACKER", "https://example.org/a/b.git")
+    assert tracker_url() == "https://example.org/a/b"
+    assert tracker_url("https://example.org/c/d/issues/") == "https://example.org/c/d"
+    with pytest.raises(LookupError):
+        tracker_url("file:///etc/passwd")
+
+
+# -- without telemetry ---------------------------------------------------------------------------
+
+
+def test_without_consent_the_logs_make_the_report(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "DinoAir"
+    (target / "logs").mkdir(parents=True)
+    (target / "logs" / "venv.log").write_text("$ python -m venv venv\nok\n")
+    time.sleep(0.01)
+    (target / "logs" / "pip.log").write_text(
+        f"$ pip install -r requirements.txt\nERROR: cannot open /home/zoe/DinoAir/x ({TOKEN})\n"
+    )
+    result = run("report-issue", "--install-dir", str(target))
+    assert result.exit_code == 0, result.output
+    report = result.stdout
+    assert report.splitlines()[0] == "# install failed: see pip.log (no trace kept)"
+    assert "no trace was kept" in report and "`logs/pip.log`" in report
+    assert "ERROR: cannot open <PATH>" in report
+    assert TOKEN not in report and "zoe" not in report
+    assert not home.exists(), "drafting from the install folder touches no telemetry home"
+
+
+def test_without_consent_a_summary_names_the_failed_step(tmp_path: Path) -> None:
+    target = tmp_path / "DinoAir"
+    target.mkdir()
+    summary = {
+        "installer_version": "0.1.0",
+        "success": False,
+        "steps": [
+            {"name": "preflight", "status": "completed", "duration_ms": 5},
+            {"name": "python_deps", "status": "failed", "duration_ms": 812},
+        ],
+    }
+    (target / "install_summary.json").write_text(json.dumps(summary))
+    report = run("report-issue", "--install-dir", str(target)).stdout
+    assert report.splitlines()[0] == "# python_deps: failed (no trace kept)"
+    assert "| python_deps | failed | 812 ms |" in report
+    assert "The install folder has no `logs/`." in report
