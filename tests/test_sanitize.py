@@ -96,8 +96,8 @@ def test_auth_header(text: str, expected: str) -> None:
         ("--token --next", "--token --next"),
     ],
 )
-def test_secret_flag(text: str, expected: str) -> None:
-    assert san.SECRET_FLAG(text) == expected
+def test_secret_named_flag(text: str, expected: str) -> None:
+    assert san.SECRET_ASSIGNMENT(text) == expected
 
 
 @pytest.mark.parametrize(

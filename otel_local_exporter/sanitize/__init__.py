@@ -98,6 +98,7 @@ more than linear time.
 
 from __future__ import annotations
 
+from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
 from .chain import default_rules
 from .engine import KINDS, MAX_DEPTH, TRUNCATED, UNSANITIZABLE, Sanitizer
 from .identity import name_rule
@@ -110,22 +111,16 @@ from .paths import (
     windows_home_rule,
 )
 from .rule import AnchoredPattern, LowerCasePattern, Rule
-from .secrets import (
-    AUTH_HEADER,
-    AUTH_SCHEME,
-    KNOWN_TOKENS,
-    PRIVATE_KEY,
-    SECRET_ASSIGNMENT,
-    SECRET_FLAG,
-    is_secret_key,
-    literal_rule,
-)
+from .secret_names import is_secret_key
+from .secrets import AUTH_HEADER, AUTH_SCHEME, PRIVATE_KEY, literal_rule
+from .tokens import CATALOGUE, KNOWN_TOKENS
 from .web import EMAIL, HTTP_URL, IPV4, IPV6, SCP_URL, URL
 
 __all__ = [
     "AUTH_HEADER",
     "AUTH_SCHEME",
     "BACKSLASH_PATH",
+    "CATALOGUE",
     "EMAIL",
     "HOME_RELATIVE_PATH",
     "HTTP_URL",
@@ -139,6 +134,7 @@ __all__ = [
     "SCP_URL",
     "SECRET_ASSIGNMENT",
     "SECRET_FLAG",
+    "SECRET_SIBLING",
     "TRUNCATED",
     "UNSANITIZABLE",
     "URL",
