@@ -65,6 +65,7 @@ _IDENT = frozenset(_string.ascii_letters + _string.digits + "_.-")
 _STEM = re.compile("|".join(STEMS))
 _ASCII_LOWER = str.maketrans(_string.ascii_uppercase, _string.ascii_lowercase)
 _PLACEHOLDER_AT = re.compile(r"\\*[\"'`]?<(?:" + PLACEHOLDER_NAMES + ")>")
+_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 _PLACEHOLDER_WORDS = frozenset(PLACEHOLDER_NAMES.split("|"))
 _SCHEME_AT = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'])")
 _QUOTE_AT = re.compile(r"\\*[\"'`]")
@@ -74,6 +75,7 @@ _OPERATOR = re.compile(
     r"(?P<sp>[ \t]*)"
     r"(?P<op>::=|:=|=>|===|!==|==|!=|\?\?=|\|\|=|[?+.|&]=|<-|=(?!~)|:(?![:/\\]))"
 )
+_CONDITION_BEFORE = re.compile(r"(?<![\w.])(?:if|elif|while|not|and|or|lambda|else)[ \t]+\Z")
 _CALL_COMMA = re.compile(r"[ \t]*,[ \t]*")
 _COMMAND_BEFORE = re.compile(
     r"(?:(?:^|[\s;&|(])(?i:setx|setenv|set[ \t]+-[a-z]+|set-item(?:[ \t]+-path)?[ \t]+env:"
@@ -247,7 +249,9 @@ class AssignmentPattern:
         m = _OPERATOR.match(s, p, stop)
         if m is not None:
             op, p = m.group("op"), m.end()
-        elif quote and s[max(0, a - 40) : a - dashes - len(quote)].rstrip(" \t").endswith("("):
+            if op == ":" and _CONDITION_BEFORE.search(s, max(0, a - dashes - 12), a - dashes):
+                return None  # if not token: ... is code, not a YAML pair
+        elif quote and s[max(0, a - 40) : a - dashes - len(quote)].rstrip(" \t")[-1:] in ("(", ","):
             m = _CALL_COMMA.match(s, p, stop)
             if m is None:
                 return None
@@ -268,7 +272,10 @@ class AssignmentPattern:
             opening = q.group()
             start = q.end()
             closing = opening if len(opening) > 1 else opening[-1]
-            return self._checked(s, start, _closing_quote(s, start, closing, stop), core, op)
+            end = _closing_quote(s, start, closing, stop)
+            if op == "," and _NAME.fullmatch(s, start, end) and is_secret_key(s[start:end]):
+                return None  # set('auth', 'password', v): the next name takes the value
+            return self._checked(s, start, end, core, op)
         spaced = m is not None and op == "=" and bool(m.group("sp")) and s[p - 1] in " \t"
         if not flag and (op == ":" or spaced) and _starts_line(s, a - dashes - len(quote)):
             if s[p] in "|>":  # a YAML block: the value is on the next lines
@@ -411,13 +418,14 @@ SECRET_FLAG = Rule(
         # -p 'x y' anywhere; -pS3cr3t after mysql/mariadb; sshpass -p x
         r"|(?P<kp>(?<![\w-])-p[ \t]+)(?!['\"][\d:.]*['\"])(?='|\")" + _SHELL_WORD + r""
         r"|(?P<km>(?:mysql\w*|mariadb\w*)\b[^\n;|&]{0,200}?[ \t]-p)(?=[^\s-])" + _SHELL_WORD + r""
-        r"|(?P<ks>sshpass\b[^\n;|&]{0,80}?[ \t]-p[ \t]*)(?=[^\s-])" + _SHELL_WORD
+        r"|(?P<ks>(?:sshpass|login)\b[^\n;|&]{0,200}?[ \t](?:-p|--password)[ \t]*)(?=[^\s-])"
+        + _SHELL_WORD
     ),
     lambda m: (
         next(g for g in (m.group("k"), m.group("kp"), m.group("km"), m.group("ks")) if g)
         + "<SECRET>"
     ),
-    needles=("mysql", "mariadb", "sshpass"),
+    needles=("mysql", "mariadb", "sshpass", "login"),
     hay_triggers=(r"-u(?:ser)?[ \t=]*[^\s:]*:", r"-p[ \t]+[\"']"),
     ci=True,
     chars=frozenset("-"),

@@ -60,7 +60,7 @@ AUTH_SCHEME = Rule(
     needles=("bearer", "basic"),
     ci=True,
     chars=frozenset("bB"),
-    examples=("Bearer abcdef123456 and Basic dXNlcjpwYXNz", "Basic installation complete"),
+    examples=("Bearer abcdef123456 and Basic dXNlcjpwYXNz",),
 )
 """``Bearer``/``Basic`` credentials. Plain words after them (``Basic installation``) stay: a
 real credential has digits, symbols or mixed case."""
@@ -79,4 +79,5 @@ def literal_rule(secrets: Iterable[str]) -> Rule | None:
         needles=tuple(values),
         line_local=not any("\n" in v or "\r" in v for v in values),
         chars=frozenset(v[0] for v in values),
+        examples=tuple(f"value {v} here" for v in values),
     )
