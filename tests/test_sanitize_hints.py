@@ -121,10 +121,30 @@ def test_a_secret_replacement_is_counted_only_if_it_removed_something(text: str)
         assert (n == 0) == (out == text), name
 
 
-name_parts = st.sampled_from(
-    ["api", "token", "pass", "pw", "key", "sort", "db", "my", "secret", "auth", "id", "x"]
-    + ["session", "max", "salt", "dsn", "type", "private", "tokenizer", "author", "cred"]
-)
+NAME_PARTS = [
+    "api",
+    "token",
+    "pass",
+    "pw",
+    "key",
+    "sort",
+    "db",
+    "my",
+    "secret",
+    "auth",
+    "id",
+    "x",
+    "session",
+    "max",
+    "salt",
+    "dsn",
+    "type",
+    "private",
+    "tokenizer",
+    "author",
+    "cred",
+]
+name_parts = st.sampled_from(NAME_PARTS)
 
 
 @settings(max_examples=500, deadline=None)
@@ -134,10 +154,8 @@ name_parts = st.sampled_from(
 )
 def test_every_secret_name_holds_a_stem(parts: list[str], sep: str) -> None:
     """The assignment rule finds names by their stems: every secret name must hold one."""
-    if sep == "camel":
-        name = parts[0] + "".join(p.title() for p in parts[1:])
-    else:
-        name = sep.join(parts)
+    camel = parts[0] + "".join(p.title() for p in parts[1:])
+    name = camel if sep == "camel" else sep.join(parts)
     if is_secret_key(name):
         assert any(stem in name.lower() for stem in STEMS), name
     assert words(name.upper()) == words(name.upper().lower().upper())
