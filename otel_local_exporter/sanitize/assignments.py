@@ -98,6 +98,13 @@ def _line_end(s: str, i: int) -> int:
     return end - 1 if end > i and s[end - 1] == "\r" else end
 
 
+def _window_start(s: str, i: int, width: int) -> int:
+    """The start of ``i``'s line, or ``i - width`` if the line started before that."""
+    floor = max(0, i - width)
+    newline = s.rfind("\n", floor, i)
+    return floor if newline == -1 else newline + 1
+
+
 def _starts_line(s: str, i: int) -> bool:
     """Is ``s[:i]`` on its line only blanks, or a YAML list dash (``  - ``)?"""
     j, floor = i, max(0, i - 200)
@@ -256,7 +263,7 @@ class AssignmentPattern:
             if m is None:
                 return None
             op, p = ",", m.end()
-        elif flag or _COMMAND_BEFORE.search(s, s.rfind("\n", max(0, a - 80), a) + 1, a - dashes):
+        elif flag or _COMMAND_BEFORE.search(s, _window_start(s, a, 80), a - dashes):
             m = _COMMAND_GAP.match(s, p, stop)
             if m is None or s.startswith("-", m.end()):
                 return None
@@ -411,22 +418,29 @@ SECRET_FLAG = Rule(
     "secret_flag",
     "secret",
     LowerCasePattern(
-        # -u/--user user:pass (curl, wget, httpie), not a uid:gid
-        r"(?P<k>(?<![\w-])(?:-u[ \t]*|--(?:proxy-)?user(?:[ \t]+|=)))"
-        r"(?!<(?:" + PLACEHOLDER_NAMES.lower() + r")>|\d+:\d+(?!\S))"
-        r"(?=[^\s:]*:)(?=[^\s-])" + _SHELL_WORD + r""
-        # -p 'x y' anywhere; -pS3cr3t after mysql/mariadb; sshpass -p x
-        r"|(?P<kp>(?<![\w-])-p[ \t]+)(?!['\"][\d:.]*['\"])(?='|\")" + _SHELL_WORD + r""
-        r"|(?P<km>(?:mysql\w*|mariadb\w*)\b[^\n;|&]{0,200}?[ \t]-p)(?=[^\s-])" + _SHELL_WORD + r""
-        r"|(?P<ks>(?:sshpass|login)\b[^\n;|&]{0,200}?[ \t](?:-p|--password)[ \t]*)(?=[^\s-])"
-        + _SHELL_WORD
+        "|".join(
+            (
+                # -u/--user user:pass (curl, wget, httpie), not a uid:gid
+                r"(?P<k>(?<![\w-])(?:-u[ \t]{0,64}|--(?:proxy-)?user(?:[ \t]{1,64}|=)))"
+                r"(?!<(?:" + PLACEHOLDER_NAMES.lower() + r")>|\d+:\d+(?!\S))"
+                r"(?=[^\s:]{0,256}:)(?=[^\s-])" + _SHELL_WORD,
+                # -p 'x y' anywhere (a quoted port mapping excepted)
+                r"(?P<kp>(?<![\w-])-p[ \t]+)(?!['\"][\d:.]*['\"])(?='|\")" + _SHELL_WORD,
+                # -pS3cr3t after mysql/mariadb
+                r"(?P<km>(?:mysql\w*|mariadb\w*)\b[^\n;|&]{0,200}?[ \t]-p)(?=[^\s-])" + _SHELL_WORD,
+                # sshpass -p x, docker login -p x
+                r"(?P<ks>(?:sshpass|login)\b[^\n;|&]{0,200}?[ \t](?:-p|--password)[ \t]*)"
+                r"(?=[^\s-])" + _SHELL_WORD,
+            )
+        )
     ),
     lambda m: (
         next(g for g in (m.group("k"), m.group("kp"), m.group("km"), m.group("ks")) if g)
         + "<SECRET>"
     ),
     needles=("mysql", "mariadb", "sshpass", "login"),
-    hay_triggers=(r"-u(?:ser)?[ \t=]*[^\s:]*:", r"-p[ \t]+[\"']"),
+    # bounded: a long run of "/-u/-u..." must not cost quadratic time
+    hay_triggers=(r"-u(?:ser)?[ \t=]{0,64}[^\s:]{0,256}:", r"-p[ \t]+[\"']"),
     ci=True,
     chars=frozenset("-"),
     examples=(
