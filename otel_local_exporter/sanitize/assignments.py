@@ -19,9 +19,10 @@ The grammar (the vocabulary of names is :mod:`.secret_names`):
 
 Values that hold nothing stay and are not counted: empty, a placeholder already written,
 ``None``/``null``/``true``/``false``/``undefined``, masks (``****``), a type after ``:``
-(``api_key: str``), and a reference to a variable of the same name (``api_key=api_key``,
-``token=self.token``). Obviously fake values (``changeme``, ``xxxx``, ``<your-token>``) are
-replaced like real ones: a rule cannot tell a fake from a weak password.
+(``api_key: str``), a version after ``==`` (a pin: ``secretstorage==3.3.3``), and a reference
+to a variable of the same name (``api_key=api_key``, ``token=self.token``). Obviously fake
+values (``changeme``, ``xxxx``, ``<your-token>``) are replaced like real ones: a rule cannot
+tell a fake from a weak password.
 
 :data:`SECRET_SIBLING` covers a name and its value in sibling fields (``{"name": "API_KEY",
 "value": "..."}``, Kubernetes ``- name: API_KEY`` / ``value: ...`` on the next line, ``<add
@@ -134,6 +135,7 @@ def _closing_quote(s: str, start: int, quote: str, stop: int) -> int:
         k += 1
 
 
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)+[A-Za-z0-9.+-]*")
 _PLAIN_RUN = re.compile(r"[^\s\"'`\\()\[\]{},;&|<>]+")
 
 
@@ -173,8 +175,8 @@ def _holds_nothing(value: str, name: str, op: str) -> bool:
     low = v.lower()
     if not v or low in KEEP_VALUES or set(v) == {"*"}:
         return True
-    if op == ":" and low in TYPE_NAMES:
-        return True
+    if (op == ":" and low in TYPE_NAMES) or (op == "==" and _VERSION.fullmatch(v)):
+        return True  # api_key: str; a pinned package: secretstorage==3.3.3
     tail = name.rsplit(".", 1)[-1].lstrip("$@-").lower()
     ref = low.rsplit(".", 1)[-1]
     return bool(tail) and ref == tail and re.fullmatch(r"[a-z_$@][\w.$@]*", low) is not None

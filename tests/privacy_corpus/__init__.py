@@ -371,6 +371,7 @@ KEEP = (
     "authority: local",
     "tokenizer: fast",
     "tokenizers==0.15.0",
+    "secretstorage==3.3.3 jwt==1.3.1 keyring==24.3.0 passlib>=1.7",
     "keyboard_layout=us",
     "monkey=patched",
     "sort_key=name",
