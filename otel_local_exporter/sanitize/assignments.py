@@ -237,10 +237,10 @@ class AssignmentPattern:
             return None
         quote = ""
         if a - dashes > 0 and s[a - dashes - 1] in "\"'`":
-            q = a - dashes - 1
-            while q > 0 and s[q - 1] == "\\":
-                q -= 1
-            quote = s[q : a - dashes]
+            first = a - dashes - 1
+            while first > 0 and s[first - 1] == "\\":
+                first -= 1
+            quote = s[first : a - dashes]
         p = b
         if quote and s.startswith(quote, p):
             p += len(quote)

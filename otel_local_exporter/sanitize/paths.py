@@ -66,8 +66,8 @@ def windows_home_rule(homes: Iterable[str]) -> Rule | None:
     at the first word. Anchored on ``:\\`` / ``:/`` like the drive rule.
     """
     branches = []
-    letters = set()
-    needles = set()
+    letters: set[str] = set()
+    needles: set[str] = set()
     for home in homes:
         found = _home_parts(home or "")
         if found is None or not found[0]:
