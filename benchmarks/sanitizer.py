@@ -6,6 +6,11 @@ satisfied ... in /home/..."), git output (clone progress, commit ids, scp remote
 then a secret, an e-mail address or an IP. It is generated from a fixed seed, so every run
 sanitizes the same bytes. One ``Sanitizer.text`` call on the whole text is timed (the path large
 strings take), against ``json.dumps`` of it: the cheapest thing an exporter must do anyway.
+
+A second figure is what one span attribute costs: a run's attribute and event strings (step
+names, statuses, versions, error messages with paths, URLs and a token), each sanitized once by
+a fresh sanitizer (no cache), in microseconds per string, against ``json.dumps`` of the same
+strings. Its target is absolute: a span attribute must cost microseconds, not milliseconds.
 """
 
 from __future__ import annotations
@@ -17,6 +22,23 @@ from .harness import Result, fmt_ns, interleave, median
 
 NAME = "sanitizer"
 LIMIT = 25.0
+ATTRIBUTE_LIMIT_US = 50.0
+ATTRIBUTES = (
+    "comfyui",
+    "completed",
+    "python_deps",
+    "0.1.0",
+    "x86_64",
+    "installation",
+    "skipped: already installed",
+    "installation failed: git clone exited 128",
+    "PermissionError: [Errno 13] Permission denied: '/home/alice/DinoAir/models/x.safetensors'",
+    "https://huggingface.co/stabilityai/sdxl/resolve/main/sd_xl_base_1.0.safetensors",
+    "HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz0123456789 rejected (401)",
+    'os.environ["CIVITAI_API_KEY"] = "c1v1t4iK3y" + attempt',
+    "curl -sS -u alice:pw https://civitai.example/api/download/models/4201 exited 22",
+    "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
+)
 USER, HOME, HOST = "alice", "/home/alice", "alice-laptop"
 
 _PACKAGES = (
@@ -214,6 +236,7 @@ def run(quick: bool) -> list[Result]:
     ]
     ratio = subj / base
     mbps = nbytes / 1e6 / (subj / 1e9)
+    attribute = _attribute_figure(Sanitizer)
     base_mbps = nbytes / 1e6 / (base / 1e9)
     return [
         Result(
@@ -239,5 +262,35 @@ def run(quick: bool) -> list[Result]:
                 if leaked
                 else f"{sum(sanitizer.counts.values())} replacements made"
             ),
-        )
+        ),
+        attribute,
     ]
+
+
+def _attribute_figure(sanitizer_class: type) -> Result:
+    """Microseconds per span attribute string, sanitized once by a fresh (uncached) sanitizer."""
+    strings = list(ATTRIBUTES)
+    fresh: list = []
+
+    def make() -> None:
+        fresh[:] = [sanitizer_class(user=USER, home=HOME, host=HOST)]
+
+    def subject() -> None:
+        text = fresh[0].text
+        for s in strings:
+            text(s)
+
+    base_ns, subj_ns = interleave(lambda: json.dumps(strings), subject, 41, between=make)
+    base = median(base_ns) / len(strings)
+    per = median(subj_ns) / len(strings)
+    return Result(
+        name=NAME,
+        figure=f"sanitizer, one span attribute ({len(strings)} kinds, uncached)",
+        baseline=f"json.dumps {fmt_ns(base)}",
+        subject=fmt_ns(per),
+        ratio=per / base,
+        target=f"<= {ATTRIBUTE_LIMIT_US:.0f} us",
+        passed=per / 1e3 <= ATTRIBUTE_LIMIT_US,
+        raw={"baseline_round_ns": base_ns, "subject_round_ns": subj_ns, "strings": strings},
+        note=f"{per / 1e3:.1f} us per attribute string, first sight (no cache)",
+    )

@@ -16,7 +16,11 @@ Where things live (a new rule goes into the module of its subject, and into
 * ``rule.py``      :class:`Rule` and the fast patterns (``AnchoredPattern``, ``LowerCasePattern``)
 * ``engine.py``    :class:`Sanitizer`: runs the chain, caches short strings, counts per kind,
                    walks nested values, never raises
-* ``secrets.py``   private keys, credential flags and headers, ``KEY=value``, token prefixes
+* ``secrets.py``   PEM private keys, ``Authorization``/``Cookie`` headers, ``Bearer``/``Basic``
+* ``assignments.py``  the grammar of a secret-named key and its value (operators, calls,
+                   commands, flags, XML, sibling fields, where a value ends), credential flags
+* ``secret_names.py``  which names name a secret: the vocabulary and keep-words, as data
+* ``tokens.py``    the vendor token catalogue, one line per prefix with its length and alphabet
 * ``web.py``       URLs, scp remotes, e-mail addresses, IPv4/IPv6/MAC
 * ``paths.py``     homes and absolute paths in every slash style
 * ``identity.py``  the login name and the host name as words
@@ -27,28 +31,32 @@ The default chain, in order; secrets go first so that nothing later can split or
 
 1. ``extra_secrets``  literal values the caller names                     -> ``<SECRET>``
 2. ``private_key``    PEM private key blocks                               -> ``<SECRET>``
-3. ``secret_flag``    ``--token VALUE``, ``--hf-password 'x y'``            -> ``--token <SECRET>``
-4. ``auth_header``    ``Authorization:``, ``Proxy-Authorization:``, ``Cookie:``, ``Set-Cookie:``
+3. ``secret_sibling`` ``{"name": "API_KEY", "value": v}``, ``- name: X_TOKEN`` then
+                      ``value: v`` on the next line                        -> ``value: <SECRET>``
+4. ``secret_flag``    ``curl -u user:pass``, ``mysql -pS3cr3t``, ``-p 'x y'`` -> ``-u <SECRET>``
+5. ``auth_header``    ``Authorization:``, ``Proxy-Authorization:``, ``Cookie:``, ``Set-Cookie:``
                       (the rest of the line)                               -> ``Cookie: <SECRET>``
-5. ``secret_assignment``  ``KEY=value``, ``KEY: value``, ``"key": "value"``, ``'key': 'v'``
-                      whose key names a secret; the key stays               -> ``KEY=<SECRET>``
-6. ``auth_scheme``    ``Bearer <token>``, ``Basic <base64>``               -> ``Bearer <SECRET>``
-7. ``known_tokens``   ``hf_``, ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``, ``github_pat_``,
-                      ``sk-`` (``sk-proj-``...), ``AKIA``/``ASIA``, ``AIza``, ``pypi-``,
-                      ``xox?-``, ``glpat-``, ``npm_``, JWTs                -> ``<SECRET>``
-8. ``http_url``, ``url``  any ``scheme://...``, whole: user info, tokens, query -> ``<URL>``
-9. ``scp_url``        ``git@host:org/repo.git``                            -> ``<URL>``
-10. ``email``         ``name@domain``, also ``name@host``, ``name@1.2.3.4`` -> ``<EMAIL>``
-11. ``windows_home``, ``windows_path``  ``C:\\...``, ``C:/...``, any drive -> ``<PATH>``
-12. ``posix_path``    the user's own home wherever it is, anyone's ``/home/<n>`` and
+6. ``secret_assignment``  a secret-named key and its value in any shape: ``KEY=v``, ``k: v``,
+                      ``k := "v"``, ``"k" => "v"``, ``setProperty("K", "v")``,
+                      ``os.environ["K"] = v``, ``setx K v``, ``<k>v</k>``, ``--token v``;
+                      the key stays                                         -> ``KEY=<SECRET>``
+7. ``auth_scheme``    ``Bearer <token>``, ``Basic <base64>``               -> ``Bearer <SECRET>``
+8. ``known_tokens``   the vendor catalogue (``tokens.CATALOGUE``): ``hf_``, ``ghp_``,
+                      ``glpat-``, ``sk-``, ``sk_live_``, ``AKIA``, ``hvs.``, ``SG.``,
+                      ``xoxb-``, JWTs, bot tokens and 30 more               -> ``<SECRET>``
+9. ``http_url``, ``url``  any ``scheme://...``, whole: user info, tokens, query -> ``<URL>``
+10. ``scp_url``        ``git@host:org/repo.git``                            -> ``<URL>``
+11. ``email``         ``name@domain``, also ``name@host``, ``name@1.2.3.4`` -> ``<EMAIL>``
+12. ``windows_home``, ``windows_path``  ``C:\\...``, ``C:/...``, any drive -> ``<PATH>``
+13. ``posix_path``    the user's own home wherever it is, anyone's ``/home/<n>`` and
                       ``/Users/<n>``, any absolute path outside system folders -> ``<PATH>``
-13. ``backslash_path``  UNC ``\\\\server\\share``, drive-less ``\\Users\\<n>``  -> ``<PATH>``
-14. ``home_relative_path``  ``~/x``, ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``,
+14. ``backslash_path``  UNC ``\\\\server\\share``, drive-less ``\\Users\\<n>``  -> ``<PATH>``
+15. ``home_relative_path``  ``~/x``, ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``,
                       ``{Path.home()}/x``                                  -> ``<PATH>``
-15. ``host``          the host name, full and short form, as a word         -> ``<HOST>``
-16. ``user``          the login name, as a word, any case                   -> ``<USER>``
-17. ``ipv6``          IPv6 (compressed, zone ids, v4-mapped) and MAC        -> ``<IP>``
-18. ``ipv4``          four 0-255 octets                                     -> ``<IP>``
+16. ``host``          the host name, full and short form, as a word         -> ``<HOST>``
+17. ``user``          the login name, as a word, any case                   -> ``<USER>``
+18. ``ipv6``          IPv6 (compressed, zone ids, v4-mapped) and MAC        -> ``<IP>``
+19. ``ipv4``          four 0-255 octets                                     -> ``<IP>``
 
 Design choices, and why:
 
@@ -78,26 +86,34 @@ Design choices, and why:
   ``1.2.3.4.5`` stay, while a bare ``1.2.3.4`` is ambiguous and scrubbed (privacy wins). IPv6
   needs eight groups or a ``::``, so times like ``12:30:45`` stay. MAC addresses are hardware
   ids and become ``<IP>`` too (counted as ``ip``).
-* **Secret keys.** :meth:`Sanitizer.value` drops an entry whose key names a secret (token,
-  password, passwd, passphrase, secret, api/access/private/... key, auth, authorization,
-  credential, cookie, session, jwt). A following letter disqualifies (``author``,
-  ``tokenizer``, ``AuthenticationError``). ``session_id`` is kept on purpose: in this project it
-  is the documented trace id of a run (DESIGN section 6), not a web session cookie.
+* **Secret keys.** :meth:`Sanitizer.value` drops an entry whose key names a secret, and the
+  assignment rules replace the value given to such a name. Which names do is data in
+  :mod:`.secret_names` (``*_key`` unless the prefix is harmless like ``sort_key``, ``pw``,
+  ``pass``, ``creds``, ``secret`` anywhere, ...), with keep-words tested one by one
+  (``author``, ``tokenizer``, ``keyboard``, ``max_tokens``). ``session_id`` is kept on purpose:
+  in this project it is the documented trace id of a run (DESIGN section 6).
+* **Fakes go too.** Obviously fake values with a real shape (``AKIAIOSFODNN7EXAMPLE``,
+  ``ghp_xxxx...``, ``password=changeme``) are replaced like real ones: a rule judges shapes, and
+  a fake scrubbed costs nothing. Values that hold nothing stay and are not counted (``None``,
+  ``""``, ``****``, ``api_key=api_key``): a count is a secret really removed.
 
 Speed: a 10 MB traceback/pip/git log must sanitize in a small multiple of ``json.dumps`` time,
 and a span attribute in microseconds. Python's ``re`` only scans fast for a *literal* first
 character, so every rule is written to have one (assertions come after it), is anchored on a
-literal (``://``, ``:\\``), or carries cheap *triggers* that any match needs. A large text is
-cut into blocks at newlines (no rule but ``private_key`` spans a newline, and it runs first on
-the whole text) and a triggered rule runs only on the lines holding a hit. Short strings skip
-every rule none of whose characters occur. Keyword rules match on lower-cased text instead of
-``re.IGNORECASE`` (about ten times faster). Short strings are cached per instance together with
-their per-kind counts. Every quantifier that could meet a long run is bounded, so no input costs
-more than linear time.
+literal (``://``, ``:\\``), or carries cheap *triggers* that any match needs (grouped by first
+character: one scan each). A large text is cut into blocks at newlines (no rule but
+``private_key`` and ``secret_sibling`` spans a newline, and they run first on the whole text)
+and a triggered rule runs only on the lines holding a hit. Short strings skip every rule none of
+whose characters occur. Keyword rules match on lower-cased text instead of ``re.IGNORECASE``
+(about ten times faster). Short strings are cached per instance together with their per-kind
+counts. Every quantifier that could meet a long run is bounded, so no input costs more than
+linear time. The hints never change a result: ``tests/test_sanitize_hints.py`` runs every rule
+with and without them on texts built from every rule's ``examples``.
 """
 
 from __future__ import annotations
 
+from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
 from .chain import default_rules
 from .engine import KINDS, MAX_DEPTH, TRUNCATED, UNSANITIZABLE, Sanitizer
 from .identity import name_rule
@@ -110,22 +126,16 @@ from .paths import (
     windows_home_rule,
 )
 from .rule import AnchoredPattern, LowerCasePattern, Rule
-from .secrets import (
-    AUTH_HEADER,
-    AUTH_SCHEME,
-    KNOWN_TOKENS,
-    PRIVATE_KEY,
-    SECRET_ASSIGNMENT,
-    SECRET_FLAG,
-    is_secret_key,
-    literal_rule,
-)
+from .secret_names import is_secret_key
+from .secrets import AUTH_HEADER, AUTH_SCHEME, PRIVATE_KEY, literal_rule
+from .tokens import CATALOGUE, KNOWN_TOKENS
 from .web import EMAIL, HTTP_URL, IPV4, IPV6, SCP_URL, URL
 
 __all__ = [
     "AUTH_HEADER",
     "AUTH_SCHEME",
     "BACKSLASH_PATH",
+    "CATALOGUE",
     "EMAIL",
     "HOME_RELATIVE_PATH",
     "HTTP_URL",
@@ -139,6 +149,7 @@ __all__ = [
     "SCP_URL",
     "SECRET_ASSIGNMENT",
     "SECRET_FLAG",
+    "SECRET_SIBLING",
     "TRUNCATED",
     "UNSANITIZABLE",
     "URL",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
 from .detect import detect_homes, detect_hosts, detect_users
 from .identity import host_forms, name_rule
 from .paths import (
@@ -20,15 +21,8 @@ from .paths import (
     windows_home_rule,
 )
 from .rule import Rule
-from .secrets import (
-    AUTH_HEADER,
-    AUTH_SCHEME,
-    KNOWN_TOKENS,
-    PRIVATE_KEY,
-    SECRET_ASSIGNMENT,
-    SECRET_FLAG,
-    literal_rule,
-)
+from .secrets import AUTH_HEADER, AUTH_SCHEME, PRIVATE_KEY, literal_rule
+from .tokens import KNOWN_TOKENS
 from .web import EMAIL, HTTP_URL, IPV4, IPV6, SCP_URL, URL
 
 
@@ -50,6 +44,7 @@ def default_rules(
     chain = (
         literal_rule(extra_secrets),
         PRIVATE_KEY,
+        SECRET_SIBLING,
         SECRET_FLAG,
         AUTH_HEADER,
         SECRET_ASSIGNMENT,

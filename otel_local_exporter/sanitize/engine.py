@@ -16,7 +16,7 @@ from typing import Any
 
 from .chain import default_rules
 from .rule import LINE_MODE_MIN, Rule, compiled_trigger, haystack, literal_head
-from .secrets import is_secret_key
+from .secret_names import is_secret_key
 
 _logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Sanitizer:
         self._short_chain = tuple(
             (
                 r.needles,
-                r.triggers,
+                tuple((literal_head(t.pattern), t) for t in r.triggers),
                 tuple((literal_head(src), compiled_trigger(src, str)) for src in r.hay_triggers),
                 r.ci,
                 r.pattern.subn,
@@ -248,8 +248,8 @@ class Sanitizer:
                         if head in hay and trigger.search(hay):
                             break
                     else:
-                        for trigger in triggers:
-                            if trigger.search(s):
+                        for head, trigger in triggers:
+                            if head in s and trigger.search(s):
                                 break
                         else:
                             continue

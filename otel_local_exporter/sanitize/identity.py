@@ -49,6 +49,7 @@ def name_rule(name: str, kind: str, placeholder: str, names: Iterable[str]) -> R
         needles=tuple(sorted({n.lower() for n in unique})),
         ci=True,
         chars=frozenset(c for n in unique for c in _rare_char_cases(n)),
+        examples=tuple(f"run by {n} ({n.upper()}) on x" for n in unique),
     )
 
 

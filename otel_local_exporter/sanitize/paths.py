@@ -66,8 +66,8 @@ def windows_home_rule(homes: Iterable[str]) -> Rule | None:
     at the first word. Anchored on ``:\\`` / ``:/`` like the drive rule.
     """
     branches = []
-    letters = set()
-    needles = set()
+    letters: set[str] = set()
+    needles: set[str] = set()
     for home in homes:
         found = _home_parts(home or "")
         if found is None or not found[0]:
@@ -92,6 +92,7 @@ def windows_home_rule(homes: Iterable[str]) -> Rule | None:
         ci=True,
         whole_text=True,
         chars=frozenset(":"),
+        examples=tuple(f"in {h}\\x.py" for h in homes if h),
     )
 
 
@@ -133,6 +134,7 @@ def posix_path_rule(homes: Iterable[str] = ()) -> Rule:
         needles=("/",),
         whole_text=True,  # "/" is everywhere; one pass with a literal-prefix scan is faster
         chars=frozenset("/"),
+        examples=(*(f"at {h}/x.py" for h in homes if h), "/home/bob/x and /tmp/y/z"),
     )
 
 
@@ -152,6 +154,7 @@ WINDOWS_PATH = Rule(
     needles=(":/", ":\\"),
     whole_text=True,  # anchored on ":/" and ":\\" already
     chars=frozenset(":"),
+    examples=("C:\\Users\\Jane Doe\\x.py and D:/projects/x",),
 )
 """Any drive path (``C:\\Users\\Jane Doe\\x``, ``D:/projects/x``); ``C:\\`` alone stays."""
 
@@ -169,6 +172,7 @@ BACKSLASH_PATH = Rule(
     "<PATH>",
     needles=("\\",),
     chars=frozenset("\\"),
+    examples=("\\\\server\\share\\x and \\Users\\bob\\x",),
 )
 """UNC paths (the server may be this host) and drive-less ``\\Users\\<name>``."""
 
@@ -191,6 +195,7 @@ HOME_RELATIVE_PATH = Rule(
     needles=("~", "home", "userprofile"),
     ci=True,
     chars=frozenset("~$%{"),
+    examples=("~/x and $HOME/y and %USERPROFILE%\\z and {Path.home()}/w",),
 )
 """Paths below a home written through it: ``~/x``, ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``,
 ``{Path.home()}/x``. Below the home means private, whatever the folder is called."""

@@ -20,6 +20,7 @@ HTTP_URL = Rule(
     needles=("://",),
     whole_text=True,  # the literal first character makes the scan fast
     chars=frozenset(":"),
+    examples=("see https://user:tok@example.com/a?token=x now",),
 )
 """``http(s)://`` URLs, the bulk of them, in one fast regex pass."""
 
@@ -36,6 +37,7 @@ URL = Rule(
     needles=("://",),
     whole_text=True,  # anchored on "://" already
     chars=frozenset(":"),
+    examples=("git+https://github.com/x/y.git@main and s3://bucket/key",),
 )
 """Any other ``scheme://`` URL (``git+https``, ``ssh``, ``s3``, ``postgres``...) as a whole, so
 user info, tokens and query strings go with it."""
@@ -50,6 +52,7 @@ SCP_URL = Rule(
     "<URL>",
     needles=("@",),
     chars=frozenset("@"),
+    examples=("remote git@github.com:org/repo.git",),
 )
 """scp-style git remotes: ``git@github.com:org/repo.git``."""
 
@@ -65,6 +68,7 @@ EMAIL = Rule(
     "<EMAIL>",
     needles=("@",),
     chars=frozenset("@"),
+    examples=("mail bob@example.com or root@10.0.0.1",),
 )
 """E-mail addresses, and ``user@host`` forms (an ssh login names a person too)."""
 
@@ -104,6 +108,7 @@ IPV6 = Rule(
         re.compile(r"-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-"),
     ),
     chars=frozenset(":-"),
+    examples=("fe80::1%eth0 and 00:1a:2b:3c:4d:5e and 2001:db8::8a2e:370:7334",),
 )
 """IPv6 (full, compressed, ``::1``, ``fe80::1%eth0``, v4-mapped) and MAC addresses."""
 
@@ -114,5 +119,6 @@ IPV4 = Rule(
     "<IP>",
     triggers=(re.compile(r"\.\d{1,3}\.\d{1,3}\.\d"),),
     chars=frozenset("."),
+    examples=("from 192.168.1.20 to 10.0.0.1",),
 )
 """Four 0-255 octets, not inside a longer dotted run or word (``v1.2.3.4`` stays)."""

@@ -10,7 +10,10 @@ The installer runs as a subprocess in an environment full of things that identif
 * secrets in the environment (``HF_TOKEN``, ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
   ``OPENAI_API_KEY``) and in the manifest's URLs (``http://mark:pass@...``, ``?token=...``),
 * ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` naming the host, the user and an e-mail,
-* failing steps whose error messages carry the path, the names, an e-mail address and tokens.
+* failing steps whose error messages carry the path, the names, an e-mail address and tokens,
+  and a failing custom step whose traceback shows a source line assigning a key
+  (``os.environ["CIVITAI_API_KEY"] = "..."``) and whose message carries a failing subprocess's
+  output with a ``curl -u user:password`` command line in it.
 
 Every error category is forced once (installation, network, system, configuration, cancelled,
 unexpected twice: in a step and outside any step), plus one full successful run with every step.
@@ -63,6 +66,38 @@ OPENAI_KEY = "sk-proj-7Hn2Kd9Lq4Wx8Rt6Yp3Zs5Vb1Nm0Jc"
 URL_PASSWORD = "s3cr3tpass-Zq9w"
 QUERY_TOKEN = "qtok-5f4e3d2c1b0a9988"
 SIGNATURE = "sigZ7y6x5w4v3u2t1s0r"
+CIVITAI_KEY = "c1v1t4iK3yQ9wX7vB5nM3"
+CURL_PASSWORD = "cUrLpw-8Hq2Lm5Rt"
+
+# A custom step that fails the way a downloader script does: a subprocess (curl) fails with its
+# command line in its output, and the source line of the frame that fails assigns a secret.
+CUSTOM_STEP = f"""import os, subprocess, sys
+
+CURL = "+ curl -sS -u {USER}:{CURL_PASSWORD} https://civitai.example/api/download/models/4201"
+
+
+def run(ctx):
+    attempt = 1
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.argv[1]); "
+         "print('curl: (22) The requested URL returned error: 401'); sys.exit(22)", CURL],
+        capture_output=True, text=True,
+    )
+    try:
+        os.environ["CIVITAI_API_KEY"] = "{CIVITAI_KEY}" + attempt
+    except TypeError as exc:
+        raise RuntimeError(f"download failed ({{proc.returncode}}): {{proc.stdout}}") from exc
+"""
+CUSTOM_INSTALL = """
+import dataclasses, sys
+from installer import cli
+sys.path.insert(0, sys.argv[1])
+import civitai_node
+
+cli.STEPS = tuple(dataclasses.replace(s, run=civitai_node.run) if s.name == "workflows" else s
+                  for s in cli.STEPS)
+cli.main(sys.argv[2:], prog_name="dinoair-install")
+"""
 
 
 @dataclass
@@ -118,6 +153,8 @@ def seeded_values(home: Path) -> dict[str, list[re.Pattern[bytes]]]:
         "URL user:password": _literal(f"{USER}:{URL_PASSWORD}"),
         "URL query token": _literal(QUERY_TOKEN),
         "URL signature": _literal(SIGNATURE),
+        "CIVITAI_API_KEY in a traceback's source line": _literal(CIVITAI_KEY),
+        "curl -u password in a subprocess's output": _literal(CURL_PASSWORD),
     }
     for name, secret in (
         ("HF_TOKEN", HF_TOKEN),
@@ -331,6 +368,19 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         assert_clean_exit(result, 1)
         seeded.results["unexpected-outside"] = result
 
+        # unexpected: a custom step, a file under the home, fails with a secret in the source
+        # line of its traceback and a curl -u command line in a subprocess's output.
+        nodes = home / "custom nodes"
+        nodes.mkdir()
+        (nodes / "civitai_node.py").write_text(CUSTOM_STEP, encoding="utf-8")
+        cmd = [sys.executable, "-c", CUSTOM_INSTALL, str(nodes), "--target"]
+        cmd += [str(home / "installs" / "custom"), "--manifest", str(good), "--yes", *FAST]
+        result = subprocess.run(
+            cmd, cwd=home, env=env, text=True, capture_output=True, timeout=120, check=False
+        )
+        assert_clean_exit(result, 1)
+        seeded.results["unexpected-custom-step"] = result
+
         out, err = full.communicate(timeout=300)
         result = subprocess.CompletedProcess(full.args, full.returncode, out, err)
         assert_clean_exit(result, 0)
@@ -371,8 +421,8 @@ def _sessions(seeded: Seeded) -> list[dict]:
 def test_every_error_category_was_forced(trial, seeded: Seeded) -> None:
     with trial.attempt(
         "privacy: every error category forced in the seeded runs",
-        how="11 installer runs: success (all steps), installation x2, network x2,"
-        " system, configuration x2, cancelled, unexpected x2",
+        how="12 installer runs: success (all steps), installation x2, network x2,"
+        " system, configuration x2, cancelled, unexpected x3",
     ):
         docs = _sessions(seeded)
         categories = {
@@ -388,7 +438,7 @@ def test_every_error_category_was_forced(trial, seeded: Seeded) -> None:
         }, categories
         assert any(d["events"][-1].get("success") is True for d in docs)
         crashes = list((seeded.telemetry_home / "crashes").glob("crash_*.json"))
-        assert len(crashes) == 2
+        assert len(crashes) == 3
         # The seeded values did reach the sanitizer: it replaced every kind of them.
         text = "\n".join(p.read_text(encoding="utf-8") for p in _all_files(seeded.telemetry_home))
         for placeholder in ("<PATH>", "<USER>", "<HOST>", "<EMAIL>", "<URL>", "<SECRET>"):
@@ -428,11 +478,15 @@ def test_nothing_seeded_under_the_telemetry_home(trial, seeded: Seeded) -> None:
 
 def test_nothing_seeded_in_the_crash_reports(trial, seeded: Seeded) -> None:
     files = _all_files(seeded.telemetry_home / "crashes")
-    assert len(files) == 2
+    assert len(files) == 3
+    # the custom step's shapes reached the sanitizer and lost only their secrets
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    assert 'os.environ[\\"CIVITAI_API_KEY\\"] = \\"<SECRET>\\"' in text, text
+    assert "curl -sS -u <SECRET>" in text, text
     _scan_files(
         trial,
         "privacy: every byte of the crash reports",
-        "a crash in a step and one outside any step, both messages full of seeds",
+        "crashes in a step, outside any step and in a custom step, all full of seeds",
         files,
         seeded,
     )
@@ -455,7 +509,7 @@ def test_nothing_seeded_in_the_exports(trial, seeded: Seeded, name: str) -> None
     assert not hits, json.dumps(hits, indent=1, ensure_ascii=False)
     if name.startswith("json"):
         bundle = json.loads(blob)
-        assert len(bundle["sessions"]) >= 10 and len(bundle["crash_reports"]) == 2
+        assert len(bundle["sessions"]) >= 10 and len(bundle["crash_reports"]) == 3
     else:
         assert len(blob.splitlines()) >= 10
 
@@ -483,6 +537,8 @@ def test_the_scanner_finds_every_seeded_value(trial, seeded: Seeded) -> None:
         "URL user:password": f"{USER}:{URL_PASSWORD}@",
         "URL query token": QUERY_TOKEN,
         "URL signature": SIGNATURE,
+        "CIVITAI_API_KEY in a traceback's source line": f'os.environ["X"] = "{CIVITAI_KEY}"',
+        "curl -u password in a subprocess's output": f"curl -u {USER}:{CURL_PASSWORD} x",
     }
     with trial.attempt(
         "privacy: the scanner catches every seeded value (positive control)",
