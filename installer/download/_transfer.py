@@ -37,7 +37,8 @@ from ._http import (
 )
 from ._progress import bar_start
 from ._records import check_present, fsync_dir, hash_prefix, record_verified, short
-from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink
+from ._segments import SEGMENT_THRESHOLD, Segmented, drop_ranges, load_ranges, sidecar_path
+from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink, Retry
 
 _logger = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ _MISMATCH_HINT = (
 )
 
 
-class _Retry(Exception):
-    """A transient network problem: try again from the ``.part``. The message is the reason."""
-
-
 def download_one(
     spec: DownloadSpec,
     *,
@@ -65,13 +62,18 @@ def download_one(
     on_event: EventSink = lambda name, attrs: None,
     on_bytes: ByteSink = lambda n: None,
     cancel: threading.Event | None = None,
+    connections: int = 8,
+    slots: threading.Semaphore | None = None,
+    segment_threshold: int = SEGMENT_THRESHOLD,
 ) -> DownloadResult:
     """Make ``spec.dest`` the verified file, downloading only what is missing.
 
     ``timeout`` applies to connecting and to every socket read, so a stalled server fails after
     that long instead of hanging. ``retries`` is the number of retries after the first attempt.
     ``bar`` is an optional tqdm bar; ``cancel``, when set by another thread, stops the transfer
-    between reads (the ``.part`` is kept).
+    between reads (the ``.part`` is kept). A file of at least ``segment_threshold`` bytes comes
+    over up to ``connections`` parallel range requests when the server honours ranges; ``slots``
+    (shared by :func:`download_all`) bounds the open connections across files.
     """
     cancel = cancel or threading.Event()
     spec.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,10 @@ def download_one(
         present = check_present(spec, bar, cancel, on_event)
         if present is not None:
             return present
-        return _Transfer(spec, timeout, retries, backoff, bar, on_event, on_bytes, cancel).run()
+        transfer = _Transfer(spec, timeout, retries, backoff, bar, on_event, on_bytes, cancel)
+        if connections > 1 and spec.size >= segment_threshold:
+            transfer.segments = (connections, slots or threading.BoundedSemaphore(connections))
+        return transfer.run()
     except Cancelled:
         raise KeyboardInterrupt from None
 
@@ -117,10 +122,19 @@ class _Part:
             self._synced = True
         return self.offset
 
+    def sync_prefix(self, prefix: int) -> None:
+        """Make ``hasher`` cover the file's first bytes up to at most ``prefix`` (segmented)."""
+        if not self._synced or self.offset > prefix:
+            self.hasher, self.offset = hashlib.sha256(), 0
+            if prefix:
+                self.hasher, self.offset = hash_prefix(self.path, self._bar, self._cancel, prefix)
+            self._synced = True
+
     def reset(self) -> None:
         """Start over from byte 0 (the server ignored Range, or the ``.part`` is unusable)."""
         with self.path.open("wb"):
             pass
+        sidecar_path(self.path).unlink(missing_ok=True)
         self.offset = 0
         self.hasher = hashlib.sha256()
         self._synced = True
@@ -152,6 +166,7 @@ class _Part:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        sidecar_path(self.path).unlink(missing_ok=True)
         self.offset = 0
         self.hasher = hashlib.sha256()
 
@@ -181,6 +196,9 @@ class _Transfer:
         self.part = _Part(spec.dest.with_name(spec.dest.name + ".part"), cancel, bar)
         self.host = host_of(spec.url)
         self.received = 0
+        self.final_url = spec.url  # where the redirects led: ranges are asked of it
+        self.segments: tuple[int, threading.Semaphore] | None = None  # None: one connection
+        self._lock = threading.Lock()  # segment threads count bytes and re-resolve under it
         self.started_at = 0
         self.announced: set[int] = set()
         # A fresh opener per file reads the proxy environment the way urllib does by default.
@@ -193,7 +211,7 @@ class _Transfer:
             try:
                 self._attempt()
                 break
-            except _Retry as exc:
+            except Retry as exc:
                 reason = str(exc)
             except urllib.error.HTTPError as exc:
                 reason = self._http_reason(exc)
@@ -255,6 +273,57 @@ class _Transfer:
         ) from None
 
     def _attempt(self) -> None:
+        """One attempt: segmented while the server honours ranges, else one request."""
+        if self.segments is not None:
+            if self._segmented_attempt():
+                return
+            self.segments = None  # the server stopped honouring ranges: one connection now
+        elif sidecar_path(self.part.path).exists():  # a segmented .part, now over one connection
+            prefix = load_ranges(self.part.path, self.spec.size, self.spec.sha256).prefix()
+            drop_ranges(self.part.path, prefix)
+        self._single_attempt()
+
+    def _segmented_attempt(self) -> bool:
+        """Fetch the missing ranges in parallel; False when the caller must go on single."""
+        assert self.segments is not None
+        connections, slots = self.segments
+        ranges = load_ranges(self.part.path, self.spec.size, self.spec.sha256)
+        self.part.sync_prefix(ranges.prefix())
+        self.started_at = ranges.covered()
+        bar_start(self.bar, self.spec.size, self.started_at, self.spec.name)
+        return Segmented(self, slots, connections).run(ranges)
+
+    def count_bytes(self, count: int) -> None:
+        """Bytes received by a segment thread."""
+        with self._lock:
+            self.received += count
+        self.on_bytes(count)
+
+    def progress_to(self, covered: int) -> None:
+        """Move the bar to ``covered`` bytes held, and announce milestones of the hashed prefix."""
+        if self.bar is not None:
+            self.bar.update(covered - self.bar.n)
+        self._milestones()
+
+    def resolve_again(self, failed_url: str) -> bool:
+        """After a 403 from ``failed_url``: follow the original URL's redirects once more.
+
+        True when there is a new final URL to try (another thread may have found it already).
+        """
+        with self._lock:
+            if self.final_url != failed_url:
+                return True
+            if failed_url == self.spec.url:
+                return False  # no redirect to renew: a 403 from the origin is a real refusal
+            request = urllib.request.Request(
+                self.spec.url, headers={"User-Agent": USER_AGENT, "Range": "bytes=0-0"}
+            )
+            with self.opener.open(request, timeout=self.timeout) as response:
+                self.final_url = response.geturl()
+            _logger.info("the download link of %s expired; followed it again", self.spec.name)
+            return self.final_url != failed_url
+
+    def _single_attempt(self) -> None:
         """One request: resume from the ``.part`` and stream the rest into it."""
         spec = self.spec
         if self.part.size_on_disk() > spec.size:
@@ -304,7 +373,7 @@ class _Transfer:
                 self._mismatch(f"the server has {total} bytes, expected {spec.size}")
             if start != offset:
                 self.part.reset()
-                raise _Retry(f"bad Content-Range (asked for byte {offset}, got {start})")
+                raise Retry(f"bad Content-Range (asked for byte {offset}, got {start})")
         elif status != 200:
             raise InstallError(
                 f"could not download {spec.name} from {self.host}: unexpected HTTP {status}"
@@ -342,7 +411,7 @@ class _Transfer:
             # Content-Length (when sent) was checked to match, so this is a dropped connection,
             # not a short file: keep the .part and resume. A server whose file really is short
             # says so on the resume request (416 with its size) and fails as a mismatch there.
-            raise _Retry(f"connection closed early ({offset + got} of {spec.size} bytes)")
+            raise Retry(f"connection closed early ({offset + got} of {spec.size} bytes)")
 
     def _milestones(self) -> None:
         percent = self.part.offset * 100 // self.spec.size if self.spec.size else 100
