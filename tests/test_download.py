@@ -706,7 +706,9 @@ def test_a_server_allowing_two_connections_is_served_with_two(model_server, tmp_
 
     result = download_one(spec, **SEGMENTED)
 
-    assert spec.dest.read_bytes() == data and result.attempts == 1
+    # Usually one attempt; a second when the server still counts a connection the client has
+    # finished with, and refuses the only one left (then the usual backoff and retry).
+    assert spec.dest.read_bytes() == data and result.attempts <= 2
     gets = _gets(model_server)
     assert code in {r.status for r in gets}, "the limit was hit"
     assert sum(r.bytes_sent for r in gets if r.status == 206) == BIG

@@ -51,6 +51,8 @@ _logger = logging.getLogger(__name__)
 MIN_PIECE = 1 << 20  # smallest range worth its own request
 MAX_PIECE = 64 << 20  # largest: bounds how far the hashed prefix lags behind the download
 SEGMENT_THRESHOLD = 2 * MIN_PIECE  # smaller files come over one connection
+# Positioned reads and writes (POSIX). Without them (Windows) every file comes over one connection.
+SUPPORTED = hasattr(os, "pwrite") and hasattr(os, "preadv")
 SIDECAR_SUFFIX = ".ranges"
 _BUFFER = 256 << 10  # per connection: one reusable buffer, so memory does not grow with files
 _HASH_BLOCK = 4 << 20
@@ -194,6 +196,7 @@ class Segmented:
         self.ranges = RangeSet()
         self.resolving = False  # one request follows the redirects first
         self.resolved = threading.Event()
+        self.hash_buffer = bytearray(_HASH_BLOCK)  # reused: hashing allocates nothing per block
 
     # -- the coordinator -------------------------------------------------------------------------
 
@@ -219,11 +222,11 @@ class Segmented:
                 thread.start()
             last_checkpoint = time.monotonic()
             while any(thread.is_alive() for thread in workers):
-                workers[0].join(_TICK) if workers[0].is_alive() else time.sleep(_TICK)
+                time.sleep(_TICK)
                 if self.t.cancel.is_set():
-                    self.stop.set()
                     break
                 self._hash_forward(fd)
+                self.t.progress_to(self.ranges_covered())
                 if time.monotonic() - last_checkpoint >= _CHECKPOINT_EVERY:
                     self._checkpoint(fd)
                     last_checkpoint = time.monotonic()
@@ -238,9 +241,12 @@ class Segmented:
                 if isinstance(first, _SizeMismatch):
                     self.t._mismatch(str(first))
                 raise first
+            if self.ranges_covered() < spec.size:  # not expected; never verify a file with holes
+                raise Retry("ranges left over when the connections ended")
             self._hash_forward(fd)
             os.fsync(fd)
         finally:
+            self.stop.set()  # whatever ended the attempt, no connection outlives it
             os.close(fd)
         sidecar_path(self.part.path).unlink(missing_ok=True)
         return True
@@ -258,18 +264,18 @@ class Segmented:
             prefix = self.ranges.prefix()
         part = self.part
         start = part.offset
+        view = memoryview(self.hash_buffer)
         while part.offset < prefix:
-            block = os.pread(fd, min(_HASH_BLOCK, prefix - part.offset), part.offset)
-            if not block:
+            count = os.preadv(fd, [view[: min(_HASH_BLOCK, prefix - part.offset)]], part.offset)
+            if not count:
                 break
-            part.hasher.update(block)
-            part.offset += len(block)
+            part.hasher.update(view[:count])
+            part.offset += count
         if part.offset > start:
             advise = getattr(os, "posix_fadvise", None)
             if advise is not None:
                 with contextlib.suppress(OSError):
                     advise(fd, start, part.offset - start, os.POSIX_FADV_DONTNEED)
-            self.t.progress_to(self.ranges_covered())
 
     def ranges_covered(self) -> int:
         with self.lock:
@@ -286,7 +292,11 @@ class Segmented:
                 try:
                     piece = self.todo.get_nowait()
                 except queue.Empty:
-                    return
+                    with self.lock:
+                        if self.active == 0:
+                            return
+                    time.sleep(_TICK)  # a busy connection may still hand a piece back (429/503)
+                    continue
                 if not self._acquire():
                     self.todo.put(piece)
                     return
@@ -399,10 +409,11 @@ class Segmented:
                             ) from None
                         raise _Fallback from None
                     if _transient(exc.code):
-                        with self.lock:
+                        with self.lock:  # checked and requeued at once: no worker misses it
                             others = self.active > 1
+                            if others:
+                                self.todo.put((start, end))
                         if others:
-                            self.todo.put((start, end))
                             raise _Backoff from None
                     if exc.code == 403 and tries < 2 and self.t.resolve_again(url):
                         continue  # the signed link expired: follow the original URL again

@@ -37,7 +37,14 @@ from ._http import (
 )
 from ._progress import bar_start
 from ._records import check_present, fsync_dir, hash_prefix, record_verified, short
-from ._segments import SEGMENT_THRESHOLD, Segmented, drop_ranges, load_ranges, sidecar_path
+from ._segments import (
+    SEGMENT_THRESHOLD,
+    SUPPORTED,
+    Segmented,
+    drop_ranges,
+    load_ranges,
+    sidecar_path,
+)
 from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink, Retry
 
 _logger = logging.getLogger(__name__)
@@ -82,7 +89,7 @@ def download_one(
         if present is not None:
             return present
         transfer = _Transfer(spec, timeout, retries, backoff, bar, on_event, on_bytes, cancel)
-        if connections > 1 and spec.size >= segment_threshold:
+        if connections > 1 and spec.size >= segment_threshold and SUPPORTED:
             transfer.segments = (connections, slots or threading.BoundedSemaphore(connections))
         return transfer.run()
     except Cancelled:
@@ -198,7 +205,8 @@ class _Transfer:
         self.received = 0
         self.final_url = spec.url  # where the redirects led: ranges are asked of it
         self.segments: tuple[int, threading.Semaphore] | None = None  # None: one connection
-        self._lock = threading.Lock()  # segment threads count bytes and re-resolve under it
+        self._lock = threading.Lock()  # segment threads count bytes under it
+        self._resolve_lock = threading.Lock()  # one re-resolution of an expired link at a time
         self.started_at = 0
         self.announced: set[int] = set()
         # A fresh opener per file reads the proxy environment the way urllib does by default.
@@ -310,7 +318,7 @@ class _Transfer:
 
         True when there is a new final URL to try (another thread may have found it already).
         """
-        with self._lock:
+        with self._resolve_lock:
             if self.final_url != failed_url:
                 return True
             if failed_url == self.spec.url:
