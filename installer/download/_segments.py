@@ -7,9 +7,11 @@ as byte ranges over parallel connections, each written in place with ``os.pwrite
   steadily; the coordinator (the file's own thread) hashes that prefix as it grows, from the page
   cache, and tells the kernel to write it back and drop it. The end of a download costs only the
   last few pieces' hashing, never a re-read of the file.
-* Completed ranges are recorded in ``<dest>.part.ranges`` (written atomically after the data is
-  ``fdatasync``-ed, every couple of seconds and whenever an attempt ends), so a cut, a Ctrl-C or
-  a kill resumes every unfinished range. A ``.part`` without that sidecar is a plain prefix.
+* Completed ranges are recorded in ``<dest>.part.ranges``, written atomically before the first
+  positioned write, then every 2 s and whenever an attempt ends, each time after the data was
+  ``fdatasync``-ed (on Ctrl-C without it: the process ends, the page cache stays). A cut or a
+  Ctrl-C resumes every unfinished range exactly; a kill or a power cut loses at most the last
+  2 s. A ``.part`` without that sidecar is a plain prefix (the one-connection format).
 * Ranges are asked of the final URL once the first request followed the redirects. A ``403``
   there (a signed CDN URL that expired) re-resolves the original URL and tries again (twice at
   most per piece).
@@ -55,9 +57,11 @@ SEGMENT_THRESHOLD = 2 * MIN_PIECE  # smaller files come over one connection
 SUPPORTED = hasattr(os, "pwrite") and hasattr(os, "preadv")
 SIDECAR_SUFFIX = ".ranges"
 _BUFFER = 256 << 10  # per connection: one reusable buffer, so memory does not grow with files
+_WRITEBACK_EVERY = 8 << 20  # a connection starts writeback of what it wrote every 8 MiB
 _HASH_BLOCK = 4 << 20
 _CHECKPOINT_EVERY = 2.0  # seconds between sidecar writes
 _TICK = 0.05
+_CANCEL_GRACE = 0.5  # seconds Ctrl-C waits for the connections' last writes (Ctrl-C waits 2 s)
 
 
 class RangeSet:
@@ -154,14 +158,24 @@ def drop_ranges(part: Path, prefix: int) -> None:
 
 
 def plan_pieces(gaps: list[tuple[int, int]], connections: int) -> list[tuple[int, int]]:
-    """Cut the missing ranges into pieces: about four per connection, 1 to 64 MiB each."""
+    """Cut the missing ranges into pieces, lowest first: about four per connection (1 to 64 MiB),
+    and the last ``connections`` pieces' worth in quarters.
+
+    Ranges finish out of order and the hash can only follow the contiguous prefix, so what is
+    still unhashed when the last byte arrives is about the pieces in flight at the end: small
+    pieces there keep that tail (hashed after the download) short.
+    """
     missing = sum(end - start for start, end in gaps)
     piece = min(MAX_PIECE, max(MIN_PIECE, missing // max(1, connections * 4)))
-    out = []
+    small = max(MIN_PIECE, piece // 4)
+    tail_from = missing - connections * piece  # bytes of the missing ones before the tail
+    out, seen = [], 0
     for start, end in gaps:
         while start < end:
-            stop = end if end - start < piece + piece // 2 else start + piece
+            size = piece if seen < tail_from else small
+            stop = end if end - start < size + size // 2 else start + size
             out.append((start, stop))
+            seen += stop - start
             start = stop
     return out
 
@@ -213,6 +227,9 @@ class Segmented:
             self.todo.put(piece)
         fd = os.open(self.part.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            # The sidecar exists before the first positioned write: a .part with holes in it is
+            # never mistaken for a plain prefix, however the process ends.
+            save_ranges(self.part.path, spec.size, spec.sha256, ranges)
             self._hash_forward(fd)
             workers = [
                 threading.Thread(target=self._worker, name=f"dinoair-segment-{n}", daemon=True)
@@ -230,8 +247,14 @@ class Segmented:
                 if time.monotonic() - last_checkpoint >= _CHECKPOINT_EVERY:
                     self._checkpoint(fd)
                     last_checkpoint = time.monotonic()
-            self._checkpoint(fd)
-            if self.t.cancel.is_set():
+            cancelled = self.t.cancel.is_set()
+            if cancelled:  # let the connections finish the write in hand, so it is recorded
+                self.stop.set()
+                deadline = time.monotonic() + _CANCEL_GRACE
+                for thread in workers:
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            self._checkpoint(fd, durable=not cancelled)  # Ctrl-C: quick; the data is in the cache
+            if cancelled:
                 raise Cancelled(spec.name)
             if self.fallback:
                 drop_ranges(self.part.path, self.part.offset)
@@ -251,11 +274,12 @@ class Segmented:
         sidecar_path(self.part.path).unlink(missing_ok=True)
         return True
 
-    def _checkpoint(self, fd: int) -> None:
-        """Make the recorded ranges durable: data first, then the sidecar that names it."""
+    def _checkpoint(self, fd: int, durable: bool = True) -> None:
+        """Record the ranges held: data made durable first, then the sidecar that names it."""
         with self.lock:
             snapshot = RangeSet(self.ranges.spans())
-        os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+        if durable:
+            os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
         save_ranges(self.part.path, self.spec.size, self.spec.sha256, snapshot)
 
     def _hash_forward(self, fd: int) -> None:
@@ -272,10 +296,7 @@ class Segmented:
             part.hasher.update(view[:count])
             part.offset += count
         if part.offset > start:
-            advise = getattr(os, "posix_fadvise", None)
-            if advise is not None:
-                with contextlib.suppress(OSError):
-                    advise(fd, start, part.offset - start, os.POSIX_FADV_DONTNEED)
+            _start_writeback(fd, start, part.offset - start)  # clean by now: dropped
 
     def ranges_covered(self) -> int:
         with self.lock:
@@ -356,7 +377,7 @@ class Segmented:
                 raise _SizeMismatch(f"the server has {total} bytes, expected {self.spec.size}")
             if response.status != 206 or got != start:
                 raise Retry(f"bad Content-Range (asked for byte {start}, got {got})")
-            pos = start
+            pos = flushed = start
             view = memoryview(buffer)
             try:
                 while pos < end:
@@ -372,6 +393,9 @@ class Segmented:
                         self.ranges.add(pos, pos + written)
                     pos += written
                     self.t.count_bytes(written)
+                    if pos - flushed >= _WRITEBACK_EVERY or pos == end:
+                        _start_writeback(fd, flushed, pos - flushed)
+                        flushed = pos
             except BaseException:
                 if pos > start:
                     _logger.debug("piece at %d of %s broke off at %d", start, self.spec.name, pos)
@@ -425,6 +449,18 @@ class Segmented:
             if first:
                 self.resolved.set()
         raise AssertionError("unreachable")
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """``POSIX_FADV_DONTNEED``: start writing the range to disk now, in the background, and drop
+    the pages that are already clean. Called by a connection right after it wrote a stretch
+    (the pages are dirty, so they stay cached for the hash) and by the hasher once it hashed
+    them (clean by then, so the page cache does not fill up with a 7 GB file). The final fsync
+    then waits for the last stretch only. A no-op where the call is missing."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _transient(code: int) -> bool:
