@@ -16,9 +16,9 @@ server reads the file from disk and no client finds another's pages.
   figure says why it is skipped where it cannot be), vs "aria2c + sha256sum + sync" (the same
   work as ours: verified and durable), and vs ``curl -o`` (one connection).
 * uncapped: the same server without a cap: ours vs ``curl -o && sha256sum && sync``.
-* resume: the first run (8 connections) is interrupted as Ctrl-C does once half the file has
-  arrived; a second run resumes. Figure: the bytes the server sent twice over both runs, per
-  connection (what was in flight and not yet recorded when the run stopped).
+* resume: the first run (8 connections) is stopped at 50 %, by a cut of every connection (the
+  server's link drops once half the file went out) and, separately, by Ctrl-C; a second run
+  resumes. Figure: the bytes the server sent twice over both runs, per connection.
 * memory: the peak RSS of our client process for the 1 GiB download and, in a full run, for a
   7 GiB file (sparse on the server's side, so it costs no disk to serve).
 """
@@ -108,6 +108,8 @@ def serve(folder: str) -> int:
                 continue
             if words[0] == "cut":  # every GET of NAME is cut after N body bytes
                 server.set_fault(words[1], Fault.cut(after=int(words[2]), times=None))
+            elif words[0] == "outage":  # NAME N: every connection cut once N bytes went out
+                server.set_fault(words[1], Fault.outage(int(words[2])))
             elif words[0] == "throttle":  # NAME RATE LATENCY: a cap on every connection
                 fault = Fault.throttle(int(words[2]), latency=float(words[3]))
                 server.set_fault(words[1], fault)
@@ -413,74 +415,95 @@ def measure_uncapped(server: ServerProcess, path: Path, sha: str) -> Result:
     )
 
 
-def measure_resume(server: ServerProcess, path: Path, sha: str) -> Result:
-    """Interrupt a download over 8 connections at 50 % (Ctrl-C: all connections at once, the
-    lossier case; a cut connection records exactly what it wrote), then resume it."""
+def measure_resume(server: ServerProcess, path: Path, sha: str) -> list[Result]:
+    """Stop a download over 8 connections at 50 %, then resume it; two ways of stopping.
+
+    * a cut: the link drops for all connections at once when half the file has been sent (the
+      server cuts them all); the run fails (``retries=0``) and keeps what arrived.
+    * Ctrl-C at 50 % of the bytes received: the lossier case, since the connections are closed
+      by the client with bytes still in flight in the sockets' buffers.
+
+    Figure: the bytes the server sent twice over both runs, per connection.
+    """
     from installer.download import DownloadSpec, download_all
+    from installer.errors import NetworkError
 
     size = path.stat().st_size
     out = BUILD / "download-out" / "resume"
     out.mkdir(parents=True, exist_ok=True)
     spec = DownloadSpec("model.bin", f"{server.base_url}/{path.name}", out / "model.bin", size, sha)
-    _remove(spec.dest)
-    server.command("clear")
+    options = {"jobs": 1, "timeout": 30, "retries": 0, "progress": False}
     received = [0]
     lock = threading.Lock()
 
     def count(n: int) -> None:
         with lock:
             received[0] += n
-            if received[0] >= size // 2 > received[0] - n:
+            if interrupt and received[0] >= size // 2 > received[0] - n:
                 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does, once
 
-    options = {"jobs": 1, "timeout": 30, "retries": 0, "progress": False}
-    try:
-        download_all([spec], connections=CONNECTIONS, on_bytes=count, **options)
-        raise RuntimeError("the download should have been interrupted")
-    except KeyboardInterrupt:
-        pass
-    deadline = time.monotonic() + 30  # the file's own thread records its ranges last
-    while time.monotonic() < deadline and any(
-        t.name.startswith("dinoair-") for t in threading.enumerate()
-    ):
-        time.sleep(0.05)
-    part = spec.dest.with_name(spec.dest.name + ".part")
-    ranges = json.loads(part.with_name(part.name + ".ranges").read_text())["done"]
-    kept = sum(end - start for start, end in ranges)
-    first = server.log()
-    server.command("clear")
-    [result] = download_all([spec], connections=CONNECTIONS, **options)
-    second = server.log()
-    sent_first = sum(r["bytes_sent"] for r in first)
-    sent = sum(r["bytes_sent"] for r in second)
-    ok_file = result.status == "downloaded" and spec.dest.stat().st_size == size
-    _remove(spec.dest)
-    resent = sent_first + sent - size  # bytes the server had to send twice
-    lost = received[0] - kept  # of those, what the downloader had received and did not keep
-    return Result(
-        name=NAME,
-        figure=f"resume after Ctrl-C at 50% ({fmt_bytes(size)}, {CONNECTIONS} connections)",
-        baseline=f"remaining {fmt_bytes(size - kept)}",
-        subject=f"sent {fmt_bytes(sent)}, re-sent {fmt_bytes(resent)}",
-        ratio=(size - kept + resent) / (size - kept) if kept < size else None,
-        target="re-sent <= 1 MiB per connection",
-        passed=ok_file and resent <= CONNECTIONS * MiB and kept > 0,
-        raw={
-            "bytes": size,
-            "kept_bytes": kept,
-            "server_bytes_sent_first_run": sent_first,
-            "server_bytes_sent_on_resume": sent,
-            "resent_bytes": resent,
-            "received_not_kept_bytes": lost,
-            "client_bytes_transferred_on_resume": result.bytes_transferred,
-            "resume_requests": len(second),
-        },
-        note=f"kept {kept * 100 // size}% in .part.ranges; re-sent {fmt_bytes(resent)} in all "
-        f"({fmt_bytes(resent / CONNECTIONS)} per connection), of which received but not kept "
-        f"{fmt_bytes(lost)}: the rest was in the sockets' buffers when Ctrl-C closed them; "
-        f"{len(second)} range requests on resume (a cut, unlike Ctrl-C, re-sends nothing: "
-        "tests/test_download.py checks it byte for byte)",
-    )
+    results = []
+    for interrupt in (False, True):
+        _remove(spec.dest)
+        received[0] = 0
+        server.command("clear")
+        if not interrupt:
+            server.command(f"outage {path.name} {size // 2}")
+        try:
+            download_all([spec], connections=CONNECTIONS, on_bytes=count, **options)
+            raise RuntimeError("the download should have stopped")
+        except (KeyboardInterrupt, NetworkError):
+            pass
+        deadline = time.monotonic() + 30  # the file's own thread records its ranges last
+        while time.monotonic() < deadline and any(
+            t.name.startswith("dinoair-") for t in threading.enumerate()
+        ):
+            time.sleep(0.05)
+        part = spec.dest.with_name(spec.dest.name + ".part")
+        ranges = json.loads(part.with_name(part.name + ".ranges").read_text())["done"]
+        kept = sum(end - start for start, end in ranges)
+        sent_first = sum(r["bytes_sent"] for r in server.log())
+        server.command("clear")
+        [result] = download_all([spec], connections=CONNECTIONS, **options)
+        second = server.log()
+        sent = sum(r["bytes_sent"] for r in second)
+        ok_file = result.status == "downloaded" and spec.dest.stat().st_size == size
+        _remove(spec.dest)
+        resent = sent_first + sent - size  # bytes the server had to send twice
+        lost = received[0] - kept  # of those, received by the downloader and not kept
+        how = "Ctrl-C" if interrupt else "a cut of every connection"
+        note = (
+            f"kept {kept * 100 // size}% in .part.ranges; received and not kept {fmt_bytes(lost)}"
+            f"; {len(second)} range requests on resume"
+        )
+        if interrupt:
+            note += (
+                "; the rest of what was re-sent was in the sockets' buffers when Ctrl-C closed them"
+            )
+        results.append(
+            Result(
+                name=NAME,
+                figure=f"resume after {how} at 50% ({fmt_bytes(size)}, {CONNECTIONS} connections)",
+                baseline=f"remaining {fmt_bytes(size - kept)}",
+                subject=f"re-sent {fmt_bytes(resent)} ({fmt_bytes(resent / CONNECTIONS)} per "
+                "connection)",
+                ratio=(size - kept + resent) / (size - kept) if kept < size else None,
+                target="re-sent <= 1 MiB per connection",
+                passed=ok_file and resent <= CONNECTIONS * MiB and kept > 0,
+                raw={
+                    "bytes": size,
+                    "stopped_by": how,
+                    "kept_bytes": kept,
+                    "server_bytes_sent_first_run": sent_first,
+                    "server_bytes_sent_on_resume": sent,
+                    "resent_bytes": resent,
+                    "received_not_kept_bytes": lost,
+                    "resume_requests": len(second),
+                },
+                note=note,
+            )
+        )
+    return results
 
 
 def measure_memory(quick: bool, rss_1g: list[int]) -> Result:
@@ -512,7 +535,7 @@ def run(quick: bool) -> list[Result]:
         results = measure_capped(server, path, sha, quick)
         uncapped = measure_uncapped(server, path, sha)
         results.append(uncapped)
-        results.append(measure_resume(server, path, sha))
+        results += measure_resume(server, path, sha)
     results.append(measure_memory(quick, uncapped.raw["peak_rss_bytes"]))
     return results
 
