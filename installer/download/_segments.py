@@ -262,7 +262,7 @@ class Segmented:
             if self.errors:
                 first = self.errors[0]
                 if isinstance(first, _SizeMismatch):
-                    self.t._mismatch(str(first))
+                    self.t.mismatch(str(first))
                 raise first
             if self.ranges_covered() < spec.size:  # not expected; never verify a file with holes
                 raise Retry("ranges left over when the connections ended")
@@ -379,27 +379,20 @@ class Segmented:
                 raise Retry(f"bad Content-Range (asked for byte {start}, got {got})")
             pos = flushed = start
             view = memoryview(buffer)
-            try:
-                while pos < end:
-                    if self.t.cancel.is_set() or self.stop.is_set():
-                        return
-                    n = response.readinto(view[: min(_BUFFER, end - pos)])
-                    if not n:
-                        raise Retry(
-                            f"connection closed early ({pos - start} of {end - start} bytes)"
-                        )
-                    written = os.pwrite(fd, view[:n], pos)
-                    with self.lock:
-                        self.ranges.add(pos, pos + written)
-                    pos += written
-                    self.t.count_bytes(written)
-                    if pos - flushed >= _WRITEBACK_EVERY or pos == end:
-                        _start_writeback(fd, flushed, pos - flushed)
-                        flushed = pos
-            except BaseException:
-                if pos > start:
-                    _logger.debug("piece at %d of %s broke off at %d", start, self.spec.name, pos)
-                raise
+            while pos < end:
+                if self.t.cancel.is_set() or self.stop.is_set():
+                    return
+                n = response.readinto(view[: min(_BUFFER, end - pos)])
+                if not n:
+                    raise Retry(f"connection closed early ({pos - start} of {end - start} bytes)")
+                written = os.pwrite(fd, view[:n], pos)
+                with self.lock:
+                    self.ranges.add(pos, pos + written)
+                pos += written
+                self.t.count_bytes(written)
+                if pos - flushed >= _WRITEBACK_EVERY or pos == end:
+                    _start_writeback(fd, flushed, pos - flushed)
+                    flushed = pos
 
     def _open_piece(self, start: int, end: int) -> http.client.HTTPResponse:
         """GET the range from the final URL; re-resolve once on 403; back off on 429/503.

@@ -346,7 +346,7 @@ class _Transfer:
             total = unsatisfied_total(exc.headers.get("Content-Range"))
             exc.close()
             if total is not None and total != spec.size:
-                self._mismatch(f"the server has {total} bytes, expected {spec.size}")
+                self.mismatch(f"the server has {total} bytes, expected {spec.size}")
             if offset == spec.size:
                 self.started_at = offset  # the .part already holds everything: verify it
                 return
@@ -378,7 +378,7 @@ class _Transfer:
         elif status == 206:
             start, total = content_range(response.headers.get("Content-Range"))
             if total is not None and total != spec.size:
-                self._mismatch(f"the server has {total} bytes, expected {spec.size}")
+                self.mismatch(f"the server has {total} bytes, expected {spec.size}")
             if start != offset:
                 self.part.reset()
                 raise Retry(f"bad Content-Range (asked for byte {offset}, got {start})")
@@ -388,7 +388,7 @@ class _Transfer:
             )
         length = content_length(response.headers.get("Content-Length"))
         if length is not None and offset + length != spec.size:
-            self._mismatch(f"the server announces {offset + length} bytes, expected {spec.size}")
+            self.mismatch(f"the server announces {offset + length} bytes, expected {spec.size}")
         return offset
 
     def _stream(self, response: http.client.HTTPResponse, offset: int) -> None:
@@ -433,10 +433,10 @@ class _Transfer:
         spec = self.spec
         size = self.part.offset
         if size != spec.size:
-            self._mismatch(f"got {size} bytes, expected {spec.size}")
+            self.mismatch(f"got {size} bytes, expected {spec.size}")
         digest = self.part.hasher.hexdigest()
         if digest != spec.sha256:
-            self._mismatch(f"sha256 {short(digest)}, expected {short(spec.sha256)}")
+            self.mismatch(f"sha256 {short(digest)}, expected {short(spec.sha256)}")
         os.replace(self.part.path, spec.dest)
         fsync_dir(spec.dest.parent)
         record_verified(spec.dest, spec.sha256)
@@ -453,7 +453,7 @@ class _Transfer:
             self.started_at,
         )
 
-    def _mismatch(self, detail: str) -> None:
+    def mismatch(self, detail: str) -> None:
         """The bytes are not the file the manifest names: drop the ``.part`` and fail."""
         self.part.remove()
         raise ChecksumError(
