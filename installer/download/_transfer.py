@@ -295,6 +295,9 @@ class _Transfer:
         """Fetch the missing ranges in parallel; False when the caller must go on single."""
         assert self.segments is not None
         connections, slots = self.segments
+        if self.part.size_on_disk() > self.spec.size:
+            _logger.info("%s is larger than expected; starting over", self.part.path.name)
+            self.part.reset()
         ranges = load_ranges(self.part.path, self.spec.size, self.spec.sha256)
         self.part.sync_prefix(ranges.prefix())
         self.started_at = ranges.covered()
