@@ -783,6 +783,34 @@ def test_one_connection_picks_up_a_segmented_part(model_server, tmp_path):
     assert request.range == f"bytes={256 * 1024}-"
 
 
+def test_ctrl_c_keeps_every_range_and_the_next_run_fetches_only_the_rest(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.throttle(2 * MIB))  # 4 connections: ~1 s for all
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            download_all([spec], jobs=1, progress=False, **SEGMENTED)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 3.0
+    deadline = time.monotonic() + 5  # the file's thread records the ranges as it stops
+    while any(t.name.startswith("dinoair-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    held = _covered(spec)
+    assert 0 < held < BIG and not spec.dest.exists()
+    model_server.clear_faults()
+    model_server.clear_log()
+    [result] = download_all([spec], jobs=1, progress=False, **SEGMENTED)
+    assert spec.dest.read_bytes() == data
+    assert result.bytes_transferred == BIG - held == model_server.bytes_sent()
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 64), st.integers(0, 64)), max_size=20))
 def test_range_set_matches_a_set_of_bytes(spans):
