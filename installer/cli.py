@@ -95,6 +95,13 @@ def _default_target() -> Path:
     help="Parallel model downloads.",
 )
 @click.option(
+    "--connections",
+    type=click.IntRange(1, 16),
+    default=8,
+    show_default=True,
+    help="Parallel connections for one large model file (when the server allows ranges).",
+)
+@click.option(
     "--retries",
     type=click.IntRange(0, 10),
     default=3,
@@ -120,6 +127,7 @@ def cli(
     dry_run: bool,
     yes: bool,
     jobs: int,
+    connections: int,
     retries: int,
     timeout: float,
     verbose: bool,
@@ -139,6 +147,7 @@ def cli(
         verbose=verbose,
         yes=yes,
         jobs=jobs,
+        connections=connections,
         retries=retries,
         timeout=timeout,
     )

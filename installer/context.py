@@ -35,6 +35,7 @@ class Options:
     verbose: bool = False
     yes: bool = False
     jobs: int = 3  # parallel downloads
+    connections: int = 8  # parallel range requests for one large file
     timeout: float = 30.0  # network read timeout, seconds
     retries: int = 3
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import hashlib
+import itertools
 import json
 import random
 import socket
@@ -595,6 +596,237 @@ def test_spec_from_manifest_checkpoint(tmp_path):
     spec = DownloadSpec.from_checkpoint(checkpoint, tmp_path)
     assert spec.dest == tmp_path / "models" / "checkpoints" / "sd.safetensors"
     assert (spec.name, spec.size, spec.sha256) == ("sd.safetensors", 10, "ab" * 32)
+
+
+# -- segmented downloads (several connections for one large file) -------------------------------
+
+MIB = 1 << 20
+BIG = 8 * MIB  # eight 1 MiB pieces with connections=4 (plan_pieces: ~4 pieces per connection)
+SEGMENTED = {**FAST, "connections": 4, "segment_threshold": 2 * MIB}
+
+
+def _sidecar(spec: DownloadSpec) -> Path:
+    return spec.dest.with_name(spec.dest.name + ".part.ranges")
+
+
+def _covered(spec: DownloadSpec) -> int:
+    return sum(end - start for start, end in json.loads(_sidecar(spec).read_text())["done"])
+
+
+def _assert_ranges_disjoint(requests: list) -> None:
+    """No byte sent twice: what the 206 answers carried does not overlap."""
+    spans = sorted(
+        (start, start + r.bytes_sent)
+        for r in requests
+        if r.status == 206
+        for start in [int(r.range.removeprefix("bytes=").split("-")[0])]
+    )
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end, spans
+
+
+def test_large_file_comes_as_disjoint_ranges_over_several_connections(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.throttle(32 * MIB))  # so the connections overlap
+    events = Events()
+    counted: list[int] = []
+
+    result = download_one(spec, **SEGMENTED, on_event=events, on_bytes=counted.append)
+
+    assert spec.dest.read_bytes() == data and result.status == "downloaded"
+    assert (result.bytes_transferred, sum(counted), result.attempts) == (BIG, BIG, 1)
+    gets = _gets(model_server)
+    assert len(gets) == 8 and all(r.status == 206 for r in gets)
+    _assert_ranges_disjoint(gets)
+    assert model_server.bytes_sent() == BIG
+    assert 2 <= model_server.peak_gets <= 4
+    assert not _part(spec).exists() and not _sidecar(spec).exists()
+    assert [e["percent"] for e in events.named("download_progress")] == [25, 50, 75, 100]
+    assert _records(spec)["big.bin"]["sha256"] == _sha(data)
+
+
+def test_a_cut_segment_resumes_without_any_byte_sent_twice(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.cut(after=300_000, starting_at=2 * MIB))
+    events = Events()
+
+    result = download_one(spec, **SEGMENTED, on_event=events)
+
+    assert spec.dest.read_bytes() == data and result.attempts == 2
+    assert model_server.bytes_sent() == BIG, "only the cut piece's rest was asked again"
+    _assert_ranges_disjoint(_gets(model_server))
+    (retry,) = events.named("download_retry")
+    assert retry["attempt"] == 2
+
+
+def test_the_next_run_resumes_every_unfinished_range_from_the_sidecar(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.cut(after=256 * 1024, times=None))
+    with pytest.raises(NetworkError):
+        download_one(spec, **{**SEGMENTED, "retries": 0})
+    held = _covered(spec)
+    assert held == model_server.bytes_sent() == 8 * 256 * 1024, "every piece kept its prefix"
+    model_server.clear_faults()
+    model_server.clear_log()
+
+    result = download_one(spec, **SEGMENTED)
+
+    assert spec.dest.read_bytes() == data
+    assert model_server.bytes_sent() == BIG - held == result.bytes_transferred
+    assert result.resumed_from == held
+    assert not _sidecar(spec).exists()
+
+
+def test_one_segment_failing_for_good_leaves_the_others_done(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.cut(after=0, times=None, starting_at=3 * MIB))
+
+    with pytest.raises(NetworkError) as failure:
+        download_one(spec, **{**SEGMENTED, "retries": 2})
+
+    assert categorize(failure.value) == "network"
+    assert _covered(spec) == BIG - MIB, "all but the failing piece is kept"
+    model_server.clear_faults()
+    model_server.clear_log()
+    download_one(spec, **SEGMENTED)
+    assert spec.dest.read_bytes() == data
+    (request,) = _gets(model_server)
+    assert request.range == f"bytes={3 * MIB}-{4 * MIB - 1}"
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_a_server_allowing_two_connections_is_served_with_two(model_server, tmp_path, code):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.limit(2, code=code), Fault.throttle(32 * MIB))
+
+    result = download_one(spec, **SEGMENTED)
+
+    # Usually one attempt; a second when the server still counts a connection the client has
+    # finished with, and refuses the only one left (then the usual backoff and retry).
+    assert spec.dest.read_bytes() == data and result.attempts <= 2
+    gets = _gets(model_server)
+    assert code in {r.status for r in gets}, "the limit was hit"
+    assert sum(r.bytes_sent for r in gets if r.status == 206) == BIG
+    _assert_ranges_disjoint(gets)
+
+
+def test_an_expired_signed_url_is_resolved_again_from_the_original(model_server, tmp_path):
+    data = _bytes(BIG)
+    model_server.add("cdn-big.bin", data)
+    model_server.set_fault("big.bin", Fault.signed("cdn-big.bin", uses=4))
+    spec = DownloadSpec(
+        "big.bin", model_server.url("big.bin"), tmp_path / "big.bin", BIG, _sha(data)
+    )
+    events = Events()
+
+    result = download_one(spec, **SEGMENTED, on_event=events)
+
+    assert spec.dest.read_bytes() == data and result.attempts == 1
+    gets = _gets(model_server)
+    assert all(r.path == "cdn-big.bin" for r in gets if r.status in (206, 403))
+    assert 403 in {r.status for r in gets}, "a link expired on the way"
+    assert len([r for r in gets if r.path == "big.bin"]) >= 2, "the original URL was asked again"
+    assert all(
+        "://" not in str(v) and "sig=" not in str(v) for _, a in events.calls for v in a.values()
+    )
+
+
+def test_a_server_that_stops_honouring_ranges_keeps_the_hashed_prefix(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.ignore_range(times=1, starting_at=4 * MIB))
+
+    result = download_one(spec, **{**SEGMENTED, "connections": 2})
+
+    assert spec.dest.read_bytes() == data
+    gets = _gets(model_server)
+    assert [r.status for r in gets].count(200) == 1
+    last = gets[-1]
+    assert result.resumed_from >= MIB and last.range == f"bytes={result.resumed_from}-"
+    assert last.bytes_sent == BIG - result.resumed_from
+    assert not _sidecar(spec).exists()
+
+
+def test_open_connections_stay_bounded_across_files(model_server, tmp_path):
+    files = {f"m{i}.bin": _bytes(4 * MIB, seed=i) for i in range(3)}
+    specs = [_spec(model_server, tmp_path, name, data) for name, data in files.items()]
+    for name in files:
+        model_server.set_fault(name, Fault.throttle(16 * MIB))
+
+    download_all(specs, jobs=3, progress=False, **{**SEGMENTED, "connections": 2})
+
+    assert all(spec.dest.read_bytes() == files[spec.name] for spec in specs)
+    # At most max(connections, jobs) = 3 open at once; one more may show at the server while
+    # its handler is still closing a connection whose last byte the client already has.
+    # Without the bound it would be 6.
+    assert 3 <= model_server.peak_gets <= 4
+
+
+def test_one_connection_picks_up_a_segmented_part(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.cut(after=256 * 1024, times=None))
+    with pytest.raises(NetworkError):
+        download_one(spec, **{**SEGMENTED, "retries": 0})
+    model_server.clear_faults()
+    model_server.clear_log()
+
+    result = download_one(spec, **{**SEGMENTED, "connections": 1})
+
+    assert spec.dest.read_bytes() == data and result.resumed_from == 256 * 1024
+    (request,) = _gets(model_server)
+    assert request.range == f"bytes={256 * 1024}-"
+
+
+def test_ctrl_c_keeps_every_range_and_the_next_run_fetches_only_the_rest(model_server, tmp_path):
+    data = _bytes(BIG)
+    spec = _spec(model_server, tmp_path, "big.bin", data)
+    model_server.set_fault("big.bin", Fault.throttle(2 * MIB))  # 4 connections: ~1 s for all
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            download_all([spec], jobs=1, progress=False, **SEGMENTED)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 3.0
+    deadline = time.monotonic() + 5  # the file's thread records the ranges as it stops
+    while any(t.name.startswith("dinoair-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    held = _covered(spec)
+    assert 0 < held < BIG and not spec.dest.exists()
+    model_server.clear_faults()
+    model_server.clear_log()
+    [result] = download_all([spec], jobs=1, progress=False, **SEGMENTED)
+    assert spec.dest.read_bytes() == data
+    assert result.bytes_transferred == BIG - held == model_server.bytes_sent()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 64), st.integers(0, 64)), max_size=20))
+def test_range_set_matches_a_set_of_bytes(spans):
+    from installer.download._segments import RangeSet
+
+    ranges, model = RangeSet(), set()
+    for a, b in spans:
+        start, end = min(a, b), max(a, b)
+        ranges.add(start, end)
+        model.update(range(start, end))
+    assert ranges.covered() == len(model)
+    assert ranges.prefix() == next(i for i in range(66) if i not in model)
+    for start, end in ranges.gaps(64):
+        assert not model & set(range(start, end))
+    assert sum(e - s for s, e in ranges.gaps(64)) == 64 - len(model & set(range(64)))
+    assert all(s < e for s, e in ranges.spans())
 
 
 # -- the fixture server itself (the demo and benchmarks rely on it too) -------------------------

@@ -160,7 +160,8 @@ def test_a_cut_download_resumes_and_fetches_only_the_rest(
 ) -> None:
     model = fixture.models[0]
     server.set_fault(model.name, Fault.cut(after=model.size // 2))
-    result = install(tmp_path / "t", fixture.manifest, *FAST)
+    # One connection, so the cut lands mid-file (segmented resume: tests/reliability).
+    result = install(tmp_path / "t", fixture.manifest, *FAST, "--connections", "1")
     assert result.returncode == 0, result.stderr
     assert server.bytes_sent(model.name) == model.size, "the second request fetched only the rest"
     ranged = [r for r in server.requests if r.path == model.name and r.range]

@@ -8,7 +8,11 @@ package is a public face over three private parts:
 * ``_records``: ``.dinoair-verified.json`` (what is known to be verified, so a later run does not
   re-hash gigabytes), hashing a file from disk, and moving a wrong file aside as
   ``<name>.corrupt-<timestamp>`` (never deleted: it is the user's data).
-* ``_runner``: several files on a few worker threads, one progress bar each, Ctrl-C.
+* ``_segments``: a large file as byte ranges over several connections (positioned writes into
+  the ``.part``, ``<dest>.part.ranges`` naming what it holds, SHA-256 over the growing prefix);
+  ``_transfer`` uses it when the server honours ranges and falls back to one stream otherwise.
+* ``_runner``: several files on a few worker threads, one progress bar each, a bound on the
+  connections open across files, Ctrl-C.
 
 Shared by them: ``_spec`` (the shapes), ``_http`` (header parsing, which failures are worth a
 retry), ``_progress`` (the bars).

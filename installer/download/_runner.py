@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from ._progress import make_bar
+from ._segments import SEGMENT_THRESHOLD
 from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
 from ._transfer import download_one
 
@@ -29,6 +30,8 @@ def download_all(
     progress: bool = True,
     on_event: EventSink = lambda name, attrs: None,
     on_bytes: ByteSink = lambda n: None,
+    connections: int = 8,
+    segment_threshold: int = SEGMENT_THRESHOLD,
 ) -> list[DownloadResult]:
     """Fetch ``specs`` with up to ``jobs`` in parallel; results come back in the order given.
 
@@ -36,16 +39,19 @@ def download_all(
     then the first failure is raised. Ctrl-C stops every worker between two socket reads, keeps
     the ``.part`` files as resume state, and re-raises :class:`KeyboardInterrupt`.
     ``progress=True`` shows one bar per file on stderr when it is a terminal.
+    ``connections`` is how many range requests one large file may run at once; open connections
+    across all files stay under ``max(connections, jobs)``.
     """
     if not specs:
         return []
     if len({spec.dest for spec in specs}) != len(specs):
         raise ValueError("two downloads share one destination file")
     cancel = threading.Event()
+    slots = threading.BoundedSemaphore(max(connections, jobs))
     bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
     results: list[DownloadResult | None] = [None] * len(specs)
     errors: list[BaseException | None] = [None] * len(specs)
-    todo = queue.SimpleQueue()
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(specs)):
         todo.put(index)
 
@@ -65,6 +71,9 @@ def download_all(
                     on_event=on_event,
                     on_bytes=on_bytes,
                     cancel=cancel,
+                    connections=connections,
+                    slots=slots,
+                    segment_threshold=segment_threshold,
                 )
             except BaseException as exc:  # handed to the caller's thread below
                 _logger.warning("download of %s failed: %s", specs[index].name, exc)

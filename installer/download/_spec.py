@@ -51,3 +51,7 @@ class DownloadResult:
 
 class Cancelled(Exception):
     """Raised inside a worker when another thread asked everyone to stop (Ctrl-C)."""
+
+
+class Retry(Exception):
+    """A transient network problem: try again from what the ``.part`` holds (message: why)."""

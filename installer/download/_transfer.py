@@ -37,7 +37,15 @@ from ._http import (
 )
 from ._progress import bar_start
 from ._records import check_present, fsync_dir, hash_prefix, record_verified, short
-from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink
+from ._segments import (
+    SEGMENT_THRESHOLD,
+    SUPPORTED,
+    Segmented,
+    drop_ranges,
+    load_ranges,
+    sidecar_path,
+)
+from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink, Retry
 
 _logger = logging.getLogger(__name__)
 
@@ -51,10 +59,6 @@ _MISMATCH_HINT = (
 )
 
 
-class _Retry(Exception):
-    """A transient network problem: try again from the ``.part``. The message is the reason."""
-
-
 def download_one(
     spec: DownloadSpec,
     *,
@@ -65,13 +69,18 @@ def download_one(
     on_event: EventSink = lambda name, attrs: None,
     on_bytes: ByteSink = lambda n: None,
     cancel: threading.Event | None = None,
+    connections: int = 8,
+    slots: threading.Semaphore | None = None,
+    segment_threshold: int = SEGMENT_THRESHOLD,
 ) -> DownloadResult:
     """Make ``spec.dest`` the verified file, downloading only what is missing.
 
     ``timeout`` applies to connecting and to every socket read, so a stalled server fails after
     that long instead of hanging. ``retries`` is the number of retries after the first attempt.
     ``bar`` is an optional tqdm bar; ``cancel``, when set by another thread, stops the transfer
-    between reads (the ``.part`` is kept).
+    between reads (the ``.part`` is kept). A file of at least ``segment_threshold`` bytes comes
+    over up to ``connections`` parallel range requests when the server honours ranges; ``slots``
+    (shared by :func:`download_all`) bounds the open connections across files.
     """
     cancel = cancel or threading.Event()
     spec.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +88,10 @@ def download_one(
         present = check_present(spec, bar, cancel, on_event)
         if present is not None:
             return present
-        return _Transfer(spec, timeout, retries, backoff, bar, on_event, on_bytes, cancel).run()
+        transfer = _Transfer(spec, timeout, retries, backoff, bar, on_event, on_bytes, cancel)
+        if connections > 1 and spec.size >= segment_threshold and SUPPORTED:
+            transfer.segments = (connections, slots or threading.BoundedSemaphore(connections))
+        return transfer.run()
     except Cancelled:
         raise KeyboardInterrupt from None
 
@@ -117,10 +129,19 @@ class _Part:
             self._synced = True
         return self.offset
 
+    def sync_prefix(self, prefix: int) -> None:
+        """Make ``hasher`` cover the file's first bytes up to at most ``prefix`` (segmented)."""
+        if not self._synced or self.offset > prefix:
+            self.hasher, self.offset = hashlib.sha256(), 0
+            if prefix:
+                self.hasher, self.offset = hash_prefix(self.path, self._bar, self._cancel, prefix)
+            self._synced = True
+
     def reset(self) -> None:
         """Start over from byte 0 (the server ignored Range, or the ``.part`` is unusable)."""
         with self.path.open("wb"):
             pass
+        sidecar_path(self.path).unlink(missing_ok=True)
         self.offset = 0
         self.hasher = hashlib.sha256()
         self._synced = True
@@ -152,6 +173,7 @@ class _Part:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        sidecar_path(self.path).unlink(missing_ok=True)
         self.offset = 0
         self.hasher = hashlib.sha256()
 
@@ -181,6 +203,10 @@ class _Transfer:
         self.part = _Part(spec.dest.with_name(spec.dest.name + ".part"), cancel, bar)
         self.host = host_of(spec.url)
         self.received = 0
+        self.final_url = spec.url  # where the redirects led: ranges are asked of it
+        self.segments: tuple[int, threading.Semaphore] | None = None  # None: one connection
+        self._lock = threading.Lock()  # segment threads count bytes under it
+        self._resolve_lock = threading.Lock()  # one re-resolution of an expired link at a time
         self.started_at = 0
         self.announced: set[int] = set()
         # A fresh opener per file reads the proxy environment the way urllib does by default.
@@ -193,19 +219,20 @@ class _Transfer:
             try:
                 self._attempt()
                 break
-            except _Retry as exc:
+            except Retry as exc:
                 reason = str(exc)
             except urllib.error.HTTPError as exc:
                 reason = self._http_reason(exc)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = network_reason(exc)
-                if reason is None and isinstance(exc, urllib.error.URLError):
+                transient = network_reason(exc)
+                if transient is None and isinstance(exc, urllib.error.URLError):
                     raise NetworkError(
                         f"could not download {self.spec.name} from {self.host}: "
                         f"{describe(exc.reason)}"
                     ) from exc  # retry won't help
-                if reason is None:
+                if transient is None:
                     raise  # a local problem (disk full, permissions): not the network's fault
+                reason = transient
             if attempt > self.retries:
                 raise NetworkError(
                     f"could not download {self.spec.name} from {self.host}: "
@@ -255,6 +282,60 @@ class _Transfer:
         ) from None
 
     def _attempt(self) -> None:
+        """One attempt: segmented while the server honours ranges, else one request."""
+        if self.segments is not None:
+            if self._segmented_attempt():
+                return
+            self.segments = None  # the server stopped honouring ranges: one connection now
+        elif sidecar_path(self.part.path).exists():  # a segmented .part, now over one connection
+            prefix = load_ranges(self.part.path, self.spec.size, self.spec.sha256).prefix()
+            drop_ranges(self.part.path, prefix)
+        self._single_attempt()
+
+    def _segmented_attempt(self) -> bool:
+        """Fetch the missing ranges in parallel; False when the caller must go on single."""
+        assert self.segments is not None
+        connections, slots = self.segments
+        if self.part.size_on_disk() > self.spec.size:
+            _logger.info("%s is larger than expected; starting over", self.part.path.name)
+            self.part.reset()
+        ranges = load_ranges(self.part.path, self.spec.size, self.spec.sha256)
+        self.part.sync_prefix(ranges.prefix())
+        self.started_at = ranges.covered()
+        bar_start(self.bar, self.spec.size, self.started_at, self.spec.name)
+        return Segmented(self, slots, connections).run(ranges)
+
+    def count_bytes(self, count: int) -> None:
+        """Bytes received by a segment thread."""
+        with self._lock:
+            self.received += count
+        self.on_bytes(count)
+
+    def progress_to(self, covered: int) -> None:
+        """Move the bar to ``covered`` bytes held, and announce milestones of the hashed prefix."""
+        if self.bar is not None:
+            self.bar.update(covered - self.bar.n)
+        self._milestones()
+
+    def resolve_again(self, failed_url: str) -> bool:
+        """After a 403 from ``failed_url``: follow the original URL's redirects once more.
+
+        True when there is a new final URL to try (another thread may have found it already).
+        """
+        with self._resolve_lock:
+            if self.final_url != failed_url:
+                return True
+            if failed_url == self.spec.url:
+                return False  # no redirect to renew: a 403 from the origin is a real refusal
+            request = urllib.request.Request(
+                self.spec.url, headers={"User-Agent": USER_AGENT, "Range": "bytes=0-0"}
+            )
+            with self.opener.open(request, timeout=self.timeout) as response:
+                self.final_url = response.geturl()
+            _logger.info("the download link of %s expired; followed it again", self.spec.name)
+            return self.final_url != failed_url
+
+    def _single_attempt(self) -> None:
         """One request: resume from the ``.part`` and stream the rest into it."""
         spec = self.spec
         if self.part.size_on_disk() > spec.size:
@@ -269,7 +350,7 @@ class _Transfer:
             total = unsatisfied_total(exc.headers.get("Content-Range"))
             exc.close()
             if total is not None and total != spec.size:
-                self._mismatch(f"the server has {total} bytes, expected {spec.size}")
+                self.mismatch(f"the server has {total} bytes, expected {spec.size}")
             if offset == spec.size:
                 self.started_at = offset  # the .part already holds everything: verify it
                 return
@@ -301,17 +382,17 @@ class _Transfer:
         elif status == 206:
             start, total = content_range(response.headers.get("Content-Range"))
             if total is not None and total != spec.size:
-                self._mismatch(f"the server has {total} bytes, expected {spec.size}")
+                self.mismatch(f"the server has {total} bytes, expected {spec.size}")
             if start != offset:
                 self.part.reset()
-                raise _Retry(f"bad Content-Range (asked for byte {offset}, got {start})")
+                raise Retry(f"bad Content-Range (asked for byte {offset}, got {start})")
         elif status != 200:
             raise InstallError(
                 f"could not download {spec.name} from {self.host}: unexpected HTTP {status}"
             )
         length = content_length(response.headers.get("Content-Length"))
         if length is not None and offset + length != spec.size:
-            self._mismatch(f"the server announces {offset + length} bytes, expected {spec.size}")
+            self.mismatch(f"the server announces {offset + length} bytes, expected {spec.size}")
         return offset
 
     def _stream(self, response: http.client.HTTPResponse, offset: int) -> None:
@@ -342,7 +423,7 @@ class _Transfer:
             # Content-Length (when sent) was checked to match, so this is a dropped connection,
             # not a short file: keep the .part and resume. A server whose file really is short
             # says so on the resume request (416 with its size) and fails as a mismatch there.
-            raise _Retry(f"connection closed early ({offset + got} of {spec.size} bytes)")
+            raise Retry(f"connection closed early ({offset + got} of {spec.size} bytes)")
 
     def _milestones(self) -> None:
         percent = self.part.offset * 100 // self.spec.size if self.spec.size else 100
@@ -356,10 +437,10 @@ class _Transfer:
         spec = self.spec
         size = self.part.offset
         if size != spec.size:
-            self._mismatch(f"got {size} bytes, expected {spec.size}")
+            self.mismatch(f"got {size} bytes, expected {spec.size}")
         digest = self.part.hasher.hexdigest()
         if digest != spec.sha256:
-            self._mismatch(f"sha256 {short(digest)}, expected {short(spec.sha256)}")
+            self.mismatch(f"sha256 {short(digest)}, expected {short(spec.sha256)}")
         os.replace(self.part.path, spec.dest)
         fsync_dir(spec.dest.parent)
         record_verified(spec.dest, spec.sha256)
@@ -376,7 +457,7 @@ class _Transfer:
             self.started_at,
         )
 
-    def _mismatch(self, detail: str) -> None:
+    def mismatch(self, detail: str) -> None:
         """The bytes are not the file the manifest names: drop the ``.part`` and fail."""
         self.part.remove()
         raise ChecksumError(

@@ -1,6 +1,7 @@
 """Download the manifest's checkpoint models into the ComfyUI checkout, verified by SHA-256.
 
-The work is :func:`installer.download.download_all`: resumable, parallel, checksummed. This step
+The work is :func:`installer.download.download_all`: resumable, parallel (files and, for a
+large file, ranges over several connections), checksummed. This step
 only turns the manifest into download specs and records what happened to each file, so the
 summary can say which files came over the network and which were already in place.
 """
@@ -42,6 +43,7 @@ def run(ctx: InstallContext) -> None:
     results = download_all(
         specs,
         jobs=ctx.options.jobs,
+        connections=ctx.options.connections,
         timeout=ctx.options.timeout,
         retries=ctx.options.retries,
         progress=sys.stderr.isatty(),
