@@ -117,6 +117,8 @@ def run_install(
                     ctx.echo(f"      {_step_line(outcome)}")
                 result.steps.append(outcome)
                 ctx.outcomes["steps"].append(outcome.summary())
+                if ctx.system:  # hardware and torch facts found by the step (usage analytics)
+                    _guard(root.set_attributes, dict(ctx.system))
                 if outcome.status == "cancelled":
                     break
         except KeyboardInterrupt:

@@ -27,3 +27,13 @@ ERROR_TYPE = "error.type"
 ERROR_CATEGORIES = ("installation", "network", "system", "configuration", "unexpected", "cancelled")
 
 STEP_STATUSES = ("completed", "skipped", "failed", "cancelled")
+
+# Hardware and torch (usage analytics, coarse only: never a GPU UUID, serial, PCI bus id or VBIOS).
+SYSTEM_ACCELERATOR = f"{SYSTEM_PREFIX}accelerator"  # nvidia | amd | apple | cpu
+SYSTEM_GPU_MODEL = f"{SYSTEM_PREFIX}gpu_model"
+SYSTEM_VRAM_GIB = f"{SYSTEM_PREFIX}vram_gib"
+SYSTEM_DRIVER_MAJOR = f"{SYSTEM_PREFIX}driver_major"
+SYSTEM_CUDA_VERSION = f"{SYSTEM_PREFIX}cuda_version"
+SYSTEM_ROCM_VERSION = f"{SYSTEM_PREFIX}rocm_version"
+SYSTEM_TORCH_BUILD = f"{SYSTEM_PREFIX}torch_build"
+SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
