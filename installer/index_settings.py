@@ -108,6 +108,6 @@ def _pip_config(python: str) -> dict[str, str]:
         if scope not in _SECTIONS:
             continue
         rank = _SECTIONS.index(scope)
-        if key not in found or rank < found[key][0]:
+        if key not in found or rank <= found[key][0]:  # a later file overrides an earlier
             found[key] = (rank, value)
     return {key: value for key, (_, value) in found.items()}

@@ -472,7 +472,7 @@ class Progress:
     def __init__(self, tool: str, *, enabled: bool, stream: TextIO | None = None):
         self.tool = tool
         self.resolved = self.downloaded = self.installed = self.bytes = 0
-        self._selecting = 0  # uv's "Selecting" / pip's "Collecting": resolution under way
+        self._selecting = 0  # uv's "Selecting" lines: resolution under way
         self._phase = ""
         self._prepared = 0
         self._started = time.monotonic()
@@ -490,8 +490,10 @@ class Progress:
     def feed(self, line: str) -> None:
         text = line.strip()
         with self._lock:
-            if text.startswith(("DEBUG Selecting:", "Collecting ")):
+            if text.startswith("DEBUG Selecting:"):  # uv: resolution under way
                 self._selecting += 1
+            elif text.startswith("Collecting "):  # pip: one line a resolved package
+                self.resolved += 1
             elif match := self._RESOLVED.match(text):
                 self.resolved += int(match.group(1))
             elif match := self._SIZE.match(text):
