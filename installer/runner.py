@@ -111,8 +111,9 @@ def run_install(
                     outcome = StepResult(step.name, "skipped", reason="excluded_by_option")
                     _record_skip_span(tracer, outcome)
                     ctx.echo(f"{header} {_step_line(outcome)}")
-                else:
-                    ctx.echo(f"{header} {step.describe(ctx)}")
+                else:  # a skip decided already says so in the first line, not what it would do
+                    decided = _guard(step.skip_if, ctx)
+                    ctx.echo(f"{header} {f'skip ({decided})' if decided else step.describe(ctx)}")
                     outcome = _run_step(step, ctx, tracer, result, on_crash)
                     ctx.echo(f"      {_step_line(outcome)}")
                 result.steps.append(outcome)

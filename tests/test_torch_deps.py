@@ -130,6 +130,8 @@ def test_torch_comes_from_the_chosen_index_and_stays_held(
     [(_, done)] = [e for e in events if e[0] == "requirements_installed"]
     assert done["installer"] == installer and done["installed"] >= 4 and done["seconds"] > 0
     assert done["resolved"] >= 1 and done["downloaded"] >= 1
+    if installer == "pip":  # pip names every download's size; uv names only the large ones
+        assert done["bytes"] > 0 and ctx.bytes_downloaded == done["bytes"]
 
 
 def test_unreachable_torch_index_is_network_naming_the_override(

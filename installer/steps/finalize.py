@@ -137,7 +137,7 @@ def run(ctx: InstallContext) -> None:
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "success": all(s.get("status") in ("completed", "skipped") for s in steps),
         "steps": steps,
-        "installed": {k: v for k, v in ctx.outcomes.items() if k != "steps"},
+        "installed": _installed(ctx),
         "bytes_downloaded": ctx.bytes_downloaded,
         "paths": {
             "comfyui": "ComfyUI",
@@ -151,6 +151,20 @@ def run(ctx: InstallContext) -> None:
     summary = relative_paths(summary, target)
     write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
     ctx.event("summary_written", steps=len(steps), success=summary["success"])
+
+
+def _installed(ctx: InstallContext) -> dict[str, Any]:
+    """The installation as it now stands: what this run did, over what earlier runs recorded.
+
+    A re-run skips what is already in place (the venv, a verified checkout); the summary must
+    still describe it, so an earlier run's entry stays until this run replaces it.
+    """
+    earlier: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data = json.loads((ctx.target / SUMMARY).read_text(encoding="utf-8"))
+        earlier = {k: v for k, v in data.get("installed", {}).items() if isinstance(k, str)}
+    now = {k: v for k, v in ctx.outcomes.items() if k != "steps"}
+    return {**earlier, **now}
 
 
 def relative_paths(value: Any, root: Path) -> Any:
