@@ -18,6 +18,7 @@ FIGURES = {
     "cli": "benchmarks.cli",
     "download": "benchmarks.download",
     "installer": "benchmarks.installer_rerun",
+    "deps": "benchmarks.deps",
 }
 
 

@@ -101,7 +101,7 @@ def run(ctx: InstallContext) -> None:
         held: dict[str, str] = {}
         if plan is not None:
             tool.install_torch(ctx, plan, progress)
-            held = _installed_versions(ctx, plan)
+            held = _installed_versions(ctx, plan, progress.added)
             _check_build(plan, held)
         constraints = _write_constraints(ctx, held)
         tool.install_requirements(ctx, plan, requirements, constraints, held, progress)
@@ -318,7 +318,7 @@ class _Uv(_Installer):
         return [*first, *self.settings.uv_args()]
 
     def _base(self, ctx: InstallContext) -> list[str]:
-        return [self.binary, "pip", "install", "-v", "--python", str(venv_python(ctx))]
+        return [self.binary, "pip", "install", "--python", str(venv_python(ctx))]
 
     def _env(self, ctx: InstallContext) -> dict[str, str]:
         return {
@@ -391,9 +391,16 @@ print(json.dumps(out))
 """
 
 
-def _installed_versions(ctx: InstallContext, plan: TorchPlan) -> dict[str, str]:
-    """The versions of the torch build's packages now in the venv: what the constraint holds."""
+def _installed_versions(
+    ctx: InstallContext, plan: TorchPlan, reported: dict[str, str]
+) -> dict[str, str]:
+    """The versions of the torch build's packages now in the venv: what the constraint holds.
+
+    uv names what it installed; otherwise (pip, or already installed) the venv is asked.
+    """
     names = [_requirement_name(req) for req in plan.build.requirements]
+    if all(name.lower() in reported for name in names):
+        return {name: reported[name.lower()] for name in names}
     done = subprocess.run(
         [str(venv_python(ctx)), "-c", _INSTALLED, *names],
         capture_output=True,
@@ -457,6 +464,7 @@ class Progress:
 
     _RESOLVED = re.compile(r"^(?:Resolved|Audited) (\d+) packages?")
     _INSTALLED = re.compile(r"^Installed (\d+) packages?")
+    _ADDED = re.compile(r"^\+ ([A-Za-z0-9._-]+)==(\S+)$")
     _SIZE = re.compile(r"^Downloading \S+ \(([\d.]+) ?(kB|KiB|MB|MiB|GB|GiB)\)")
     _UV_DOWNLOADED = re.compile(r"^(?:Downloaded \S+$|Prepared (\d+) packages?)")
     _PIP_DONE = re.compile(r"^Successfully installed (.+)")
@@ -472,7 +480,7 @@ class Progress:
     def __init__(self, tool: str, *, enabled: bool, stream: TextIO | None = None):
         self.tool = tool
         self.resolved = self.downloaded = self.installed = self.bytes = 0
-        self._selecting = 0  # uv's "Selecting" lines: resolution under way
+        self.added: dict[str, str] = {}  # what uv reported installing, name -> version
         self._phase = ""
         self._prepared = 0
         self._started = time.monotonic()
@@ -490,8 +498,8 @@ class Progress:
     def feed(self, line: str) -> None:
         text = line.strip()
         with self._lock:
-            if text.startswith("DEBUG Selecting:"):  # uv: resolution under way
-                self._selecting += 1
+            if match := self._ADDED.match(text):  # uv: "+ torch==2.8.0+cpu"
+                self.added[match.group(1).lower()] = match.group(2)
             elif text.startswith("Collecting "):  # pip: one line a resolved package
                 self.resolved += 1
             elif match := self._RESOLVED.match(text):
@@ -515,7 +523,7 @@ class Progress:
         elapsed = int(time.monotonic() - self._started)
         with self._lock:
             counts = (
-                f"{self.resolved or self._selecting} resolved, {self.downloaded} downloaded, "
+                f"{self.resolved} resolved, {self.downloaded} downloaded, "
                 f"{self.installed} installed, {self.bytes / 1e6:.1f} MB"
             )
         return f"  {self.tool} ({self._phase}): {counts}, {elapsed // 60}:{elapsed % 60:02d}"
