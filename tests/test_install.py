@@ -134,7 +134,8 @@ def test_full_install_then_a_fast_rerun(
         m.size for m in fixture.models
     )
     assert any(e["name"] == "download_complete" for e in models["events"])
-    assert span_of(doc, "python_deps")["attributes"]["installer.step.child_cpu_seconds"] > 0
+    # uv's processes are short (CPU time may round to 0), but their memory is always seen.
+    assert span_of(doc, "python_deps")["attributes"]["installer.step.child_peak_rss_mib"] > 0
     system = doc["events"][0]["system_info"]  # the coarse hardware profile, usage analytics
     assert system["accelerator"] == "cpu"
     assert system["torch_build"] == "cpu"
