@@ -210,7 +210,12 @@ def test_clone_checks_out_the_tag_then_reuses_without_network(
     assert head_of(checkout) == demo.commit != demo.head_commit  # the tag, not main
     assert (checkout / "main.py").is_file() and (checkout / "requirements.txt").is_file()
     assert not (checkout / "CHANGELOG.md").exists()  # only on main, after the tag
-    assert ctx.outcomes["comfyui"] == {"ref": demo.tag, "commit": demo.commit[:12], "reused": False}
+    assert ctx.outcomes["comfyui"] == {
+        "ref": demo.tag,
+        "commit": demo.commit[:12],
+        "reused": False,
+        "shallow": False,  # a local path: git clones it in full, and the outcome says so
+    }
     assert "clone_completed" in names(events)
     assert leftovers(target) == []
 

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,13 @@ import uv
 
 from fixtures.demo_fixture import Fixture, add_torch_builds, build_fixture, torch_section
 from fixtures.package_index import PackageIndex
-from installer.context import InstallContext, Options
+from installer.context import InstallContext
 from installer.errors import INSTALLATION, NETWORK, InstallError
 from installer.index_settings import pip_settings
-from installer.manifest import load_manifest
 from installer.steps import comfyui, python_deps
 from installer.steps.python_deps import Progress
-
-Events = list[tuple[str, dict[str, Any]]]
+from tests.contexts import Events
+from tests.contexts import make_ctx as new_ctx
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +55,8 @@ def default_index() -> Iterator[PackageIndex]:
 
 
 def make_ctx(target: Path, manifest: Path, events: Events | None = None, **options: Any):
-    sink: Callable[[str, dict[str, Any]], None] = (
-        (lambda name, attrs: events.append((name, attrs)))
-        if events is not None
-        else (lambda name, attrs: None)
-    )
-    return InstallContext(
-        options=Options(target=target, retries=0, timeout=5, **options),
-        manifest=load_manifest(manifest),
-        echo=lambda line: None,
-        _sink=sink,
-    )
+    """Fail fast: no retries, short network timeouts."""
+    return new_ctx(target, manifest, events, **{"retries": 0, "timeout": 5, **options})
 
 
 def prepared(

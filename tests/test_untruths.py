@@ -8,33 +8,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fixtures.demo_fixture import Fixture, build_fixture
-from installer.context import InstallContext, Options
 from installer.errors import SYSTEM, InstallError
 from installer.hardware import Hardware
-from installer.manifest import load_manifest
 from installer.steps import comfyui, preflight
 from installer.steps.preflight import BASE_MARGIN_BYTES, DOWNLOAD_FACTOR, MB
-
-Events = list[tuple[str, dict[str, Any]]]
+from tests.contexts import Events, make_ctx
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
     return build_fixture(tmp_path_factory.mktemp("fixture"), model_base_url="http://127.0.0.1:9")
-
-
-def ctx_for(target: Path, manifest: Path | None, events: Events | None = None, **options: Any):
-    return InstallContext(
-        options=Options(target=target, **options),
-        manifest=load_manifest(manifest),
-        echo=lambda line: None,
-        _sink=(lambda n, a: events.append((n, a))) if events is not None else (lambda n, a: None),
-    )
 
 
 def install(target: Path, manifest: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +47,7 @@ def install(target: Path, manifest: Path, *args: str) -> subprocess.CompletedPro
 def test_space_check_uses_the_chosen_torch_builds_size(
     tmp_path: Path, hardware: Hardware, build_mb: int
 ) -> None:
-    ctx = ctx_for(tmp_path / "t", None, no_models=True)
+    ctx = make_ctx(tmp_path / "t", None, no_models=True)
     ctx.hardware = hardware
     needed = preflight.required_bytes(ctx)
     venv = int((build_mb + ctx.manifest.requirements_mb) * MB * DOWNLOAD_FACTOR)
@@ -75,7 +62,7 @@ def test_a_torch_build_larger_than_the_disk_is_refused_in_preflight(
     data["torch"]["builds"][0]["size_mb"] = 10**12  # a petabyte of torch
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(data))
-    ctx = ctx_for(tmp_path / "t", manifest, no_models=True)
+    ctx = make_ctx(tmp_path / "t", manifest, no_models=True)
     with pytest.raises(InstallError) as info:
         preflight.run(ctx)
     assert info.value.category == SYSTEM and "not enough disk space" in str(info.value)
@@ -87,7 +74,7 @@ def test_a_torch_build_larger_than_the_disk_is_refused_in_preflight(
 def test_a_local_clone_says_and_records_it_is_not_shallow(demo: Fixture, tmp_path: Path) -> None:
     events: Events = []
     lines: list[str] = []
-    ctx = ctx_for(tmp_path / "t", demo.manifest, events)
+    ctx = make_ctx(tmp_path / "t", demo.manifest, events)
     ctx.echo = lines.append
     assert "full history" in comfyui.describe(ctx) and "depth 1" not in comfyui.describe(ctx)
     comfyui.run(ctx)
@@ -104,7 +91,7 @@ def test_a_file_url_clone_is_shallow_and_says_so(demo: Fixture, tmp_path: Path) 
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(data))
     events: Events = []
-    ctx = ctx_for(tmp_path / "t", manifest, events)
+    ctx = make_ctx(tmp_path / "t", manifest, events)
     assert "shallow-clone" in comfyui.describe(ctx)
     comfyui.run(ctx)
     [done] = [attrs for name, attrs in events if name == "clone_completed"]

@@ -8,19 +8,16 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import git
 import pytest
 
 from fixtures.demo_fixture import Fixture, build_fixture
-from installer.context import InstallContext, Options, StepSkipped
+from installer.context import InstallContext, StepSkipped
 from installer.errors import INSTALLATION, SYSTEM, InstallError
 from installer.hardware import Hardware
-from installer.manifest import load_manifest
 from installer.steps import comfyui, python_deps, verify
-
-Events = list[tuple[str, dict[str, Any]]]
+from tests.contexts import Events, make_ctx
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +32,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fixtur
         comfyui.run(ctx)
         python_deps.run(ctx)
     yield demo, target
-
-
-def make_ctx(
-    target: Path, manifest: Path, events: Events | None = None, **options: Any
-) -> InstallContext:
-    return InstallContext(
-        options=Options(target=target, **options),
-        manifest=load_manifest(manifest),
-        echo=lambda line: None,
-        _sink=(lambda n, a: events.append((n, a))) if events is not None else (lambda n, a: None),
-    )
 
 
 @pytest.fixture
@@ -157,6 +143,6 @@ def test_a_gpu_that_torch_sees_passes_without_cpu_flag(
 
 
 def test_nothing_to_verify_when_the_install_steps_were_left_out(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path / "t", None)  # type: ignore[arg-type]
+    ctx = make_ctx(tmp_path / "t", None)  # the bundled manifest
     assert verify.skip_if(ctx) == "nothing_installed"
     assert verify.describe(ctx).startswith("skip")
