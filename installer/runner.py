@@ -112,7 +112,10 @@ def run_install(
                     _record_skip_span(tracer, outcome)
                     ctx.echo(f"{header} {_step_line(outcome)}")
                 else:  # a skip decided already says so in the first line, not what it would do
-                    decided = _guard(step.skip_if, ctx)
+                    try:
+                        decided = step.skip_if(ctx)
+                    except Exception:  # _run_step asks again and reports the failure
+                        decided = None
                     ctx.echo(f"{header} {f'skip ({decided})' if decided else step.describe(ctx)}")
                     outcome = _run_step(step, ctx, tracer, result, on_crash)
                     ctx.echo(f"      {_step_line(outcome)}")
