@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test reliability bench lint clean
+.PHONY: setup demo test reliability bench lint clean real-install
 
 setup: $(STAMP)
 
@@ -22,6 +22,11 @@ test: $(STAMP)
 
 reliability: $(STAMP)
 	$(PY) -m pytest tests/reliability
+
+# The real ComfyUI v0.3.64 with real dependencies (downloads GBs; not part of `make test`).
+COMFYUI_BUNDLE ?= ../shared/fixtures/comfyui-v0.3.64.bundle
+real-install: $(STAMP)
+	COMFYUI_BUNDLE=$(COMFYUI_BUNDLE) $(PY) -m fixtures.real_install
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -19,6 +19,7 @@ FIGURES = {
     "report_from": "benchmarks.report_from",
     "download": "benchmarks.download",
     "installer": "benchmarks.installer_rerun",
+    "deps": "benchmarks.deps",
 }
 
 

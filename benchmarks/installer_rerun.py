@@ -12,6 +12,7 @@ The steps' own durations in the second run's session, and ``python -m installer 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,14 @@ def run(quick: bool) -> list[Result]:
         fixture = build_fixture(root / "fixture")
         home = consented_home(root)
         target = root / "DinoAir"
-        env = clean_env(DINOAIR_HOME=str(home))
+        env = {k: v for k, v in clean_env().items() if not k.startswith(("PIP_", "UV_"))}
+        # Offline: the fixture's own index only, never this machine's pip settings.
+        env.update(
+            DINOAIR_HOME=str(home),
+            PIP_CONFIG_FILE=os.devnull,
+            PIP_INDEX_URL=fixture.torch_index,
+            UV_CACHE_DIR=str(root / "uv-cache"),
+        )
         with ModelServer(fixture.models_dir) as server:
             write_manifest(fixture, server.base_url)
             cmd = [

@@ -26,6 +26,8 @@ from .errors import HINTS, InstallError, categorize
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
+from .steps.preflight import detect_hardware
+from .torch_plan import plan_torch
 
 _logger = logging.getLogger(__name__)
 
@@ -115,6 +117,39 @@ def _default_target() -> Path:
     show_default=True,
     help="Seconds a stalled network read may take before it is retried.",
 )
+@click.option(
+    "--gpu",
+    type=click.Choice(["auto", "nvidia", "amd", "apple", "cpu"]),
+    default="auto",
+    show_default=True,
+    help="Which accelerator to install torch for; auto detects it.",
+)
+@click.option(
+    "--cuda-version", metavar="X.Y", help="Install the torch build for this CUDA version."
+)
+@click.option(
+    "--rocm-version", metavar="X.Y", help="Install the torch build for this ROCm version."
+)
+@click.option(
+    "--torch-index",
+    metavar="URL",
+    help="Install torch from this package index (a mirror) instead of the manifest's.",
+)
+@click.option(
+    "--installer",
+    "installer_name",
+    type=click.Choice(["uv", "pip"]),
+    default="uv",
+    show_default=True,
+    help="What installs the Python dependencies (pip is the fallback when uv cannot run).",
+)
+@click.option(
+    "--verify-timeout",
+    type=click.FloatRange(1, 3600),
+    default=300.0,
+    show_default=True,
+    help="Seconds ComfyUI's own quick test may take in the verify step.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
 @click.version_option(__version__, "--version", prog_name="dinoair-install")
 def cli(
@@ -130,6 +165,12 @@ def cli(
     connections: int,
     retries: int,
     timeout: float,
+    gpu: str,
+    cuda_version: str | None,
+    rocm_version: str | None,
+    torch_index: str | None,
+    installer_name: str,
+    verify_timeout: float,
     verbose: bool,
 ) -> None:
     """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
@@ -150,6 +191,12 @@ def cli(
         connections=connections,
         retries=retries,
         timeout=timeout,
+        gpu=gpu,
+        cuda_version=cuda_version,
+        rocm_version=rocm_version,
+        torch_index=torch_index,
+        installer=installer_name,
+        verify_timeout=verify_timeout,
     )
     steps = STEPS
     try:
@@ -266,11 +313,21 @@ def _run_attributes(
         f"{ARG_PREFIX}retries": options.retries,
         f"{ARG_PREFIX}verbose": options.verbose,
         f"{ARG_PREFIX}yes": options.yes,
+        f"{ARG_PREFIX}gpu": options.gpu,
+        f"{ARG_PREFIX}cuda_version": options.cuda_version or "",
+        f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
+        f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
+        f"{ARG_PREFIX}installer": options.installer,
     }
 
 
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Plan for {ctx.target} (dry run: nothing will be changed)")
+    ctx.hardware = detect_hardware(ctx.options)
+    click.echo(f"Hardware: {ctx.hardware.describe()}")
+    plan = plan_torch(ctx.manifest, ctx.hardware, ctx.options.torch_index)
+    click.echo(f"Torch: {plan.describe() if plan else 'no torch section in the manifest'}")
+    click.echo(f"Installer: {ctx.options.installer}")
     for index, step in enumerate(STEPS, 1):
         if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
             line = "skipped (excluded_by_option)"

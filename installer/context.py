@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import psutil
 
 from .errors import InstallError
+from .hardware import Hardware
 from .manifest import Manifest
 
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -38,6 +39,12 @@ class Options:
     connections: int = 8  # parallel range requests for one large file
     timeout: float = 30.0  # network read timeout, seconds
     retries: int = 3
+    gpu: str = "auto"  # auto | nvidia | amd | apple | cpu
+    cuda_version: str | None = None
+    rocm_version: str | None = None
+    torch_index: str | None = None  # replaces the index of the chosen torch build
+    installer: str = "uv"  # uv | pip: what installs the Python dependencies
+    verify_timeout: float = 300.0  # seconds ComfyUI's quick test may take
 
 
 class StepSkipped(Exception):
@@ -63,6 +70,8 @@ class InstallContext:
     manifest: Manifest  # Manifest.unloaded(...) when it failed to load (preflight then fails)
     echo: Callable[[str], None] = print
     tools: dict[str, str | None] = field(default_factory=dict)  # filled by preflight
+    hardware: Hardware | None = None  # detected by preflight (or the CLI for --dry-run)
+    system: dict[str, Any] = field(default_factory=dict)  # coarse hardware facts for telemetry
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
     _sink: EventSink = field(default=_discard, repr=False)  # see set_event_sink
     bytes_downloaded: int = 0
@@ -106,8 +115,11 @@ class InstallContext:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         what: str | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         """Run a tool, tee its output to ``logs/<log_name>``, stream it under ``--verbose``.
+
+        ``on_line`` sees each line of output as it comes (live progress).
 
         Raises :class:`InstallError` (``installation``) naming the log when the tool fails.
         """
@@ -130,6 +142,8 @@ class InstallContext:
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     log.write(line)
+                    if on_line is not None:
+                        on_line(line.decode(errors="replace"))
                     if self.options.verbose:
                         sys.stdout.write("    " + line.decode(errors="replace"))
                         sys.stdout.flush()

@@ -19,6 +19,8 @@ from .errors import ConfigurationError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,19 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class TorchBuild:
+    """One torch build: for which accelerator (and CUDA/ROCm version), from which index."""
+
+    name: str  # e.g. "cu128", "rocm6.4", "cpu": recorded in telemetry as the torch build
+    accelerator: str  # nvidia | amd | apple | cpu
+    index: str  # the package index holding this build
+    requirements: tuple[str, ...]  # torch, torchvision, torchaudio (pinned or not)
+    size_mb: int  # what it adds to the venv, for preflight's disk check
+    cuda: str | None = None
+    rocm: str | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     source: Path  # the manifest file; relative paths resolve against its folder
     comfyui_repo: str
@@ -39,6 +54,10 @@ class Manifest:
     checkpoints: tuple[Checkpoint, ...]
     webgui_dir: Path
     workflows_dir: Path
+    comfyui_released: str | None = None  # RFC 3339 date: resolve ComfyUI's requirements as of it
+    lock: Path | None = None  # a pinned requirements file used instead of requirements.txt
+    requirements_mb: int = 1500  # ComfyUI's requirements other than torch, in the venv
+    torch_builds: tuple[TorchBuild, ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -97,6 +116,22 @@ def _parse(data: Any, path: Path) -> Manifest:
     if len(set(names)) != len(names):
         raise ConfigurationError(f"manifest {where}: checkpoint names must be unique")
     base = path.parent
+    released = comfy.get("released")
+    if released is not None and not (isinstance(released, str) and _DATE.match(released)):
+        raise ConfigurationError(f"manifest {where}: comfyui.released must be a date (YYYY-MM-DD)")
+    lock = comfy.get("lock")
+    if lock is not None and not isinstance(lock, str):
+        raise ConfigurationError(f"manifest {where}: comfyui.lock must be a file path")
+    requirements_mb = comfy.get("requirements_mb", 1500)
+    if isinstance(requirements_mb, bool) or not isinstance(requirements_mb, int):
+        raise ConfigurationError(f"manifest {where}: comfyui.requirements_mb must be a number")
+    torch = data.get("torch", {"builds": []})
+    if not isinstance(torch, dict) or not isinstance(torch.get("builds"), list):
+        raise ConfigurationError(f"manifest {where}: torch.builds must be a list")
+    builds = tuple(
+        _torch_build(entry, f"{where}: torch.builds[{i}]")
+        for i, entry in enumerate(torch["builds"])
+    )
     return Manifest(
         source=path,
         comfyui_repo=_resolve_repo(repo, base),
@@ -105,6 +140,37 @@ def _parse(data: Any, path: Path) -> Manifest:
         checkpoints=checkpoints,
         webgui_dir=base / _field(data, "webgui", str, where),
         workflows_dir=base / _field(data, "workflows", str, where),
+        comfyui_released=released,
+        lock=(base / lock) if lock else None,
+        requirements_mb=requirements_mb,
+        torch_builds=builds,
+    )
+
+
+def _torch_build(entry: Any, where: str) -> TorchBuild:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"manifest {where}: expected an object")
+    accelerator = _field(entry, "accelerator", str, where)
+    if accelerator not in ("nvidia", "amd", "apple", "cpu"):
+        raise ConfigurationError(f"manifest {where}: accelerator must be nvidia, amd, apple or cpu")
+    requirements = _field(entry, "requirements", list, where)
+    if not requirements or not all(isinstance(r, str) and r.strip() for r in requirements):
+        raise ConfigurationError(f"manifest {where}: requirements must list torch and friends")
+    size = _field(entry, "size_mb", int, where)
+    versions = {key: entry.get(key) for key in ("cuda", "rocm")}
+    for key, value in versions.items():
+        if value is not None and not (isinstance(value, str) and _MAJOR_MINOR.match(value)):
+            raise ConfigurationError(f"manifest {where}: {key} must look like 12.8")
+    if accelerator == "nvidia" and versions["cuda"] is None:
+        raise ConfigurationError(f"manifest {where}: an nvidia build needs its cuda version")
+    return TorchBuild(
+        name=_field(entry, "name", str, where),
+        accelerator=accelerator,
+        index=_field(entry, "index", str, where),
+        requirements=tuple(requirements),
+        size_mb=size,
+        cuda=versions["cuda"],
+        rocm=versions["rocm"],
     )
 
 

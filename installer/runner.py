@@ -110,12 +110,18 @@ def run_install(
                     outcome = StepResult(step.name, "skipped", reason="excluded_by_option")
                     _record_skip_span(tracer, outcome)
                     ctx.echo(f"{header} {_step_line(outcome)}")
-                else:
-                    ctx.echo(f"{header} {step.describe(ctx)}")
+                else:  # a skip decided already says so in the first line, not what it would do
+                    try:
+                        decided = step.skip_if(ctx)
+                    except Exception:  # _run_step asks again and reports the failure
+                        decided = None
+                    ctx.echo(f"{header} {f'skip ({decided})' if decided else step.describe(ctx)}")
                     outcome = _run_step(step, ctx, tracer, result, on_crash)
                     ctx.echo(f"      {_step_line(outcome)}")
                 result.steps.append(outcome)
                 ctx.outcomes["steps"].append(outcome.summary())
+                if ctx.system:  # hardware and torch facts found by the step (usage analytics)
+                    _guard(root.set_attributes, dict(ctx.system))
                 if outcome.status == "cancelled":
                     break
         except KeyboardInterrupt:

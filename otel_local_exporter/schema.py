@@ -71,7 +71,15 @@ __all__ = [
     "STEP_SKIP_REASON",
     "STEP_STATUS",
     "STEP_STATUSES",
+    "SYSTEM_ACCELERATOR",
+    "SYSTEM_CUDA_VERSION",
+    "SYSTEM_DRIVER_MAJOR",
+    "SYSTEM_GPU_MODEL",
     "SYSTEM_PREFIX",
+    "SYSTEM_ROCM_VERSION",
+    "SYSTEM_TORCH_BUILD",
+    "SYSTEM_TORCH_DEVICE",
+    "SYSTEM_VRAM_GIB",
     "TRACE_ID_PATTERN",
     "CompleteEvent",
     "ErrorEvent",
@@ -109,6 +117,16 @@ INSTALLER_VERSION = "installer.version"
 RUN_RESULT = "installer.result"  # one of RUN_RESULTS
 ARG_PREFIX = "installer.arg."  # one attribute per chosen argument (usage analytics)
 SYSTEM_PREFIX = "installer.system."  # hardware profile: cpu count, memory GiB (usage analytics)
+# Hardware and torch, under SYSTEM_PREFIX (usage analytics, coarse only: never a GPU UUID, serial,
+# PCI bus id or VBIOS version).
+SYSTEM_ACCELERATOR = f"{SYSTEM_PREFIX}accelerator"  # nvidia | amd | apple | cpu
+SYSTEM_GPU_MODEL = f"{SYSTEM_PREFIX}gpu_model"
+SYSTEM_VRAM_GIB = f"{SYSTEM_PREFIX}vram_gib"
+SYSTEM_DRIVER_MAJOR = f"{SYSTEM_PREFIX}driver_major"
+SYSTEM_CUDA_VERSION = f"{SYSTEM_PREFIX}cuda_version"
+SYSTEM_ROCM_VERSION = f"{SYSTEM_PREFIX}rocm_version"
+SYSTEM_TORCH_BUILD = f"{SYSTEM_PREFIX}torch_build"
+SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
 
 # Step spans.
 STEP_NAME = "installer.step"

@@ -20,6 +20,28 @@ def dinoair_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
+@pytest.fixture(autouse=True)
+def package_settings(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test reaches a real package index: pip and uv see one empty local index only.
+
+    The machine's own pip configuration (pip.conf, PIP_*) and UV_* settings are hidden; a test
+    that wants an index sets PIP_INDEX_URL itself. uv's cache is private to the test session.
+    """
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_")):
+            monkeypatch.delenv(name)
+    empty = tmp_path_factory.getbasetemp() / "empty-index" / "simple"
+    empty.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", empty.as_uri())
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "uv-cache"))
+    return empty
+
+
 @pytest.fixture
 def consented_home(dinoair_home: Path) -> Path:
     """A home whose config says yes to everything."""

@@ -210,7 +210,12 @@ def test_clone_checks_out_the_tag_then_reuses_without_network(
     assert head_of(checkout) == demo.commit != demo.head_commit  # the tag, not main
     assert (checkout / "main.py").is_file() and (checkout / "requirements.txt").is_file()
     assert not (checkout / "CHANGELOG.md").exists()  # only on main, after the tag
-    assert ctx.outcomes["comfyui"] == {"ref": demo.tag, "commit": demo.commit[:12], "reused": False}
+    assert ctx.outcomes["comfyui"] == {
+        "ref": demo.tag,
+        "commit": demo.commit[:12],
+        "reused": False,
+        "shallow": False,  # a local path: git clones it in full, and the outcome says so
+    }
     assert "clone_completed" in names(events)
     assert leftovers(target) == []
 
@@ -396,7 +401,8 @@ def test_stale_partial_of_a_killed_run_is_removed(tmp_path: Path, demo: Fixture)
 def installed(
     demo: Fixture, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[InstallContext, Events]:
-    """One real install (clone, venv with pip, offline pip) shared by the python_deps tests.
+    """One real install (clone, venv, offline uv from the fixture's torch index) shared by the
+    python_deps tests.
 
     It starts from a broken venv (a folder without its python, as left when Python was
     upgraded away), so the one slow venv creation also covers "recreate a broken venv".
@@ -407,9 +413,7 @@ def installed(
     comfyui.run(ctx)
     (target / "venv" / "lib").mkdir(parents=True)
     (target / "venv" / "pyvenv.cfg").write_text("home = /no/such/python\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIP_NO_INDEX", "1")
-        python_deps.run(ctx)
+    python_deps.run(ctx)
     return ctx, events
 
 
@@ -425,15 +429,15 @@ def test_python_deps_installs_the_wheel_offline(installed: tuple[InstallContext,
     assert venv_imports_demo_dep(ctx)
     assert "venv_created" in names(events) and "requirements_installed" in names(events)
     assert ctx.outcomes["python_deps"]["venv_created"] is True
-    assert ctx.outcomes["python_deps"]["requirements"] == 1
-    log = (ctx.logs_dir / "pip-install.log").read_text()
-    assert "Successfully installed dinoair-demo-dep-0.1.0" in log
+    assert ctx.outcomes["python_deps"]["requirements"] == 3  # torch, torchvision, the demo wheel
+    assert ctx.outcomes["python_deps"]["installer"] == "uv"
+    log = (ctx.logs_dir / "uv-install.log").read_text()
+    assert "+ dinoair-demo-dep==0.1.0" in log and "+ torch==2.8.0+cpu" in log
     assert_plain_attributes(events)
 
 
 def test_python_deps_second_run_skips(installed: tuple[InstallContext, Events]) -> None:
     ctx, _ = installed
-    assert python_deps.skip_if(ctx) == "already_installed"
     assert python_deps.describe(ctx).startswith("skip")
     with pytest.raises(StepSkipped) as info:
         python_deps.run(ctx)
@@ -448,26 +452,23 @@ def test_python_deps_failing_requirement_names_the_log(
     good = requirements.read_text()
     requirements.write_text(good + "dinoair-no-such-package==9.9.9\n")
     try:
-        assert python_deps.skip_if(ctx) is None  # changed requirements: install again
+        assert not python_deps.describe(ctx).startswith("skip")  # changed: install again
         with pytest.raises(InstallError) as info:
             python_deps.run(ctx)
         assert info.value.category == INSTALLATION
-        assert "pip install failed" in str(info.value)
-        assert "pip-install.log" in info.value.hint
-        assert python_deps.skip_if(ctx) is None  # no stamp for a failed install
+        assert "uv install (requirements) failed" in str(info.value)
+        assert "uv-install.log" in info.value.hint
+        assert not python_deps.describe(ctx).startswith("skip")  # no stamp for a failure
     finally:
         requirements.write_text(good)
-    assert python_deps.skip_if(ctx) == "already_installed"  # the earlier stamp still holds
+    assert python_deps.describe(ctx).startswith("skip")  # the earlier stamp still holds
 
 
 def test_python_deps_unreachable_index_is_network(
     installed: tuple[InstallContext, Events], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx, _ = installed
-    monkeypatch.delenv("PIP_NO_INDEX")
-    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no site-wide index or mirror
-    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:1/simple")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:1/simple")  # reaches uv as its index
     requirements = python_deps.requirements_file(ctx)
     good = requirements.read_text()
     requirements.write_text(good + "dinoair-no-such-package==9.9.9\n")
@@ -477,7 +478,7 @@ def test_python_deps_unreachable_index_is_network(
     finally:
         requirements.write_text(good)
     assert info.value.category == NETWORK
-    assert "pip-install.log" in info.value.hint
+    assert "uv-install.log" in info.value.hint
 
 
 def test_python_deps_missing_requirements_is_installation(tmp_path: Path, demo: Fixture) -> None:

@@ -29,6 +29,7 @@ import installer
 from fixtures.model_server import ModelServer
 from installer.context import InstallContext, Options, StepSkipped
 from installer.errors import INSTALLATION, InstallError, categorize
+from installer.hardware import Hardware
 from installer.manifest import load_manifest
 from installer.steps import STEPS, finalize, models, ollama_models, webgui, workflows
 
@@ -655,15 +656,20 @@ def test_installed_webgui_serves_the_page_and_its_config(tmp_path: Path) -> None
 # -- finalize ------------------------------------------------------------------------------------
 
 
-def test_finalize_writes_launch_scripts(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("accelerator", "flags"), [("cpu", " --cpu"), ("nvidia", ""), ("apple", "")]
+)
+def test_finalize_writes_launch_scripts(tmp_path: Path, accelerator: str, flags: str) -> None:
+    """The scripts start ComfyUI with the device flags verify used (--cpu on a CPU machine)."""
     ctx, events = make_ctx(tmp_path)
+    ctx.hardware = Hardware(accelerator=accelerator)
     finalize.run(ctx)
     sh = ctx.target / "start.sh"
     assert stat.S_IMODE(sh.stat().st_mode) == 0o755
     text = sh.read_text()
     assert text.startswith("#!/usr/bin/env bash\n") and "\r" not in text
     assert ". venv/bin/activate" in text
-    assert "python ComfyUI/main.py --listen 127.0.0.1 --port 8188 &" in text
+    assert f"python ComfyUI/main.py --listen 127.0.0.1 --port 8188{flags} &" in text
     assert "node webgui/server.js &" in text and "trap " in text
     assert "http://127.0.0.1:8188" in text and "http://127.0.0.1:${PORT:-3000}" in text
     subprocess.run(["bash", "-n", str(sh)], check=True)
@@ -671,7 +677,7 @@ def test_finalize_writes_launch_scripts(tmp_path: Path) -> None:
     bat = (ctx.target / "start.bat").read_bytes()
     assert bat.count(b"\n") == bat.count(b"\r\n") > 10  # CRLF only
     assert b'call "venv\\Scripts\\activate.bat"' in bat
-    assert b"python ComfyUI\\main.py --listen 127.0.0.1 --port 8188" in bat
+    assert f"python ComfyUI\\main.py --listen 127.0.0.1 --port 8188{flags}\r\n".encode() in bat
     assert b"node webgui\\server.js" in bat and b"taskkill" in bat
     assert event(events, "summary_written")["success"] is True
 
@@ -819,6 +825,7 @@ def test_start_sh_starts_both_and_stops_both(launch_target: InstallContext, how:
             "127.0.0.1",
             "--port",
             "8188",
+            "--cpu",  # no GPU detected in this context: the flag verify used
             str(launch_target.target / "venv"),
         ]
         assert wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api/config"))[0] == 200

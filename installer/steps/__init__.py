@@ -10,6 +10,7 @@ from . import (
     ollama_models,
     preflight,
     python_deps,
+    verify,
     webgui,
     workflows,
 )
@@ -20,6 +21,7 @@ STEPS: tuple[Step, ...] = tuple(
         preflight,
         comfyui,
         python_deps,
+        verify,
         workflows,
         ollama_models,
         models,

@@ -75,6 +75,7 @@ def run(ctx: InstallContext) -> None:
         assert head is not None
         ctx.event("checkout_reused", commit=head[:SHORT_SHA])
         ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": True}
+        ensure_user_folders(dest)
         return
     if problem != "missing":
         _clear_destination(ctx, dest, problem)
@@ -86,14 +87,24 @@ def run(ctx: InstallContext) -> None:
         _clone_with_retries(ctx, partial, repo_url, ref)
         with git.Repo(partial) as repo:
             head = repo.head.commit.hexsha
+            shallow = repo.git.rev_parse("--is-shallow-repository") == "true"
         os.replace(partial, dest)
     except BaseException:
         # Failure, Ctrl-C or SystemExit: never leave a half checkout behind.
         _remove_tree(partial)
         raise
     seconds = round(time.monotonic() - started, 3)
-    ctx.event("clone_completed", commit=head[:SHORT_SHA], seconds=seconds, shallow=True)
-    ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": False}
+    # git ignores --depth for a local path or a bundle: record what really happened.
+    ctx.event("clone_completed", commit=head[:SHORT_SHA], seconds=seconds, shallow=shallow)
+    if not shallow:
+        ctx.echo("  cloned with full history (git makes no shallow clone from a local path)")
+    ctx.outcomes["comfyui"] = {
+        "ref": ref,
+        "commit": head[:SHORT_SHA],
+        "reused": False,
+        "shallow": shallow,
+    }
+    ensure_user_folders(dest)
 
 
 def describe(ctx: InstallContext) -> str:
@@ -102,10 +113,29 @@ def describe(ctx: InstallContext) -> str:
     if problem is None:
         assert head is not None
         return f"reuse the ComfyUI checkout at {ref} ({head[:SHORT_SHA]}); no download"
-    action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MB) into ComfyUI/"
+    if is_local_source(ctx.manifest.comfyui_repo):
+        action = f"clone ComfyUI {ref} into ComfyUI/ (full history: git ignores depth locally)"
+    else:
+        action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MB) into ComfyUI/"
     if problem == "missing":
         return action
     return f"move the existing ComfyUI/ aside ({problem.replace('_', ' ')}), then {action}"
+
+
+# Folders ComfyUI expects (upstream keeps them with placeholder files; a checkout without them,
+# such as a snapshot, stops at start-up with FileNotFoundError). Empty folders are not tracked,
+# so creating them leaves the checkout clean.
+USER_FOLDERS = ("custom_nodes", "input", "output", "models/checkpoints", "models/vae")
+
+
+def ensure_user_folders(checkout: Path) -> None:
+    for folder in USER_FOLDERS:
+        (checkout / folder).mkdir(parents=True, exist_ok=True)
+
+
+def is_local_source(repo_url: str) -> bool:
+    """A path or a bundle: git clones those in full whatever ``--depth`` says."""
+    return "://" not in repo_url and not repo_url.startswith("git@")
 
 
 def inspect_checkout(path: Path, repo_url: str, ref: str) -> tuple[str | None, str | None]:

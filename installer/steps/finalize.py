@@ -19,6 +19,7 @@ from typing import Any
 from .. import __version__
 from ..context import InstallContext, Step
 from ..fsutil import write_atomic
+from .verify import device_flags
 
 SUMMARY = "install_summary.json"
 _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")  # /x, C:\x, \\server\share
@@ -52,7 +53,7 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-python ComfyUI/main.py --listen 127.0.0.1 --port {COMFYUI_PORT} &
+python ComfyUI/main.py --listen 127.0.0.1 --port {COMFYUI_PORT}{{flags}} &
 comfyui=$!
 pids="$comfyui"
 echo "ComfyUI:     http://127.0.0.1:{COMFYUI_PORT}"
@@ -97,7 +98,7 @@ if errorlevel 1 (
 
 echo ComfyUI:     http://127.0.0.1:{COMFYUI_PORT}
 echo Press Ctrl-C to stop.
-python ComfyUI\\main.py --listen 127.0.0.1 --port {COMFYUI_PORT}
+python ComfyUI\\main.py --listen 127.0.0.1 --port {COMFYUI_PORT}{{flags}}
 
 rem ComfyUI has stopped: stop the web GUI too.
 set "WEBGUI_PID="
@@ -116,8 +117,11 @@ def run(ctx: InstallContext) -> None:
     started = time.monotonic()
     target = ctx.target
     target.mkdir(parents=True, exist_ok=True)
-    write_atomic(target / "start.sh", START_SH.encode(), mode=0o755)
-    write_atomic(target / "start.bat", START_BAT.replace("\n", "\r\n").encode(), mode=0o644)
+    flags = "".join(f" {flag}" for flag in device_flags(ctx))  # the flags verify used
+    start_sh = START_SH.replace("{flags}", flags)
+    start_bat = START_BAT.replace("{flags}", flags).replace("\n", "\r\n")
+    write_atomic(target / "start.sh", start_sh.encode(), mode=0o755)
+    write_atomic(target / "start.bat", start_bat.encode(), mode=0o644)
     ctx.outcomes["finalize"] = {"scripts": ["start.sh", "start.bat"], "summary": SUMMARY}
 
     steps = [dict(s) for s in ctx.outcomes.get("steps", []) if s.get("name") != "finalize"]
@@ -133,7 +137,7 @@ def run(ctx: InstallContext) -> None:
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "success": all(s.get("status") in ("completed", "skipped") for s in steps),
         "steps": steps,
-        "installed": {k: v for k, v in ctx.outcomes.items() if k != "steps"},
+        "installed": _installed(ctx),
         "bytes_downloaded": ctx.bytes_downloaded,
         "paths": {
             "comfyui": "ComfyUI",
@@ -147,6 +151,20 @@ def run(ctx: InstallContext) -> None:
     summary = relative_paths(summary, target)
     write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
     ctx.event("summary_written", steps=len(steps), success=summary["success"])
+
+
+def _installed(ctx: InstallContext) -> dict[str, Any]:
+    """The installation as it now stands: what this run did, over what earlier runs recorded.
+
+    A re-run skips what is already in place (the venv, a verified checkout); the summary must
+    still describe it, so an earlier run's entry stays until this run replaces it.
+    """
+    earlier: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data = json.loads((ctx.target / SUMMARY).read_text(encoding="utf-8"))
+        earlier = {k: v for k, v in data.get("installed", {}).items() if isinstance(k, str)}
+    now = {k: v for k, v in ctx.outcomes.items() if k != "steps"}
+    return {**earlier, **now}
 
 
 def relative_paths(value: Any, root: Path) -> Any:

@@ -22,6 +22,8 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 
 def describe(ctx: InstallContext) -> str:
+    if "ollama" in ctx.tools and not ctx.tools["ollama"]:  # preflight looked and found none
+        return "skip: Ollama is not installed (preflight found no `ollama`)"
     models = ", ".join(ctx.manifest.ollama_models) or "none"
     return f"pull the Ollama models not present yet ({models}) with `ollama pull`"
 

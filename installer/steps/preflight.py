@@ -2,7 +2,8 @@
 
 Checks what every later step relies on (a supported Python, git, pip, a writable target, enough
 free disk) and records which optional tools exist in ``ctx.tools``, so the steps that need node,
-npm or ollama can skip themselves instead of failing.
+npm or ollama can skip themselves instead of failing. It also finds the accelerator
+(:mod:`installer.hardware`), which decides the torch build and so the disk space needed.
 """
 
 from __future__ import annotations
@@ -14,20 +15,28 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from ..context import InstallContext, Step
+from otel_local_exporter import attributes as attr
+
+from ..context import InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
+from ..hardware import Hardware, detect
+from ..torch_plan import TorchPlan, plan_torch
 
 MIN_PYTHON = (3, 10)
 REQUIRED_TOOLS = ("git",)
 OPTIONAL_TOOLS = ("node", "npm", "ollama")
 GIB = 1024**3
-# ComfyUI's checkout, the venv with pip and the logs, before any model. Real ComfyUI
-# requirements pull torch, which needs more: pip then fails with "No space left on device",
-# which python_deps reports as a system error.
-BASE_MARGIN_BYTES = 2 * GIB
+MB = 1000**2
+# ComfyUI's checkout, the venv with pip, the logs and the installer's download cache, on top of
+# what the manifest says the torch build and ComfyUI's other requirements take in the venv.
+BASE_MARGIN_BYTES = 1 * GIB
+# Wheels are downloaded (and unpacked in the cache) before they are installed: the disk holds
+# them twice for a while. Measured: a 6.1 GB venv peaked 9.1 GiB above the start.
+DOWNLOAD_FACTOR = 1.5
 # Logs, stamps and launch scripts once ComfyUI and the venv already exist (a re-run).
 RERUN_MARGIN_BYTES = 100 * 1024**2
 
@@ -37,7 +46,25 @@ _TOOL_HINTS = {
 }
 
 
+def detect_hardware(options: Options) -> Hardware:
+    return detect(options.gpu, cuda_version=options.cuda_version, rocm_version=options.rocm_version)
+
+
 def run(ctx: InstallContext) -> None:
+    hardware = ctx.hardware = detect_hardware(ctx.options)
+    ctx.echo(f"  hardware: {hardware.describe()}")
+    plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
+    if plan is not None:
+        ctx.echo(f"  torch: {plan.describe()}")
+    ctx.system.update(system_attributes(hardware, plan))
+    ctx.event(
+        "hardware_detected",
+        accelerator=hardware.accelerator,
+        source=hardware.source,
+        gpu_count=hardware.gpu_count,
+        reason=hardware.reason or "",
+        torch_build=plan.build.name if plan else "",
+    )
     check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
 
@@ -68,7 +95,33 @@ def run(ctx: InstallContext) -> None:
         "tools": {tool: path is not None for tool, path in ctx.tools.items()},
         "free_gib": _gib(free),
         "needed_gib": _gib(needed),
+        "hardware": {
+            "accelerator": hardware.accelerator,
+            "gpu_model": hardware.gpu_model,
+            "gpu_count": hardware.gpu_count,
+            "vram_gib": hardware.vram_gib,
+            "driver_version": hardware.driver_version,
+            "cuda_version": hardware.cuda_version,
+            "rocm_version": hardware.rocm_version,
+            "source": hardware.source,
+            "reason": hardware.reason,
+        },
+        "torch_build": plan.build.name if plan else None,
     }
+
+
+def system_attributes(hardware: Hardware, plan: TorchPlan | None) -> dict[str, Any]:
+    """The coarse hardware profile for telemetry (usage analytics); None values are left out."""
+    values = {
+        attr.SYSTEM_ACCELERATOR: hardware.accelerator,
+        attr.SYSTEM_GPU_MODEL: hardware.gpu_model,
+        attr.SYSTEM_VRAM_GIB: hardware.vram_gib,
+        attr.SYSTEM_DRIVER_MAJOR: hardware.driver_major,
+        attr.SYSTEM_CUDA_VERSION: hardware.cuda_version,
+        attr.SYSTEM_ROCM_VERSION: hardware.rocm_version,
+        attr.SYSTEM_TORCH_BUILD: plan.build.name if plan else None,
+    }
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def describe(ctx: InstallContext) -> str:
@@ -98,12 +151,21 @@ def required_bytes(ctx: InstallContext) -> int:
     again, so a re-run on a nearly full disk is not refused for space it will not use.
     """
     installed = ctx.comfyui_dir.is_dir() and (ctx.target / "venv").is_dir()
-    needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES
+    needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES + venv_bytes(ctx)
     if not ctx.options.no_models:
         for checkpoint in ctx.manifest.checkpoints:
             if _file_size(ctx.comfyui_dir / checkpoint.dest / checkpoint.name) != checkpoint.size:
                 needed += checkpoint.size
     return needed
+
+
+def venv_bytes(ctx: InstallContext) -> int:
+    """What the venv will need at its peak: the torch build's and the other requirements'
+    installed size from the manifest, times :data:`DOWNLOAD_FACTOR` for the downloads."""
+    hardware = ctx.hardware or detect_hardware(ctx.options)
+    plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
+    size_mb = ctx.manifest.requirements_mb + (plan.build.size_mb if plan else 0)
+    return int(size_mb * MB * DOWNLOAD_FACTOR)
 
 
 def _check_pip() -> None:

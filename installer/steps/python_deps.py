@@ -1,9 +1,15 @@
-"""Python dependencies: a venv next to ComfyUI with its ``requirements.txt`` installed.
+"""Python dependencies: a venv next to ComfyUI, the right torch first, then its requirements.
 
-ComfyUI gets its own virtual environment at ``<target>/venv`` so its pins (torch and friends)
-never touch the user's Python. A stamp in the venv records the sha256 of the requirements that
-were installed; while it matches and the venv's python exists the step is skipped, so a re-run
-costs milliseconds instead of a pip resolve. The stamp is written only after pip succeeded.
+ComfyUI gets its own virtual environment at ``<target>/venv`` so its pins never touch the user's
+Python. The torch build chosen for the machine (:mod:`installer.torch_plan`) is installed first
+from its index; then ComfyUI's ``requirements.txt`` with a constraints file holding exactly that
+torch, so the resolver can never swap in another build. ComfyUI's requirements are resolved as
+of the release date in the manifest (uv's ``--exclude-newer``) unless the manifest has a lock.
+
+uv (a dependency of the installer) does the work, ``uv pip install --python venv/...``; pip is
+the fallback (``--installer pip``, or uv cannot run here). A live line shows progress; the full
+output goes to ``logs/``. A stamp in the venv records what was installed (requirements, torch
+build, index, date); while it matches the step is skipped. It is written only after success.
 """
 
 from __future__ import annotations
@@ -11,18 +17,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import ClassVar, TextIO
 
 from ..context import InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import write_atomic
+from ..hardware import Hardware
+from ..index_settings import IndexSettings, pip_settings
+from ..torch_plan import TorchPlan, plan_torch
 
 STAMP_NAME = ".dinoair-requirements.json"
 VENV_MARKER = ".dinoair-venv-complete"  # written once venv + ensurepip finished
+CONSTRAINTS_NAME = "dinoair-torch-constraints.txt"  # in the venv: the torch build held
 PIP_LOG = "pip-install.log"
+UV_LOG = "uv-install.log"
 VENV_LOG = "venv.log"
 
 # pip's wording when the index could not be reached (the log tail is what we have to go on).
@@ -38,6 +53,13 @@ _NETWORK_MARKERS = (
     "ProxyError",
     "Connection reset by peer",
     "Connection broken",
+    # uv
+    "Failed to fetch",
+    "error sending request",
+    "tcp connect error",
+    "dns error",
+    "Connection refused",
+    "operation timed out",
 )
 _DISK_FULL_MARKERS = ("No space left on device", "[Errno 28]")
 
@@ -57,61 +79,96 @@ def requirements_file(ctx: InstallContext) -> Path:
 
 
 def run(ctx: InstallContext) -> None:
-    requirements = requirements_file(ctx)
-    digest = _sha256(requirements)
+    requirements = ctx.manifest.lock or requirements_file(ctx)
+    plan = plan_torch(ctx.manifest, ctx.hardware or Hardware(), ctx.options.torch_index)
+    digest = _digest(ctx, requirements, plan)
     if digest is None:
         raise InstallError(
-            "ComfyUI/requirements.txt is missing, so its Python dependencies cannot be installed",
+            f"ComfyUI/{requirements.name} is missing, so its Python dependencies cannot be "
+            "installed",
             hint="the ComfyUI checkout looks incomplete: rename or delete the ComfyUI folder "
             "and re-run to clone it again",
         )
     if _stamp_matches(ctx, digest):
         ctx.skip("already_installed", "requirements unchanged since the last successful install")
 
-    created = _ensure_venv(ctx)
+    tool = installer_for(ctx)
+    created = _ensure_venv(ctx, tool)
     count = len(_requirement_lines(requirements))
     started = time.monotonic()
-    _pip_install(ctx, requirements)
+    progress = Progress(tool.name, enabled=sys.stderr.isatty() and not ctx.options.verbose)
+    try:
+        held: dict[str, str] = {}
+        if plan is not None:
+            tool.install_torch(ctx, plan, progress)
+            held = _installed_versions(ctx, plan, progress.added)
+            _check_build(plan, held)
+        constraints = _write_constraints(ctx, held)
+        tool.install_requirements(ctx, plan, requirements, constraints, held, progress)
+    finally:
+        progress.close()
     seconds = round(time.monotonic() - started, 3)
-    ctx.event("requirements_installed", requirements=count, seconds=seconds)
+    ctx.add_bytes(progress.bytes)
+    ctx.event(
+        "requirements_installed",
+        installer=tool.name,
+        requirements=count,
+        resolved=progress.resolved,
+        downloaded=progress.downloaded,
+        installed=progress.installed,
+        bytes=progress.bytes,
+        seconds=seconds,
+        torch_build=plan.build.name if plan else "",
+        exclude_newer=_exclude_newer(ctx) or "",
+    )
     _write_stamp(ctx, digest)
     ctx.outcomes["python_deps"] = {
         "venv_created": created,
+        "installer": tool.name,
         "requirements": count,
-        "pip_seconds": seconds,
+        "packages_installed": progress.installed,
+        "seconds": seconds,
+        "torch": held,
+        "torch_build": plan.build.name if plan else None,
+        "torch_index": plan.index if plan else None,
+        "resolved_as_of": _exclude_newer(ctx),
     }
 
 
-def skip_if(ctx: InstallContext) -> str | None:
-    digest = _sha256(requirements_file(ctx))
-    return "already_installed" if digest is not None and _stamp_matches(ctx, digest) else None
-
-
 def describe(ctx: InstallContext) -> str:
-    requirements = requirements_file(ctx)
-    digest = _sha256(requirements)
-    if digest is None:
-        return (
-            "create a Python venv in venv/ (~25 MB with pip) and pip install ComfyUI's "
-            "requirements.txt (cloned by the comfyui step)"
-        )
-    if _stamp_matches(ctx, digest):
-        return "skip: the venv already has this requirements.txt installed"
-    lines = _requirement_lines(requirements)
-    heavy = any(line.lower().startswith("torch") for line in lines)
-    size = "; includes torch, expect several GB of downloads" if heavy else ""
+    requirements = ctx.manifest.lock or requirements_file(ctx)
+    plan = plan_torch(ctx.manifest, ctx.hardware or Hardware(), ctx.options.torch_index)
+    digest = _digest(ctx, requirements, plan)
+    if digest is not None and _stamp_matches(ctx, digest):
+        return "skip: the venv already has these requirements and this torch build installed"
     venv = "reuse venv/" if venv_python(ctx).exists() else "create a Python venv in venv/"
-    return f"{venv} and pip install {len(lines)} requirements from ComfyUI/requirements.txt{size}"
+    torch = f"torch build {plan.build.name} from {plan.index}, then " if plan else ""
+    when = _exclude_newer(ctx)
+    as_of = f", resolved as of {when[:10]}" if when else ""
+    return (
+        f"{venv}; with {ctx.options.installer} install {torch}ComfyUI's "
+        f"{requirements.name}{' (held torch)' if plan else ''}{as_of}"
+    )
 
 
 # -- the venv ------------------------------------------------------------------------------------
 
 
-def _ensure_venv(ctx: InstallContext) -> bool:
-    """Create the venv (with pip) unless a complete one exists; True when it was created."""
+def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:
+    """Create the venv unless a complete one exists; True when it was created.
+
+    uv creates it in milliseconds and without pip (uv installs into it); pip needs pip inside,
+    so for ``--installer pip`` it is ``python -m venv`` (or ``ensurepip`` into a uv-made venv).
+    """
     folder = venv_dir(ctx)
     marker = folder / VENV_MARKER
     if venv_python(ctx).exists() and marker.exists():
+        if not isinstance(tool, _Uv) and not _has_pip(ctx):
+            ctx.run(
+                [str(venv_python(ctx)), "-m", "ensurepip"],
+                log_name=VENV_LOG,
+                what="adding pip to the venv",
+            )
         return False
     if folder.exists() or folder.is_symlink():
         # A venv without its python (Python upgraded or removed) or without the marker (killed
@@ -127,11 +184,10 @@ def _ensure_venv(ctx: InstallContext) -> bool:
     start = log.stat().st_size if log.exists() else 0
     started = time.monotonic()
     try:
-        ctx.run(
-            [sys.executable, "-m", "venv", str(folder)],
-            log_name=VENV_LOG,
-            what="creating the Python venv",
-        )
+        cmd = [sys.executable, "-m", "venv", str(folder)]
+        if isinstance(tool, _Uv):
+            cmd = [tool.binary, "venv", "--python", sys.executable, str(folder)]
+        ctx.run(cmd, log_name=VENV_LOG, what="creating the Python venv")
     except InstallError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         if _log_mentions(log, start, ("ensurepip",)):
@@ -145,48 +201,357 @@ def _ensure_venv(ctx: InstallContext) -> bool:
         shutil.rmtree(folder, ignore_errors=True)  # never leave a venv without pip behind
         raise
     marker.write_text("created by the DinoAir installer\n", encoding="utf-8")
-    ctx.event("venv_created", seconds=round(time.monotonic() - started, 3))
+    ctx.event("venv_created", seconds=round(time.monotonic() - started, 3), tool=tool.name)
     return True
 
 
-def _pip_install(ctx: InstallContext, requirements: Path) -> None:
-    log = ctx.logs_dir / PIP_LOG
-    start = log.stat().st_size if log.exists() else 0  # the log appends across runs
-    cmd = [
-        str(venv_python(ctx)),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--progress-bar",
-        "off",
-        "--no-input",
-        "--timeout",
-        str(max(1, int(ctx.options.timeout))),
-        "--retries",
-        str(max(0, ctx.options.retries)),
-        "-r",
-        str(requirements),
-    ]
+def _has_pip(ctx: InstallContext) -> bool:
+    lib = venv_dir(ctx) / ("Lib" if os.name == "nt" else "lib")
+    return any(lib.glob("**/site-packages/pip/__init__.py"))
+
+
+class _Installer:
+    """uv or pip: the same two phases, each tool with its own command line."""
+
+    name = "pip"
+    log_name = PIP_LOG
+
+    def install_torch(self, ctx: InstallContext, plan: TorchPlan, progress: Progress) -> None:
+        # pip takes the best version across all indexes it knows: only the torch index here,
+        # so PyPI's build can never win. (PyTorch's indexes carry torch's own dependencies.)
+        cmd = [*self._base(ctx), "--index-url", plan.index, *plan.build.requirements]
+        self._run(ctx, cmd, plan, "torch", progress)
+
+    def install_requirements(
+        self,
+        ctx: InstallContext,
+        plan: TorchPlan | None,
+        requirements: Path,
+        constraints: Path,
+        held: dict[str, str],
+        progress: Progress,
+    ) -> None:
+        extra = ["--extra-index-url", plan.index] if plan else []
+        cmd = [*self._base(ctx), *extra, "-c", str(constraints), "-r", str(requirements)]
+        self._run(ctx, cmd, plan, "requirements", progress)
+
+    def _base(self, ctx: InstallContext) -> list[str]:
+        return [
+            str(venv_python(ctx)),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "--no-input",
+            "--timeout",
+            str(max(1, int(ctx.options.timeout))),
+            "--retries",
+            str(max(0, ctx.options.retries)),
+        ]
+
+    def _env(self, ctx: InstallContext) -> dict[str, str] | None:
+        return None
+
+    def _run(
+        self,
+        ctx: InstallContext,
+        cmd: list[str],
+        plan: TorchPlan | None,
+        phase: str,
+        progress: Progress,
+    ) -> None:
+        log = ctx.logs_dir / self.log_name
+        start = log.stat().st_size if log.exists() else 0  # the log appends across runs
+        progress.phase(phase)
+        try:
+            ctx.run(
+                cmd,
+                log_name=self.log_name,
+                cwd=ctx.comfyui_dir,
+                env=self._env(ctx),
+                what=f"{self.name} install ({phase})",
+                on_line=progress.feed,
+            )
+        except InstallError as exc:
+            raise _classify(exc, log, start, plan, phase) from exc
+
+
+class _Uv(_Installer):
+    name = "uv"
+    log_name = UV_LOG
+
+    def __init__(self, binary: str, settings: IndexSettings):
+        self.binary = binary
+        self.settings = settings
+
+    def install_torch(self, ctx: InstallContext, plan: TorchPlan, progress: Progress) -> None:
+        # The torch index is the first extra index: uv's default "first index" strategy then
+        # takes torch and its friends from it and never looks for them anywhere else.
+        cmd = [*self._base(ctx), *self._indexes(plan), *plan.build.requirements]
+        self._run(ctx, cmd, plan, "torch", progress)
+
+    def install_requirements(
+        self,
+        ctx: InstallContext,
+        plan: TorchPlan | None,
+        requirements: Path,
+        constraints: Path,
+        held: dict[str, str],
+        progress: Progress,
+    ) -> None:
+        cmd = [*self._base(ctx), *self._indexes(plan)]
+        # torch is held by the constraint; for the rest, the best version across all indexes
+        # (what pip does), so a package on an extra index without upload dates cannot hide it.
+        cmd += ["--index-strategy", "unsafe-best-match"]
+        when = _exclude_newer(ctx)
+        if when and ctx.manifest.lock is None:
+            cmd += ["--exclude-newer", when]
+            for name in held:  # already chosen by version; torch indexes carry no upload dates
+                cmd += ["--exclude-newer-package", f"{name}=false"]
+        cmd += ["-c", str(constraints), "-r", str(requirements)]
+        self._run(ctx, cmd, plan, "requirements", progress)
+
+    def _indexes(self, plan: TorchPlan | None) -> list[str]:
+        first = ["--extra-index-url", plan.index] if plan else []
+        return [*first, *self.settings.uv_args()]
+
+    def _base(self, ctx: InstallContext) -> list[str]:
+        return [self.binary, "pip", "install", "--python", str(venv_python(ctx))]
+
+    def _env(self, ctx: InstallContext) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.settings.uv_env(),
+            "UV_HTTP_TIMEOUT": str(max(1, int(ctx.options.timeout))),
+            "UV_HTTP_RETRIES": str(max(0, ctx.options.retries)),
+            "UV_NO_PROGRESS": "1",
+            "NO_COLOR": "1",
+        }
+
+
+def installer_for(ctx: InstallContext) -> _Installer:
+    """uv unless ``--installer pip`` or uv cannot run here (then pip, said and recorded)."""
+    if ctx.options.installer == "pip":
+        return _Installer()
+    problem = None
     try:
-        ctx.run(cmd, log_name=PIP_LOG, cwd=ctx.comfyui_dir, what="pip install")
-    except InstallError as exc:
-        # ctx.run says "installation"; the log often knows better.
-        if _log_mentions(log, start, _DISK_FULL_MARKERS):
-            raise SystemRequirementError(
-                f"pip ran out of disk space: {exc}",
-                hint=f"free disk space on the target drive (see {log}), then re-run",
-            ) from exc
-        if _log_mentions(log, start, _NETWORK_MARKERS):
-            raise NetworkError(
-                f"pip could not reach the package index: {exc}",
-                hint=f"check your connection or proxy (pip honours PIP_INDEX_URL and "
-                f"HTTPS_PROXY), see {log}, then re-run",
-            ) from exc
-        raise
+        import uv
+
+        binary = uv.find_uv_bin()
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        if done.returncode != 0:
+            problem = f"`uv --version` exited with {done.returncode}"
+    except (ImportError, FileNotFoundError, OSError, subprocess.TimeoutExpired) as exc:
+        problem = f"uv cannot run on this platform ({type(exc).__name__})"
+    if problem:
+        ctx.echo(f"  {problem}: installing with pip instead")
+        ctx.event("installer_fallback", installer="pip", reason=problem)
+        return _Installer()
+    return _Uv(binary, pip_settings())
+
+
+def _classify(
+    exc: InstallError, log: Path, start: int, plan: TorchPlan | None, phase: str
+) -> InstallError:
+    """ctx.run says "installation"; the log often knows better (disk full, network)."""
+    if _log_mentions(log, start, _DISK_FULL_MARKERS):
+        return SystemRequirementError(
+            f"the dependency install ran out of disk space: {exc}",
+            hint=f"free disk space on the target drive (see {log}), then re-run",
+        )
+    if _log_mentions(log, start, _NETWORK_MARKERS):
+        if plan is not None and (phase == "torch" or _log_mentions(log, start, (plan.index,))):
+            return NetworkError(
+                f"the torch index {plan.index} could not be reached: {exc}",
+                hint="check your connection or proxy, or pass --torch-index URL to install "
+                f"torch from a mirror; see {log}, then re-run",
+            )
+        return NetworkError(
+            f"the package index could not be reached: {exc}",
+            hint="check your connection or proxy (PIP_INDEX_URL, pip.conf and UV_DEFAULT_INDEX "
+            f"are honoured), see {log}, then re-run",
+        )
+    return exc
+
+
+_INSTALLED = """\
+import json, sys
+from importlib import metadata
+out = {}
+for name in sys.argv[1:]:
+    try:
+        out[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(out))
+"""
+
+
+def _installed_versions(
+    ctx: InstallContext, plan: TorchPlan, reported: dict[str, str]
+) -> dict[str, str]:
+    """The versions of the torch build's packages now in the venv: what the constraint holds.
+
+    uv names what it installed; otherwise (pip, or already installed) the venv is asked.
+    """
+    names = [_requirement_name(req) for req in plan.build.requirements]
+    if all(name.lower() in reported for name in names):
+        return {name: reported[name.lower()] for name in names}
+    done = subprocess.run(
+        [str(venv_python(ctx)), "-c", _INSTALLED, *names],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        found = {}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise InstallError(
+            f"{', '.join(missing)} not in the venv after installing the torch build",
+            hint=f"see {ctx.logs_dir} for the installer's output, then re-run",
+        )
+    return found
+
+
+def _check_build(plan: TorchPlan, held: dict[str, str]) -> None:
+    """A PyTorch index tags its builds (``2.8.0+cu128``): a tag that is not the chosen build
+    means the index served the wrong torch, which would fail (or idle the GPU) later."""
+    version = held.get("torch", "")
+    local = version.partition("+")[2]
+    if local and local != plan.build.name:
+        raise InstallError(
+            f"the torch index {plan.index} served torch {version}, not the {plan.build.name} "
+            "build this machine needs",
+            hint="check the index (or --torch-index) serves the build named in the manifest, "
+            "then re-run",
+        )
+
+
+def _write_constraints(ctx: InstallContext, held: dict[str, str]) -> Path:
+    path = venv_dir(ctx) / CONSTRAINTS_NAME
+    lines = [f"{name}=={version}" for name, version in held.items()]
+    write_atomic(path, "".join(f"{line}\n" for line in lines))
+    return path
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ @]", requirement.strip(), maxsplit=1)[0]
+
+
+def _exclude_newer(ctx: InstallContext) -> str | None:
+    released = ctx.manifest.comfyui_released
+    if not released or ctx.manifest.lock is not None:
+        return None
+    # The whole release day counts: the release itself may have needed a library from that day.
+    return f"{released}T23:59:59Z"
+
+
+class Progress:
+    """A live line on a terminal while uv or pip runs: packages resolved, downloaded,
+    installed, bytes and elapsed time. The full output goes to the log either way.
+
+    Bytes are the sizes the tools announce: uv's ``Downloading torch (846.9MiB)`` (uv names
+    the large wheels only) and pip's ``Downloading x.whl (12.3 MB)``.
+    """
+
+    _RESOLVED = re.compile(r"^(?:Resolved|Audited) (\d+) packages?")
+    _INSTALLED = re.compile(r"^Installed (\d+) packages?")
+    _ADDED = re.compile(r"^\+ ([A-Za-z0-9._-]+)==(\S+)$")
+    _SIZE = re.compile(r"^Downloading \S+ \(([\d.]+) ?(kB|KiB|MB|MiB|GB|GiB)\)")
+    _UV_DOWNLOADED = re.compile(r"^(?:Downloaded \S+$|Prepared (\d+) packages?)")
+    _PIP_DONE = re.compile(r"^Successfully installed (.+)")
+    _UNITS: ClassVar[dict[str, int]] = {
+        "kB": 10**3,
+        "MB": 10**6,
+        "GB": 10**9,
+        "KiB": 2**10,
+        "MiB": 2**20,
+        "GiB": 2**30,
+    }
+
+    def __init__(self, tool: str, *, enabled: bool, stream: TextIO | None = None):
+        self.tool = tool
+        self.resolved = self.downloaded = self.installed = self.bytes = 0
+        self.added: dict[str, str] = {}  # what uv reported installing, name -> version
+        self._phase = ""
+        self._prepared = 0
+        self._started = time.monotonic()
+        self._stream = stream or sys.stderr
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if enabled:
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+
+    def phase(self, name: str) -> None:
+        self._phase = name
+
+    def feed(self, line: str) -> None:
+        text = line.strip()
+        with self._lock:
+            if match := self._ADDED.match(text):  # uv: "+ torch==2.8.0+cpu"
+                self.added[match.group(1).lower()] = match.group(2)
+            elif text.startswith("Collecting "):  # pip: one line a resolved package
+                self.resolved += 1
+            elif match := self._RESOLVED.match(text):
+                self.resolved += int(match.group(1))
+            elif match := self._SIZE.match(text):
+                self.bytes += int(float(match.group(1)) * self._UNITS[match.group(2)])
+                if self.tool == "pip":
+                    self.downloaded += 1
+            elif match := self._UV_DOWNLOADED.match(text):
+                if match.group(1):  # "Prepared N": the total, small wheels included
+                    self.downloaded = self._prepared + int(match.group(1))
+                    self._prepared = self.downloaded
+                else:
+                    self.downloaded += 1
+            elif match := self._INSTALLED.match(text):
+                self.installed += int(match.group(1))
+            elif match := self._PIP_DONE.match(text):
+                self.installed += len(match.group(1).split())
+
+    def line(self) -> str:
+        elapsed = int(time.monotonic() - self._started)
+        with self._lock:
+            counts = (
+                f"{self.resolved} resolved, {self.downloaded} downloaded, "
+                f"{self.installed} installed, {self.bytes / 1e6:.1f} MB"
+            )
+        return f"  {self.tool} ({self._phase}): {counts}, {elapsed // 60}:{elapsed % 60:02d}"
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._stream.write("\r" + self.line()[:120].ljust(120))
+            self._stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._stream.write("\r" + " " * 120 + "\r")
+            self._stream.flush()
 
 
 # -- the stamp -----------------------------------------------------------------------------------
+
+
+def _digest(ctx: InstallContext, requirements: Path, plan: TorchPlan | None) -> str | None:
+    """What the venv's content depends on: the requirements, the torch build and its index."""
+    digest = _sha256(requirements)
+    if digest is None:
+        return None
+    chosen = [plan.build.name, plan.index, *plan.build.requirements] if plan else []
+    key = json.dumps([digest, chosen, _exclude_newer(ctx)])
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _stamp_matches(ctx: InstallContext, digest: str) -> bool:
@@ -234,4 +599,4 @@ def _log_mentions(log: Path, start: int, markers: tuple[str, ...]) -> bool:
     return any(marker in text for marker in markers)
 
 
-STEP = Step(name="python_deps", run=run, describe=describe, skip_if=skip_if)
+STEP = Step(name="python_deps", run=run, describe=describe)

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.demo_fixture import CHECKPOINT_DEST, DEMO_OLLAMA_MODELS, Fixture, build_fixture
+from fixtures.demo_fixture import (
+    CHECKPOINT_DEST,
+    DEMO_OLLAMA_MODELS,
+    Fixture,
+    build_fixture,
+    torch_section,
+)
 from fixtures.model_server import ModelServer
 from otel_local_exporter import TelemetryConfig
 from tests.mounts import can_mount, remount_read_only, tmpfs  # noqa: F401  (re-exported)
@@ -48,6 +54,7 @@ def manifest_data(fixture: Fixture, base_url: str) -> dict:
     base = base_url.rstrip("/")
     return {
         "comfyui": {"repo": str(fixture.repo), "ref": fixture.tag},
+        "torch": torch_section(fixture.torch_index),
         "ollama_models": list(DEMO_OLLAMA_MODELS),
         "checkpoints": [
             {

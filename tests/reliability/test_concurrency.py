@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from installer.steps import STEPS
 from otel_local_exporter import TelemetryConfig, load_sessions
 from tests.reliability.conftest import (
     FAST,
@@ -83,7 +84,7 @@ def test_eight_installers_at_once(
             assert doc["metadata"]["complete"] is True
             assert doc["events"][-1]["event_type"] == "installation_complete"
             assert doc["events"][-1]["success"] is True
-            assert len(doc["spans"]) == 9  # the root and eight steps
+            assert len(doc["spans"]) == 1 + len(STEPS)  # the root and every step
             assert {s["trace_id"] for s in doc["spans"]} == {doc["session_id"]}
         assert (consented_home / "telemetry_config.json").read_bytes() == config_before
         assert TelemetryConfig.load(consented_home).state == "enabled"

@@ -1,0 +1,235 @@
+"""Verify: proof that the installation runs, before gigabytes of models are downloaded.
+
+Two checks, in the target's venv: ``import torch`` and the device it really sees (``cuda``,
+``mps`` or ``cpu``), then ComfyUI's own smoke test, ``main.py --quick-test-for-ci`` with the
+device flags that fit the machine (``--cpu`` on a CPU machine; the same flags go into the
+launch scripts), under a timeout.
+
+A GPU machine whose torch sees no GPU fails as ``system`` with a hint (driver too old for the
+CUDA build, or the wrong build); a ComfyUI that cannot start fails as ``installation`` with the
+tail of its output, sanitized. A stamp in the venv records what was verified (the dependency
+stamp, the checkout's commit, the flags): a later run verifies again only when one changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import git
+
+from otel_local_exporter import Sanitizer
+from otel_local_exporter import attributes as attr
+
+from ..context import InstallContext, Step
+from ..errors import InstallError, SystemRequirementError
+from ..fsutil import write_atomic
+from ..hardware import Hardware
+from ..torch_plan import plan_torch
+from .python_deps import STAMP_NAME, venv_dir, venv_python
+
+VERIFIED_NAME = ".dinoair-verified.json"
+LOG_NAME = "verify.log"
+TORCH_TIMEOUT = 180.0  # seconds for `import torch` (a cold import of a CUDA build takes a while)
+TAIL_LINES = 8
+
+_TORCH_PROBE = """\
+import json, torch
+if torch.cuda.is_available():
+    device, count = "cuda", torch.cuda.device_count()
+elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    device, count = "mps", 1
+else:
+    device, count = "cpu", 0
+version = getattr(torch, "version", None)
+print("DINOAIR-TORCH " + json.dumps({
+    "torch": torch.__version__, "device": device, "device_count": count,
+    "cuda": getattr(version, "cuda", None), "hip": getattr(version, "hip", None),
+}))
+"""
+
+
+def device_flags(ctx: InstallContext) -> list[str]:
+    """ComfyUI's flags for this machine: ``--cpu`` unless torch is the GPU build for a GPU."""
+    hardware = ctx.hardware or Hardware()
+    plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
+    if hardware.accelerator == "cpu" or (plan is not None and plan.build.accelerator == "cpu"):
+        return ["--cpu"]
+    return []
+
+
+def skip_if(ctx: InstallContext) -> str | None:
+    """Nothing to verify when the steps that install it were left out (--skip, --only)."""
+    if not venv_python(ctx).exists() or not (ctx.comfyui_dir / "main.py").is_file():
+        return "nothing_installed"
+    return None
+
+
+def describe(ctx: InstallContext) -> str:
+    if skip_if(ctx):
+        return "skip: no venv or ComfyUI checkout to verify (their steps did not run)"
+    if _verified(ctx) is not None and _verified(ctx) == _stamp_key(ctx):
+        return "skip: this venv and checkout were verified already"
+    flags = " ".join(device_flags(ctx))
+    return (
+        "import torch in the venv and see its device, then run ComfyUI's quick test "
+        f"(main.py --quick-test-for-ci {flags}, at most {ctx.options.verify_timeout:.0f} s)"
+    ).replace("  ", " ")
+
+
+def run(ctx: InstallContext) -> None:
+    key = _stamp_key(ctx)
+    if key is not None and _verified(ctx) == key:
+        ctx.skip("already_verified", "nothing changed in the venv or the checkout since")
+    hardware = ctx.hardware or Hardware()
+    plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
+    outcome: dict[str, object] = {}
+    ctx.outcomes["verify"] = outcome
+    if plan is not None:
+        seen = _probe_torch(ctx)
+        outcome.update(seen)
+        ctx.system[attr.SYSTEM_TORCH_DEVICE] = str(seen["device"])
+        ctx.event("torch_checked", **{k: v for k, v in seen.items() if v is not None})
+        ctx.echo(f"  torch {seen['torch']} sees device {seen['device']}")
+        _check_device(hardware, plan.build.accelerator, plan.build.name, seen)
+    flags = device_flags(ctx)
+    seconds = _quick_test(ctx, flags)
+    outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
+    ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
+    if key is not None:
+        write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps({"key": key}))
+
+
+def _probe_torch(ctx: InstallContext) -> dict[str, object]:
+    code, output = _run_logged(
+        ctx, [str(venv_python(ctx)), "-c", _TORCH_PROBE], TORCH_TIMEOUT, "import torch"
+    )
+    for line in output.splitlines():
+        if line.startswith("DINOAIR-TORCH "):
+            with contextlib.suppress(ValueError):
+                return json.loads(line[len("DINOAIR-TORCH ") :])
+    raise InstallError(
+        f"torch cannot be imported in the venv (exit code {code}): {_tail(output)}",
+        hint=f"see {ctx.logs_dir / LOG_NAME}; delete the venv folder and re-run to install it "
+        "again",
+    )
+
+
+def _check_device(hardware: Hardware, build_for: str, build: str, seen: dict) -> None:
+    if hardware.accelerator not in ("nvidia", "amd", "apple") or build_for != hardware.accelerator:
+        return
+    wanted = {"nvidia": "cuda", "amd": "cuda", "apple": "mps"}[hardware.accelerator]
+    if seen.get("device") == wanted:
+        return
+    gpu = hardware.gpu_model or hardware.accelerator
+    if hardware.accelerator == "nvidia":
+        hint = (
+            f"the driver supports CUDA {hardware.cuda_version or 'unknown'} and torch was built "
+            f"for CUDA {seen.get('cuda') or build}: update the NVIDIA driver, or re-run with "
+            "--cuda-version matching the driver (or --gpu cpu to run on the processor)"
+        )
+    elif hardware.accelerator == "amd":
+        hint = (
+            f"torch {build} does not see the GPU: check the ROCm driver (rocminfo) and that your "
+            "user may use /dev/kfd, or re-run with --rocm-version or --gpu cpu"
+        )
+    else:
+        hint = "update macOS (MPS needs 12.3 or newer) or re-run with --gpu cpu"
+    raise SystemRequirementError(
+        f"torch {seen.get('torch')} sees no GPU ({seen.get('device')}) although this machine "
+        f"has {gpu}",
+        hint=hint,
+    )
+
+
+def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
+    timeout = ctx.options.verify_timeout
+    started = time.monotonic()
+    cmd = [str(venv_python(ctx)), "main.py", "--quick-test-for-ci", *flags]
+    code, output = _run_logged(ctx, cmd, timeout, "ComfyUI quick test", cwd=ctx.comfyui_dir)
+    seconds = round(time.monotonic() - started, 3)
+    if code is None:
+        raise InstallError(
+            f"ComfyUI's quick test did not finish within {timeout:.0f} s: {_tail(output)}",
+            hint=f"see {ctx.logs_dir / LOG_NAME}; on a slow machine re-run with a larger "
+            "--verify-timeout",
+        )
+    if code != 0:
+        raise InstallError(
+            f"ComfyUI cannot start (quick test exit code {code}): {_tail(output)}",
+            hint=f"see {ctx.logs_dir / LOG_NAME}; delete the venv folder and re-run to "
+            "reinstall the dependencies",
+        )
+    return seconds
+
+
+def _run_logged(
+    ctx: InstallContext, cmd: list[str], timeout: float, what: str, cwd: Path | None = None
+) -> tuple[int | None, str]:
+    """Run with a timeout (the whole process group is killed then): exit code or None, output."""
+    ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=os.name != "nt",
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        out, _ = proc.communicate()
+        code = None
+    except BaseException:
+        _kill(proc)
+        proc.wait()
+        raise
+    output = out.decode(errors="replace")
+    with (ctx.logs_dir / LOG_NAME).open("a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(cmd)}  ({what})\n{output}\n")
+    return code, output
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(OSError):
+        if os.name != "nt":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+
+
+def _tail(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return Sanitizer().text(" | ".join(lines[-TAIL_LINES:]) or "(no output)")
+
+
+def _stamp_key(ctx: InstallContext) -> str | None:
+    """What a verification vouches for: the installed dependencies, the commit, the flags."""
+    try:
+        deps = (venv_dir(ctx) / STAMP_NAME).read_bytes()
+        with git.Repo(ctx.comfyui_dir) as repo:
+            head = repo.head.commit.hexsha
+    except (OSError, ValueError, git.GitError):
+        return None
+    key = json.dumps([hashlib.sha256(deps).hexdigest(), head, device_flags(ctx)])
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _verified(ctx: InstallContext) -> str | None:
+    try:
+        data = json.loads((venv_dir(ctx) / VERIFIED_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("key") if isinstance(data, dict) else None
+
+
+STEP = Step(name="verify", run=run, describe=describe, skip_if=skip_if)

@@ -1,0 +1,118 @@
+"""Real executables named like the vendors' GPU tools, for tests on machines without a GPU.
+
+Each one is a small script put first on ``PATH``; it prints output recorded from the real tool
+(the query form or the full table of ``nvidia-smi``, ``rocminfo``, ``rocm-smi``), exits with a
+chosen code, or hangs. Detection runs them for real, as it would run the vendor's tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits
+RTX_3090_535 = "NVIDIA GeForce RTX 3090, 24576, 535.104.05\n"
+A100_X2_550 = "NVIDIA A100-SXM4-80GB, 81920, 550.54.15\nNVIDIA A100-SXM4-80GB, 81920, 550.54.15\n"
+GTX_1080_470 = "NVIDIA GeForce GTX 1080, 8192, 470.256.02\n"
+RTX_5090_580 = "NVIDIA GeForce RTX 5090, 32607, 580.65.06\n"
+
+# The first lines of a plain `nvidia-smi` (the table), with the Bus-Id a machine is told by.
+TABLE = """\
+Mon Nov 30 01:00:00 2026
++---------------------------------------------------------------------------------------+
+| NVIDIA-SMI {driver}             Driver Version: {driver}   CUDA Version: {cuda}     |
+|-----------------------------------------+----------------------+----------------------+
+| GPU  Name                 Persistence-M | Bus-Id        Disp.A | Volatile Uncorr. ECC |
+|=========================================+======================+======================|
+|   0  {name}        Off | 00000000:65:00.0  On |                  N/A |
++-----------------------------------------+----------------------+----------------------+
+"""
+NO_DRIVER = (
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure "
+    "that the latest NVIDIA driver is installed and running.\n"
+)
+GPU_UUID = "GPU-4b0f5e4e-93c8-1d0c-6bfa-17a2d5e0c1aa"
+BUS_ID = "00000000:65:00.0"
+
+ROCMINFO_7900XTX = """\
+ROCk module version 6.8.5 is loaded
+=====================
+HSA System Attributes
+=====================
+Runtime Version:         1.14
+Runtime Ext Version:     1.6
+==========
+HSA Agents
+==========
+*******
+Agent 1
+*******
+  Name:                    AMD Ryzen 9 7950X 16-Core Processor
+  Uuid:                    CPU-XX
+  Marketing Name:          AMD Ryzen 9 7950X 16-Core Processor
+  Vendor Name:             CPU
+  Device Type:             CPU
+*******
+Agent 2
+*******
+  Name:                    gfx1100
+  Uuid:                    GPU-6e8b6c4c2a5d1e2f
+  Marketing Name:          AMD Radeon RX 7900 XTX
+  Vendor Name:             AMD
+  Device Type:             GPU
+*** Done ***
+"""
+ROCM_SMI_VRAM = (
+    "device,VRAM Total Memory (B),VRAM Total Used Memory (B)\ncard0,25753026560,1073741824\n"
+)
+
+_SCRIPT = """\
+#!{python}
+import json, sys, time
+spec = json.load(open({spec!r}))
+if spec.get("hang"):
+    time.sleep(600)
+query = any(arg.startswith(("--query-gpu", "--showmeminfo")) for arg in sys.argv[1:])
+sys.stdout.write(spec["query"] if query else spec["plain"])
+sys.stderr.write(spec.get("stderr", ""))
+sys.exit(spec.get("code", 0))
+"""
+
+
+def install_tool(
+    bin_dir: Path,
+    name: str,
+    *,
+    query: str = "",
+    plain: str = "",
+    code: int = 0,
+    stderr: str = "",
+    hang: bool = False,
+) -> Path:
+    """An executable ``bin_dir/name``: ``query`` for a query form, ``plain`` otherwise."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    spec = bin_dir / f"{name}.json"
+    spec.write_text(
+        json.dumps({"query": query, "plain": plain, "code": code, "stderr": stderr, "hang": hang})
+    )
+    tool = bin_dir / name
+    tool.write_text(_SCRIPT.format(python=sys.executable, spec=str(spec)))
+    tool.chmod(0o755)
+    return tool
+
+
+def nvidia(bin_dir: Path, query: str, cuda: str | None) -> None:
+    """nvidia-smi for the GPUs in ``query``; its table says ``CUDA Version: cuda`` if given."""
+    name, _, driver = (cell.strip() for cell in query.splitlines()[0].split(","))
+    table = TABLE.format(driver=driver, cuda=cuda, name=name) if cuda else "no table\n"
+    install_tool(bin_dir, "nvidia-smi", query=query, plain=table + f"GPU 0: {GPU_UUID}\n")
+
+
+def use_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
+    """Only ``bin_dir`` and the basics (git, python) on PATH: no real vendor tool leaks in."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))

@@ -1,0 +1,148 @@
+"""verify: torch's device and ComfyUI's own quick test, with the stand-in ComfyUI whose quick
+test passes, fails and hangs; a GPU machine whose torch sees no GPU; re-verification only when
+the venv or the checkout changed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+from fixtures.demo_fixture import Fixture, build_fixture
+from installer.context import InstallContext, StepSkipped
+from installer.errors import INSTALLATION, SYSTEM, InstallError
+from installer.hardware import Hardware
+from installer.steps import comfyui, python_deps, verify
+from tests.contexts import Events, make_ctx
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fixture, Path]]:
+    """A real checkout and venv (stand-in torch), installed once for the module."""
+    root = tmp_path_factory.mktemp("verify")
+    demo = build_fixture(root / "fixture", model_base_url="http://127.0.0.1:9")
+    target = root / "DinoAir"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIP_INDEX_URL", demo.torch_index)
+        ctx = make_ctx(target, demo.manifest)
+        comfyui.run(ctx)
+        python_deps.run(ctx)
+    yield demo, target
+
+
+@pytest.fixture
+def ctx(installed: tuple[Fixture, Path], monkeypatch: pytest.MonkeyPatch) -> InstallContext:
+    demo, target = installed
+    (python_deps.venv_dir(make_ctx(target, demo.manifest)) / verify.VERIFIED_NAME).unlink(
+        missing_ok=True
+    )
+    monkeypatch.delenv("DINOAIR_DEMO_QUICK_TEST", raising=False)
+    monkeypatch.delenv("DINOAIR_DEMO_TORCH_DEVICE", raising=False)
+    return make_ctx(target, demo.manifest, [], verify_timeout=20)
+
+
+def test_a_working_install_passes_and_is_not_verified_again(ctx: InstallContext) -> None:
+    events: Events = []
+    ctx._sink = lambda n, a: events.append((n, a))
+    verify.run(ctx)
+    outcome = ctx.outcomes["verify"]
+    assert outcome["device"] == "cpu" and outcome["torch"] == "2.8.0+cpu"
+    assert outcome["quick_test"] == "passed" and outcome["flags"] == ["--cpu"]
+    assert ctx.system["installer.system.torch_device"] == "cpu"
+    assert [n for n, _ in events] == ["torch_checked", "quick_test_passed"]
+    log = (ctx.logs_dir / verify.LOG_NAME).read_text()
+    assert "quick test passed --quick-test-for-ci --cpu" in log
+    assert verify.describe(ctx).startswith("skip")
+    with pytest.raises(StepSkipped) as info:
+        verify.run(ctx)
+    assert info.value.reason == "already_verified"
+
+
+def test_a_changed_checkout_is_verified_again(ctx: InstallContext) -> None:
+    verify.run(ctx)
+    with git.Repo(ctx.comfyui_dir) as repo:  # another commit in place (an update by hand)
+        repo.git.update_environment(
+            GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t.invalid",
+            GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t.invalid",
+        )  # fmt: skip
+        repo.git.commit("-q", "--allow-empty", "-m", "local change")
+    try:
+        assert not verify.describe(ctx).startswith("skip")
+        verify.run(ctx)  # runs, does not skip
+    finally:
+        with git.Repo(ctx.comfyui_dir) as repo:
+            repo.git.reset("-q", "--hard", "v0.0.1-demo")
+
+
+def test_a_comfyui_that_cannot_start_is_installation_with_a_sanitized_tail(
+    ctx: InstallContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DINOAIR_DEMO_QUICK_TEST", "fail")
+    with pytest.raises(InstallError) as info:
+        verify.run(ctx)
+    assert info.value.category == INSTALLATION
+    message = str(info.value)
+    assert "ComfyUI cannot start (quick test exit code 1)" in message
+    assert "ModuleNotFoundError: No module named 'requests'" in message
+    assert str(Path.home()) not in message or str(Path.home()) == "/"
+    assert not (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).exists()
+
+
+def test_a_hanging_comfyui_is_stopped_at_the_timeout(
+    installed: tuple[Fixture, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo, target = installed
+    monkeypatch.setenv("DINOAIR_DEMO_QUICK_TEST", "hang")
+    ctx = make_ctx(target, demo.manifest, verify_timeout=2)
+    started = time.monotonic()
+    with pytest.raises(InstallError) as info:
+        verify.run(ctx)
+    assert time.monotonic() - started < 15
+    assert info.value.category == INSTALLATION
+    assert "did not finish within 2 s" in str(info.value)
+    assert "--verify-timeout" in (info.value.hint or "")
+
+
+def test_a_gpu_machine_whose_torch_sees_no_gpu_is_a_system_failure(
+    installed: tuple[Fixture, Path], tmp_path: Path
+) -> None:
+    demo, target = installed
+    data = json.loads(demo.manifest.read_text())
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    ctx = make_ctx(target, manifest)
+    # The driver reports CUDA 12.8, so the cu128 build is the plan; its torch sees no GPU.
+    ctx.hardware = Hardware(
+        accelerator="nvidia",
+        gpu_model="NVIDIA GeForce GTX 1080",
+        driver_version="470.256.02",
+        cuda_version="12.8",
+    )
+    with pytest.raises(InstallError) as info:
+        verify.run(ctx)
+    assert info.value.category == SYSTEM
+    assert "sees no GPU (cpu) although this machine has NVIDIA GeForce GTX 1080" in str(info.value)
+    assert "update the NVIDIA driver" in (info.value.hint or "")
+    assert ctx.system["installer.system.torch_device"] == "cpu"
+
+
+def test_a_gpu_that_torch_sees_passes_without_cpu_flag(
+    installed: tuple[Fixture, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo, target = installed
+    monkeypatch.setenv("DINOAIR_DEMO_TORCH_DEVICE", "cuda")
+    ctx = make_ctx(target, demo.manifest)
+    ctx.hardware = Hardware(accelerator="nvidia", cuda_version="12.8")
+    verify.run(ctx)
+    assert ctx.outcomes["verify"]["device"] == "cuda"
+    assert ctx.outcomes["verify"]["flags"] == []
+
+
+def test_nothing_to_verify_when_the_install_steps_were_left_out(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path / "t", None)  # the bundled manifest
+    assert verify.skip_if(ctx) == "nothing_installed"
+    assert verify.describe(ctx).startswith("skip")
