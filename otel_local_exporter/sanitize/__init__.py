@@ -114,6 +114,7 @@ with and without them on texts built from every rule's ``examples``.
 from __future__ import annotations
 
 from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
+from .blocks import SECRET_BLOCK
 from .chain import default_rules
 from .engine import KINDS, MAX_DEPTH, TRUNCATED, UNSANITIZABLE, Sanitizer
 from .identity import name_rule
@@ -148,6 +149,7 @@ __all__ = [
     "PRIVATE_KEY",
     "SCP_URL",
     "SECRET_ASSIGNMENT",
+    "SECRET_BLOCK",
     "SECRET_FLAG",
     "SECRET_SIBLING",
     "TRUNCATED",

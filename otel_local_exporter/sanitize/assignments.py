@@ -37,6 +37,7 @@ import string as _string
 
 from .rule import PLACEHOLDER_NAMES, LowerCasePattern, Rule, by_first_character
 from .secret_names import is_secret_key
+from .values import is_code, runs_a_command
 
 STEMS = (
     "token",
@@ -173,8 +174,8 @@ def _holds_nothing(value: str, name: str, op: str) -> bool:
     """Values that reveal nothing: left in place and not counted."""
     v = value.strip()
     low = v.lower()
-    if not v or low in KEEP_VALUES or set(v) == {"*"}:
-        return True
+    if not v or low in KEEP_VALUES or set(v) == {"*"} or is_code(v):
+        return True  # nothing, or code saying where a secret comes from: get_token()
     if (op == ":" and low in TYPE_NAMES) or (op == "==" and _VERSION.fullmatch(v)):
         return True  # api_key: str; a pinned package: secretstorage==3.3.3
     tail = name.rsplit(".", 1)[-1].lstrip("$@-").lower()
@@ -295,7 +296,13 @@ class AssignmentPattern:
             return self._checked(s, p, end, core, op)
         scheme = _SCHEME_AT.match(s, p, stop)  # TOKEN=Bearer abc: the credential is the next word
         word_start = scheme.end() if scheme is not None else p
-        return self._checked(s, p, _shell_word_end(s, word_start, stop), core, op)
+        end = _shell_word_end(s, word_start, stop)
+        whole_line = op == "=" and not flag and not quote and _starts_line(s, a - dashes)
+        if whole_line and end < stop and not runs_a_command(s[end:stop]):
+            end = stop  # a whole line NAME=value with no command after it: a .env line
+            while end > p and s[end - 1] in " \t":
+                end -= 1
+        return self._checked(s, p, end, core, op)
 
     @staticmethod
     def _checked(s: str, start: int, end: int, name: str, op: str) -> tuple[int, int] | None:
@@ -328,19 +335,30 @@ SECRET_ASSIGNMENT = Rule(
 """A secret-named key and the value given to it (see the module docstring)."""
 
 
+def _names_secret(field: str) -> bool:
+    """A name field's value: ``API_KEY``, or a parameter path such as ``/app/db_password``."""
+    return is_secret_key(field.rstrip("/").rsplit("/", 1)[-1])
+
+
+_FIELDS = r"(?i:name|key|parameterkey|variable|var|env)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
+
+
 class SiblingPattern:
     """``subn`` for a value field whose sibling names a secret: ``{"name": "X_TOKEN", "value": v}``.
 
-    Anchored on ``alue`` (a fast literal scan); the name field is looked for in the 240
-    characters before, within the same object (no ``{``, ``}`` between) and at most one line up.
+    Anchored on ``alue`` (a fast literal scan). The name field is looked for first before the
+    value (240 characters, within the same object: no ``{``, ``}`` between, at most one line
+    up, and not across a YAML ``- `` that starts a new item); if there is none, after it (the
+    rest of the line, or the next line at the value field's own indentation: ``{"value": v,
+    "name": "API_KEY"}``, ``- value: v`` then ``  name: API_KEY``). A name field found before
+    decides alone, so ``- name: PORT`` / ``value: 8188`` never borrows the next item's name.
     """
 
     _anchor = re.compile("alue")
     _op = re.compile(r"alue\\?[\"']?[ \t]*(?P<op>[:=])[ \t]*")
-    _name = re.compile(
-        r"(?i:name|key|parameterkey|variable|var|env)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
-        r"(?P<n>[\w.-]+)\\?[\"']?[^{}\n]*(?:\n[^{}\n]*)?\Z"
-    )
+    _name = re.compile(_FIELDS + r"(?P<n>[\w./-]+)\\?[\"']?[^{}\n]*(?P<nl>\n[^{}\n]*)?\Z")
+    _name_after = re.compile(r"(?<![\w-])" + _FIELDS + r"(?P<n>[\w./-]+)")
+    _new_item = re.compile(r"[ \t]*-[ \t]")
 
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         out: list[str] = []
@@ -370,8 +388,11 @@ class SiblingPattern:
         field_start = i - 1
         while field_start >= head and s[field_start] in _IDENT:
             field_start -= 1
+        line_start = s.rfind("\n", 0, field_start + 1) + 1
         name = self._name.search(s, max(floor, field_start - 240), field_start + 1)
-        if name is None or not is_secret_key(name.group("n")):
+        if name is not None and name.group("nl") and self._new_item.match(s, line_start):
+            name = None  # "- value: v" starts a new item: the name above belongs to another
+        if name is not None and not _names_secret(name.group("n")):
             return None
         p = op.end()
         if p >= stop or _PLACEHOLDER_AT.match(s, p):
@@ -393,7 +414,30 @@ class SiblingPattern:
                 end = _shell_word_end(s, p, stop)
         if end <= start or _holds_nothing(s[start:end], "", op.group("op")):
             return None
+        if name is None and not self._named_after(s, end, stop, field_start + 1 - line_start):
+            return None
         return start, end
+
+    def _named_after(self, s: str, end: int, stop: int, column: int) -> bool:
+        """Does a name field after the value (same line, or the next at ``column``) name a secret?
+
+        Both windows are bounded (240 characters), so a long line costs linear time.
+        """
+        rest = s[end : min(stop, end + 240)]
+        cut = min((k for k in (rest.find("{"), rest.find("}")) if k != -1), default=-1)
+        if cut == -1:
+            name = self._name_after.search(rest)
+            if name is not None:
+                return _names_secret(name.group("n"))
+            if stop < len(s):  # the next line, if it is a sibling at the value's indentation
+                line = s[stop + 1 : _line_end(s, stop + 1)][:240]
+                text = line.lstrip(" \t")
+                if len(line) - len(text) == column and not text.startswith(("-", "{", "}")):
+                    name = self._name_after.match(text[: text.find("{")] if "{" in text else text)
+                    return name is not None and _names_secret(name.group("n"))
+            return False
+        name = self._name_after.search(rest, 0, cut)
+        return name is not None and _names_secret(name.group("n"))
 
 
 SECRET_SIBLING = Rule(
@@ -406,7 +450,8 @@ SECRET_SIBLING = Rule(
     whole_text=True,
     chars=frozenset(":="),
     examples=(
-        '{"name": "API_KEY", "value": "abc123"}',
+        '{"name": "API_KEY", "value": "abc123"}, {"Value": "v2", "Name": "/app/db_password"}',
+        "- value: reversed-1\n  key: DB_PASS\n- Value: 8188\n  Name: PORT",
         "env:\n  - name: HF_TOKEN\n    value: hf-value-123\n  - name: PORT\n    value: 8188",
         '<add key="ApiKey" value="s3cr3t"/> ParameterKey=DbPassword,ParameterValue=pw1',
     ),
