@@ -962,6 +962,13 @@ def test_the_chain_is_data_like_structlog_processors() -> None:
         "name: API_KEY\n",
         "x_token_",
         "setx ",
+        "password: |\n",
+        "  password: |\n  ",
+        "- value: v\n  name: ",
+        '{"value": "v", ',
+        "token = f(",
+        "token = a.b",
+        "PASSWORD=a ",
     ],
 )
 def test_no_catastrophic_backtracking_in_the_secret_grammar(s: Sanitizer, unit: str) -> None:

@@ -363,9 +363,12 @@ class SiblingPattern:
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         out: list[str] = []
         pos = count = 0
+        stop = -1
         hit = self._anchor.search(string)
         while hit is not None:
-            found = self._value(string, hit.start(), pos)
+            if hit.start() > stop:  # each line end is searched for once
+                stop = _line_end(string, hit.start())
+            found = self._value(string, hit.start(), pos, stop)
             if found is None:
                 hit = self._anchor.search(string, hit.end())
                 continue
@@ -379,8 +382,7 @@ class SiblingPattern:
         out.append(string[pos:])
         return "".join(out), count
 
-    def _value(self, s: str, i: int, floor: int) -> tuple[int, int] | None:
-        stop = _line_end(s, i)
+    def _value(self, s: str, i: int, floor: int, stop: int) -> tuple[int, int] | None:
         op = self._op.match(s, i, stop)
         if op is None or not i or s[i - 1] not in "vV":
             return None
@@ -414,7 +416,10 @@ class SiblingPattern:
                 end = _shell_word_end(s, p, stop)
         if end <= start or _holds_nothing(s[start:end], "", op.group("op")):
             return None
-        if name is None and not self._named_after(s, end, stop, field_start + 1 - line_start):
+        column = field_start + 1 - line_start
+        if column and s[field_start] in "\"'":
+            column -= 1  # "Value": the field starts at its quote
+        if name is None and not self._named_after(s, end, stop, column):
             return None
         return start, end
 
@@ -433,7 +438,8 @@ class SiblingPattern:
                 line = s[stop + 1 : _line_end(s, stop + 1)][:240]
                 text = line.lstrip(" \t")
                 if len(line) - len(text) == column and not text.startswith(("-", "{", "}")):
-                    name = self._name_after.match(text[: text.find("{")] if "{" in text else text)
+                    head = text[: text.find("{")] if "{" in text else text
+                    name = self._name_after.match(head, 1 if head[:1] in "\"'" else 0)
                     return name is not None and _names_secret(name.group("n"))
             return False
         name = self._name_after.search(rest, 0, cut)
