@@ -14,19 +14,26 @@ The grammar (the vocabulary of names is :mod:`.secret_names`):
 * **value**: a quoted value ends at its closing quote (backslash escapes honoured; only the
   inside is replaced, so ``token="<SECRET>"`` keeps its quotes); an unquoted one ends at the end
   of the line for ``KEY: value`` (YAML) and ``key = value`` (INI) at the start of a line, and
+  for a whole line ``KEY=value`` (a ``.env`` line) unless a command follows its first word
+  (``HF_TOKEN=x python run.py``: :func:`.values.runs_a_command` says how that is judged);
   otherwise at whitespace, as a shell word: quoted parts inside it (``kevin:'a b'``), ``=`` and
-  brackets (``auth=("u", "p")``) belong to it; ``,;&|<>`` or an unopened ``)]}`` end it.
+  brackets (``auth=("u", "p")``) belong to it; ``,;&|<>`` or an unopened ``)]}`` end it. A YAML
+  block (``password: |`` and the lines after it) is :mod:`.blocks`' job.
 
 Values that hold nothing stay and are not counted: empty, a placeholder already written,
 ``None``/``null``/``true``/``false``/``undefined``, masks (``****``), a type after ``:``
 (``api_key: str``), a version after ``==`` (a pin: ``secretstorage==3.3.3``), and a reference
-to a variable of the same name (``api_key=api_key``, ``token=self.token``). Obviously fake
+to a variable of the same name (``api_key=api_key``, ``token=self.token``), and code that says
+where a secret comes from (``token = get_token()``, ``password = os.environ["DB_PASSWORD"]``,
+``session = requests.Session()``: :func:`.values.is_code`; a literal inside, as in
+``get_token("x")``, still makes it a value). Obviously fake
 values (``changeme``, ``xxxx``, ``<your-token>``) are replaced like real ones: a rule cannot
 tell a fake from a weak password.
 
 :data:`SECRET_SIBLING` covers a name and its value in sibling fields (``{"name": "API_KEY",
 "value": "..."}``, Kubernetes ``- name: API_KEY`` / ``value: ...`` on the next line, ``<add
-key="ApiKey" value="..."/>``); :data:`SECRET_FLAG` the command-line credentials that are not
+key="ApiKey" value="..."/>``, also value first: ``{"Value": v, "Name": K}``);
+:data:`SECRET_FLAG` the command-line credentials that are not
 ``--name value`` (``curl -u user:pass``, ``mysql -pS3cr3t``, ``-p 'x y'``).
 """
 

@@ -109,7 +109,6 @@ _STRING = re.compile(r"(?P<q>[\"'])(?P<s>[^\"'\\\n]{0,80})(?P=q)")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 _NAME_TEXT = re.compile(r"[A-Za-z_][\w.-]*")
 _KEYWORD = re.compile(r"[A-Za-z_]\w*[ \t]*=(?!=)[ \t]*")
-_BLANKS = re.compile(r"[ \t]*")
 _OBJECTS = frozenset({"self", "cls", "this"})
 _MAX_CODE = 200
 _MAX_DEPTH = 3
@@ -160,9 +159,15 @@ def _expression(v: str, i: int, depth: int) -> tuple[int, list[str], bool] | Non
     return i, segments, postfix
 
 
+def _skip_blanks(v: str, i: int) -> int:
+    while i < len(v) and v[i] in " \t":
+        i += 1
+    return i
+
+
 def _arguments(v: str, i: int, close: str, depth: int) -> int | None:
     """Parse ``arg, arg, key=arg`` up to ``close``; return the index after it."""
-    i = _BLANKS.match(v, i).end()  # type: ignore[union-attr]
+    i = _skip_blanks(v, i)
     if v.startswith(close, i):
         return i + 1
     while i < len(v):
@@ -173,12 +178,12 @@ def _arguments(v: str, i: int, close: str, depth: int) -> int | None:
         end = _argument(v, i, depth)
         if end is None:
             return None
-        i = _BLANKS.match(v, end).end()  # type: ignore[union-attr]
+        i = _skip_blanks(v, end)
         if v.startswith(close, i):
             return i + 1
         if not v.startswith(",", i):
             return None
-        i = _BLANKS.match(v, i + 1).end()  # type: ignore[union-attr]
+        i = _skip_blanks(v, i + 1)
         if v.startswith(close, i):
             return i + 1
     return None

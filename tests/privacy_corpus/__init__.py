@@ -1,6 +1,6 @@
 """The privacy corpus: secrets in the shapes people really write them, and what must stay.
 
-Six families (README.md here says how each was built), each a list of :class:`Case`: a text
+Eight families (README.md here says how each was built), each a list of :class:`Case`: a text
 and the secret values in it. Secret values are generated from a fixed seed in the alphabets real
 ones use (base62, hex, base64 with ``+/=``, passwords with punctuation and spaces), so that no
 rule can be tuned to a literal. ``KEEP`` lists texts that must come out byte for byte unchanged.
