@@ -166,6 +166,13 @@ def test_code_right_hand_sides_are_kept(value: str) -> None:
     assert not s.counts
 
 
+@pytest.mark.parametrize("value", CODE)
+def test_code_inside_quotes_is_a_literal(value: str) -> None:
+    s = Sanitizer(user="alice", home="/home/alice", host="alice-laptop")
+    quote = "'" if '"' in value else '"'
+    assert s.text(f"password = {quote}{value}{quote}") == f"password = {quote}<SECRET>{quote}"
+
+
 @pytest.mark.parametrize("value", NOT_CODE)
 def test_literals_and_opaque_values_still_go(value: str) -> None:
     assert not is_code(value)

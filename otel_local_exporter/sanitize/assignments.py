@@ -177,14 +177,20 @@ def _shell_word_end(s: str, i: int, stop: int) -> int:
     return min(i, stop)
 
 
-def _holds_nothing(value: str, name: str, op: str) -> bool:
-    """Values that reveal nothing: left in place and not counted."""
+def _holds_nothing(value: str, name: str, op: str, *, quoted: bool = True) -> bool:
+    """Values that reveal nothing: left in place and not counted.
+
+    An unquoted value may also be code that says where a secret comes from (``get_token()``);
+    inside quotes the same text is a literal, and a literal is a value.
+    """
     v = value.strip()
     low = v.lower()
-    if not v or low in KEEP_VALUES or set(v) == {"*"} or is_code(v):
-        return True  # nothing, or code saying where a secret comes from: get_token()
+    if not v or low in KEEP_VALUES or set(v) == {"*"}:
+        return True
     if (op == ":" and low in TYPE_NAMES) or (op == "==" and _VERSION.fullmatch(v)):
         return True  # api_key: str; a pinned package: secretstorage==3.3.3
+    if not quoted and is_code(v):
+        return True
     tail = name.rsplit(".", 1)[-1].lstrip("$@-").lower()
     ref = low.rsplit(".", 1)[-1]
     return bool(tail) and ref == tail and re.fullmatch(r"[a-z_$@][\w.$@]*", low) is not None
@@ -300,7 +306,7 @@ class AssignmentPattern:
             end = stop
             while end > p and s[end - 1] in " \t":
                 end -= 1
-            return self._checked(s, p, end, core, op)
+            return self._checked(s, p, end, core, op, quoted=False)
         scheme = _SCHEME_AT.match(s, p, stop)  # TOKEN=Bearer abc: the credential is the next word
         word_start = scheme.end() if scheme is not None else p
         end = _shell_word_end(s, word_start, stop)
@@ -309,11 +315,13 @@ class AssignmentPattern:
             end = stop  # a whole line NAME=value with no command after it: a .env line
             while end > p and s[end - 1] in " \t":
                 end -= 1
-        return self._checked(s, p, end, core, op)
+        return self._checked(s, p, end, core, op, quoted=False)
 
     @staticmethod
-    def _checked(s: str, start: int, end: int, name: str, op: str) -> tuple[int, int] | None:
-        if end <= start or _holds_nothing(s[start:end], name, op):
+    def _checked(
+        s: str, start: int, end: int, name: str, op: str, *, quoted: bool = True
+    ) -> tuple[int, int] | None:
+        if end <= start or _holds_nothing(s[start:end], name, op, quoted=quoted):
             return None
         return start, end
 
@@ -421,7 +429,7 @@ class SiblingPattern:
                     end -= 1
             else:
                 end = _shell_word_end(s, p, stop)
-        if end <= start or _holds_nothing(s[start:end], "", op.group("op")):
+        if end <= start or _holds_nothing(s[start:end], "", op.group("op"), quoted=q is not None):
             return None
         column = field_start + 1 - line_start
         if column and s[field_start] in "\"'":
