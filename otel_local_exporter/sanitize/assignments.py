@@ -405,7 +405,9 @@ class SiblingPattern:
         field_start = i - 1
         while field_start >= head and s[field_start] in _IDENT:
             field_start -= 1
-        line_start = s.rfind("\n", 0, field_start + 1) + 1
+        window = max(0, field_start - 240)  # bounded: a long line costs linear time
+        newline = s.rfind("\n", window, field_start + 1)
+        line_start = newline + 1 if newline != -1 else (0 if window == 0 else -1)  # -1: far
         name = self._name.search(s, max(floor, field_start - 240), field_start + 1)
         if name is not None and name.group("nl") and self._new_item.match(s, line_start):
             name = None  # "- value: v" starts a new item: the name above belongs to another
@@ -431,8 +433,8 @@ class SiblingPattern:
                 end = _shell_word_end(s, p, stop)
         if end <= start or _holds_nothing(s[start:end], "", op.group("op"), quoted=q is not None):
             return None
-        column = field_start + 1 - line_start
-        if column and s[field_start] in "\"'":
+        column = field_start + 1 - line_start if line_start >= 0 else -1
+        if column > 0 and s[field_start] in "\"'":
             column -= 1  # "Value": the field starts at its quote
         if name is None and not self._named_after(s, end, stop, column):
             return None

@@ -14,7 +14,9 @@ are about values, not about names:
   environment variable name (``"HF_TOKEN"``, capitals, digits and ``_``) or a secret name
   (``"api_key"``). So ``get_token("hunter2")``, ``SecretStr("x")``, ``"literal"``, a bare word
   (``abc123``) or a dotted word that names nothing (``hunter.two``) are still replaced: a
-  literal or an opaque value is a secret.
+  literal or an opaque value is a secret. Inside quotes the same text is a literal (the
+  grammar only asks about unquoted values). The accepted cost: a password made of letters with
+  parentheses (``abc(def)``) reads as a call and stays.
 * :func:`runs_a_command`: after ``NAME=first-word`` at the start of a line, is the rest of the
   line a command (a shell line ``HF_TOKEN=x python run.py``: the value ends at the blank) or
   more of the value (a ``.env`` file ``PASSWORD=correct horse battery``: the value is the whole
