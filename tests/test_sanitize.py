@@ -106,7 +106,8 @@ def test_secret_named_flag(text: str, expected: str) -> None:
         ("HF_TOKEN=abc123", "HF_TOKEN=<SECRET>"),
         ("export GITHUB_TOKEN=xyz", "export GITHUB_TOKEN=<SECRET>"),
         ("password: hunter2", "password: <SECRET>"),
-        ("db_passwd=x y", "db_passwd=<SECRET> y"),
+        ("db_passwd=x y", "db_passwd=<SECRET>"),  # a .env line: the whole rest
+        ("db_passwd=x ./migrate --all", "db_passwd=<SECRET> ./migrate --all"),  # a command
         ('{"api_key": "abc 123", "n": 1}', '{"api_key": "<SECRET>", "n": 1}'),
         ("{'client_secret': 'shh'}", "{'client_secret': '<SECRET>'}"),
         ('{\\"token\\": \\"abc\\"}', '{\\"token\\": \\"<SECRET>\\"}'),
@@ -961,6 +962,13 @@ def test_the_chain_is_data_like_structlog_processors() -> None:
         "name: API_KEY\n",
         "x_token_",
         "setx ",
+        "password: |\n",
+        "  password: |\n  ",
+        "- value: v\n  name: ",
+        '{"value": "v", ',
+        "token = f(",
+        "token = a.b",
+        "PASSWORD=a ",
     ],
 )
 def test_no_catastrophic_backtracking_in_the_secret_grammar(s: Sanitizer, unit: str) -> None:

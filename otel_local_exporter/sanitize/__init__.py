@@ -19,6 +19,8 @@ Where things live (a new rule goes into the module of its subject, and into
 * ``secrets.py``   PEM private keys, ``Authorization``/``Cookie`` headers, ``Bearer``/``Basic``
 * ``assignments.py``  the grammar of a secret-named key and its value (operators, calls,
                    commands, flags, XML, sibling fields, where a value ends), credential flags
+* ``blocks.py``   a YAML block scalar (``password: |``) under a secret-named key
+* ``values.py``   what a value is: code to keep (``get_token()``), or where a ``.env`` value ends
 * ``secret_names.py``  which names name a secret: the vocabulary and keep-words, as data
 * ``tokens.py``    the vendor token catalogue, one line per prefix with its length and alphabet
 * ``web.py``       URLs, scp remotes, e-mail addresses, IPv4/IPv6/MAC
@@ -32,14 +34,16 @@ The default chain, in order; secrets go first so that nothing later can split or
 1. ``extra_secrets``  literal values the caller names                     -> ``<SECRET>``
 2. ``private_key``    PEM private key blocks                               -> ``<SECRET>``
 3. ``secret_sibling`` ``{"name": "API_KEY", "value": v}``, ``- name: X_TOKEN`` then
-                      ``value: v`` on the next line                        -> ``value: <SECRET>``
+                      ``value: v`` on the next line, in either order       -> ``value: <SECRET>``
+   ``secret_block``   ``password: |`` and the deeper-indented lines after it -> ``<SECRET>``
 4. ``secret_flag``    ``curl -u user:pass``, ``mysql -pS3cr3t``, ``-p 'x y'`` -> ``-u <SECRET>``
 5. ``auth_header``    ``Authorization:``, ``Proxy-Authorization:``, ``Cookie:``, ``Set-Cookie:``
                       (the rest of the line)                               -> ``Cookie: <SECRET>``
 6. ``secret_assignment``  a secret-named key and its value in any shape: ``KEY=v``, ``k: v``,
                       ``k := "v"``, ``"k" => "v"``, ``setProperty("K", "v")``,
                       ``os.environ["K"] = v``, ``setx K v``, ``<k>v</k>``, ``--token v``;
-                      the key stays                                         -> ``KEY=<SECRET>``
+                      the key stays; code on the right stays (``token = get_token()``)
+                                                                            -> ``KEY=<SECRET>``
 7. ``auth_scheme``    ``Bearer <token>``, ``Basic <base64>``               -> ``Bearer <SECRET>``
 8. ``known_tokens``   the vendor catalogue (``tokens.CATALOGUE``): ``hf_``, ``ghp_``,
                       ``glpat-``, ``sk-``, ``sk_live_``, ``AKIA``, ``hvs.``, ``SG.``,
@@ -102,7 +106,8 @@ and a span attribute in microseconds. Python's ``re`` only scans fast for a *lit
 character, so every rule is written to have one (assertions come after it), is anchored on a
 literal (``://``, ``:\\``), or carries cheap *triggers* that any match needs (grouped by first
 character: one scan each). A large text is cut into blocks at newlines (no rule but
-``private_key`` and ``secret_sibling`` spans a newline, and they run first on the whole text)
+``private_key``, ``secret_sibling`` and ``secret_block`` spans a newline, and they run first on
+the whole text)
 and a triggered rule runs only on the lines holding a hit. Short strings skip every rule none of
 whose characters occur. Keyword rules match on lower-cased text instead of ``re.IGNORECASE``
 (about ten times faster). Short strings are cached per instance together with their per-kind
@@ -114,6 +119,7 @@ with and without them on texts built from every rule's ``examples``.
 from __future__ import annotations
 
 from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
+from .blocks import SECRET_BLOCK
 from .chain import default_rules
 from .engine import KINDS, MAX_DEPTH, TRUNCATED, UNSANITIZABLE, Sanitizer
 from .identity import name_rule
@@ -148,6 +154,7 @@ __all__ = [
     "PRIVATE_KEY",
     "SCP_URL",
     "SECRET_ASSIGNMENT",
+    "SECRET_BLOCK",
     "SECRET_FLAG",
     "SECRET_SIBLING",
     "TRUNCATED",

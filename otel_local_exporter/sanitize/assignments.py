@@ -14,19 +14,26 @@ The grammar (the vocabulary of names is :mod:`.secret_names`):
 * **value**: a quoted value ends at its closing quote (backslash escapes honoured; only the
   inside is replaced, so ``token="<SECRET>"`` keeps its quotes); an unquoted one ends at the end
   of the line for ``KEY: value`` (YAML) and ``key = value`` (INI) at the start of a line, and
+  for a whole line ``KEY=value`` (a ``.env`` line) unless a command follows its first word
+  (``HF_TOKEN=x python run.py``: :func:`.values.runs_a_command` says how that is judged);
   otherwise at whitespace, as a shell word: quoted parts inside it (``kevin:'a b'``), ``=`` and
-  brackets (``auth=("u", "p")``) belong to it; ``,;&|<>`` or an unopened ``)]}`` end it.
+  brackets (``auth=("u", "p")``) belong to it; ``,;&|<>`` or an unopened ``)]}`` end it. A YAML
+  block (``password: |`` and the lines after it) is :mod:`.blocks`' job.
 
 Values that hold nothing stay and are not counted: empty, a placeholder already written,
 ``None``/``null``/``true``/``false``/``undefined``, masks (``****``), a type after ``:``
 (``api_key: str``), a version after ``==`` (a pin: ``secretstorage==3.3.3``), and a reference
-to a variable of the same name (``api_key=api_key``, ``token=self.token``). Obviously fake
+to a variable of the same name (``api_key=api_key``, ``token=self.token``), and code that says
+where a secret comes from (``token = get_token()``, ``password = os.environ["DB_PASSWORD"]``,
+``session = requests.Session()``: :func:`.values.is_code`; a literal inside, as in
+``get_token("x")``, still makes it a value). Obviously fake
 values (``changeme``, ``xxxx``, ``<your-token>``) are replaced like real ones: a rule cannot
 tell a fake from a weak password.
 
 :data:`SECRET_SIBLING` covers a name and its value in sibling fields (``{"name": "API_KEY",
 "value": "..."}``, Kubernetes ``- name: API_KEY`` / ``value: ...`` on the next line, ``<add
-key="ApiKey" value="..."/>``); :data:`SECRET_FLAG` the command-line credentials that are not
+key="ApiKey" value="..."/>``, also value first: ``{"Value": v, "Name": K}``);
+:data:`SECRET_FLAG` the command-line credentials that are not
 ``--name value`` (``curl -u user:pass``, ``mysql -pS3cr3t``, ``-p 'x y'``).
 """
 
@@ -37,6 +44,7 @@ import string as _string
 
 from .rule import PLACEHOLDER_NAMES, LowerCasePattern, Rule, by_first_character
 from .secret_names import is_secret_key
+from .values import is_code, runs_a_command
 
 STEMS = (
     "token",
@@ -169,14 +177,20 @@ def _shell_word_end(s: str, i: int, stop: int) -> int:
     return min(i, stop)
 
 
-def _holds_nothing(value: str, name: str, op: str) -> bool:
-    """Values that reveal nothing: left in place and not counted."""
+def _holds_nothing(value: str, name: str, op: str, *, quoted: bool = True) -> bool:
+    """Values that reveal nothing: left in place and not counted.
+
+    An unquoted value may also be code that says where a secret comes from (``get_token()``);
+    inside quotes the same text is a literal, and a literal is a value.
+    """
     v = value.strip()
     low = v.lower()
     if not v or low in KEEP_VALUES or set(v) == {"*"}:
         return True
     if (op == ":" and low in TYPE_NAMES) or (op == "==" and _VERSION.fullmatch(v)):
         return True  # api_key: str; a pinned package: secretstorage==3.3.3
+    if not quoted and is_code(v):
+        return True
     tail = name.rsplit(".", 1)[-1].lstrip("$@-").lower()
     ref = low.rsplit(".", 1)[-1]
     return bool(tail) and ref == tail and re.fullmatch(r"[a-z_$@][\w.$@]*", low) is not None
@@ -292,14 +306,22 @@ class AssignmentPattern:
             end = stop
             while end > p and s[end - 1] in " \t":
                 end -= 1
-            return self._checked(s, p, end, core, op)
+            return self._checked(s, p, end, core, op, quoted=False)
         scheme = _SCHEME_AT.match(s, p, stop)  # TOKEN=Bearer abc: the credential is the next word
         word_start = scheme.end() if scheme is not None else p
-        return self._checked(s, p, _shell_word_end(s, word_start, stop), core, op)
+        end = _shell_word_end(s, word_start, stop)
+        whole_line = op == "=" and not flag and not quote and _starts_line(s, a - dashes)
+        if whole_line and end < stop and not runs_a_command(s[end:stop]):
+            end = stop  # a whole line NAME=value with no command after it: a .env line
+            while end > p and s[end - 1] in " \t":
+                end -= 1
+        return self._checked(s, p, end, core, op, quoted=False)
 
     @staticmethod
-    def _checked(s: str, start: int, end: int, name: str, op: str) -> tuple[int, int] | None:
-        if end <= start or _holds_nothing(s[start:end], name, op):
+    def _checked(
+        s: str, start: int, end: int, name: str, op: str, *, quoted: bool = True
+    ) -> tuple[int, int] | None:
+        if end <= start or _holds_nothing(s[start:end], name, op, quoted=quoted):
             return None
         return start, end
 
@@ -328,26 +350,40 @@ SECRET_ASSIGNMENT = Rule(
 """A secret-named key and the value given to it (see the module docstring)."""
 
 
+def _names_secret(field: str) -> bool:
+    """A name field's value: ``API_KEY``, or a parameter path such as ``/app/db_password``."""
+    return is_secret_key(field.rstrip("/").rsplit("/", 1)[-1])
+
+
+_FIELDS = r"(?i:name|key|parameterkey|variable|var|env)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
+
+
 class SiblingPattern:
     """``subn`` for a value field whose sibling names a secret: ``{"name": "X_TOKEN", "value": v}``.
 
-    Anchored on ``alue`` (a fast literal scan); the name field is looked for in the 240
-    characters before, within the same object (no ``{``, ``}`` between) and at most one line up.
+    Anchored on ``alue`` (a fast literal scan). The name field is looked for first before the
+    value (240 characters, within the same object: no ``{``, ``}`` between, at most one line
+    up, and not across a YAML ``- `` that starts a new item); if there is none, after it (the
+    rest of the line, or the next line at the value field's own indentation: ``{"value": v,
+    "name": "API_KEY"}``, ``- value: v`` then ``  name: API_KEY``). A name field found before
+    decides alone, so ``- name: PORT`` / ``value: 8188`` never borrows the next item's name.
     """
 
     _anchor = re.compile("alue")
     _op = re.compile(r"alue\\?[\"']?[ \t]*(?P<op>[:=])[ \t]*")
-    _name = re.compile(
-        r"(?i:name|key|parameterkey|variable|var|env)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
-        r"(?P<n>[\w.-]+)\\?[\"']?[^{}\n]*(?:\n[^{}\n]*)?\Z"
-    )
+    _name = re.compile(_FIELDS + r"(?P<n>[\w./-]+)\\?[\"']?[^{}\n]*(?P<nl>\n[^{}\n]*)?\Z")
+    _name_after = re.compile(r"(?<![\w-])" + _FIELDS + r"(?P<n>[\w./-]+)")
+    _new_item = re.compile(r"[ \t]*-[ \t]")
 
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         out: list[str] = []
         pos = count = 0
+        stop = -1
         hit = self._anchor.search(string)
         while hit is not None:
-            found = self._value(string, hit.start(), pos)
+            if hit.start() > stop:  # each line end is searched for once
+                stop = _line_end(string, hit.start())
+            found = self._value(string, hit.start(), pos, stop)
             if found is None:
                 hit = self._anchor.search(string, hit.end())
                 continue
@@ -361,8 +397,7 @@ class SiblingPattern:
         out.append(string[pos:])
         return "".join(out), count
 
-    def _value(self, s: str, i: int, floor: int) -> tuple[int, int] | None:
-        stop = _line_end(s, i)
+    def _value(self, s: str, i: int, floor: int, stop: int) -> tuple[int, int] | None:
         op = self._op.match(s, i, stop)
         if op is None or not i or s[i - 1] not in "vV":
             return None
@@ -370,8 +405,13 @@ class SiblingPattern:
         field_start = i - 1
         while field_start >= head and s[field_start] in _IDENT:
             field_start -= 1
+        window = max(0, field_start - 240)  # bounded: a long line costs linear time
+        newline = s.rfind("\n", window, field_start + 1)
+        line_start = newline + 1 if newline != -1 else (0 if window == 0 else -1)  # -1: far
         name = self._name.search(s, max(floor, field_start - 240), field_start + 1)
-        if name is None or not is_secret_key(name.group("n")):
+        if name is not None and name.group("nl") and self._new_item.match(s, line_start):
+            name = None  # "- value: v" starts a new item: the name above belongs to another
+        if name is not None and not _names_secret(name.group("n")):
             return None
         p = op.end()
         if p >= stop or _PLACEHOLDER_AT.match(s, p):
@@ -391,9 +431,36 @@ class SiblingPattern:
                     end -= 1
             else:
                 end = _shell_word_end(s, p, stop)
-        if end <= start or _holds_nothing(s[start:end], "", op.group("op")):
+        if end <= start or _holds_nothing(s[start:end], "", op.group("op"), quoted=q is not None):
+            return None
+        column = field_start + 1 - line_start if line_start >= 0 else -1
+        if column > 0 and s[field_start] in "\"'":
+            column -= 1  # "Value": the field starts at its quote
+        if name is None and not self._named_after(s, end, stop, column):
             return None
         return start, end
+
+    def _named_after(self, s: str, end: int, stop: int, column: int) -> bool:
+        """Does a name field after the value (same line, or the next at ``column``) name a secret?
+
+        Both windows are bounded (240 characters), so a long line costs linear time.
+        """
+        rest = s[end : min(stop, end + 240)]
+        cut = min((k for k in (rest.find("{"), rest.find("}")) if k != -1), default=-1)
+        if cut == -1:
+            name = self._name_after.search(rest)
+            if name is not None:
+                return _names_secret(name.group("n"))
+            if stop < len(s):  # the next line, if it is a sibling at the value's indentation
+                line = s[stop + 1 : _line_end(s, stop + 1)][:240]
+                text = line.lstrip(" \t")
+                if len(line) - len(text) == column and not text.startswith(("-", "{", "}")):
+                    head = text[: text.find("{")] if "{" in text else text
+                    name = self._name_after.match(head, 1 if head[:1] in "\"'" else 0)
+                    return name is not None and _names_secret(name.group("n"))
+            return False
+        name = self._name_after.search(rest, 0, cut)
+        return name is not None and _names_secret(name.group("n"))
 
 
 SECRET_SIBLING = Rule(
@@ -406,7 +473,8 @@ SECRET_SIBLING = Rule(
     whole_text=True,
     chars=frozenset(":="),
     examples=(
-        '{"name": "API_KEY", "value": "abc123"}',
+        '{"name": "API_KEY", "value": "abc123"}, {"Value": "v2", "Name": "/app/db_password"}',
+        "- value: reversed-1\n  key: DB_PASS\n- Value: 8188\n  Name: PORT",
         "env:\n  - name: HF_TOKEN\n    value: hf-value-123\n  - name: PORT\n    value: 8188",
         '<add key="ApiKey" value="s3cr3t"/> ParameterKey=DbPassword,ParameterValue=pw1',
     ),

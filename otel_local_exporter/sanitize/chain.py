@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
+from .blocks import SECRET_BLOCK
 from .detect import detect_homes, detect_hosts, detect_users
 from .identity import host_forms, name_rule
 from .paths import (
@@ -45,6 +46,7 @@ def default_rules(
         literal_rule(extra_secrets),
         PRIVATE_KEY,
         SECRET_SIBLING,
+        SECRET_BLOCK,
         SECRET_FLAG,
         AUTH_HEADER,
         SECRET_ASSIGNMENT,

@@ -1,6 +1,6 @@
 """The privacy corpus: secrets in the shapes people really write them, and what must stay.
 
-Six families (README.md here says how each was built), each a list of :class:`Case`: a text
+Eight families (README.md here says how each was built), each a list of :class:`Case`: a text
 and the secret values in it. Secret values are generated from a fixed seed in the alphabets real
 ones use (base62, hex, base64 with ``+/=``, passwords with punctuation and spaces), so that no
 rule can be tuned to a literal. ``KEEP`` lists texts that must come out byte for byte unchanged.
@@ -345,6 +345,107 @@ def _values() -> list[Case]:
     return cases
 
 
+def _multi_line() -> list[Case]:
+    """Family 7: values on other lines or before their name: YAML blocks, value-first siblings."""
+    blocks = ["|", "|-", "|+", ">", ">-", "|2", ">  # from the vault"]
+    heads = [
+        "{k}: {b}\n  {v1}\n  {v2}\nuser: bob",
+        "db:\n  {k}: {b}\n    {v1}\n\n    {v2}\n  host: db.local\nport: 5432",
+        "- {k}: {b}\n    {v1}\n    {v2}\n- name: next",
+        '"{k}": {b}\n  {v1}\n  {v2}\nnext: 1',
+        "stringData:\n\t{k}: {b}\n\t\t{v1}\n\t\t{v2}\nkind: Secret",
+    ]
+    cases = []
+    for i in range(21):
+        key = KEYS[(i * 3 + 1) % len(KEYS)]
+        if heads[i % len(heads)].startswith('"') and "-" in key:
+            key = "api_key"
+        v1, v2 = word_secret(), phrase_secret()
+        text = heads[i % len(heads)].format(k=key, b=blocks[i % len(blocks)], v1=v1, v2=v2)
+        cases.append(Case("multi_line", text, (v1, *(w for w in v2.split() if len(w) >= 4))))
+    siblings = [
+        '{{"value": "{v}", "name": "{k}"}}',
+        "{{'value': '{v}', 'key': '{k}'}}",
+        '{{"Value": "{v}", "Name": "{k}"}}',
+        '[{{"Name": "{k}", "Value": "{v}"}}]',
+        '{{"Key": "{k}", "Value": "{v}"}}',
+        '{{\n  "Value": "{v}",\n  "Name": "{k}"\n}}',
+        "- value: {v}\n  name: {k}",
+        "- name: PORT\n  value: 8188\n- value: {v}\n  name: {k}",
+        "env:\n  - value: '{v}'\n    name: {k}\n  - name: DEBUG\n    value: '1'",
+        "variables:\n  - value: {v}\n    key: {k}",
+        '{{"Parameter": {{"Name": "/dinoair/{k}", "Type": "SecureString", "Value": "{v}"}}}}',
+        '{{"Parameter": {{"Value": "{v}", "Name": "/prod/app/{k}"}}}}',
+        "ParameterValue={v},ParameterKey={k}",
+        '<add value="{v}" key="{k}" />',
+        'az keyvault secret show: {{ "value": "{v}", "name": "{k}" }}',
+        '{{"value":"{v}","name":"{k}"}}',
+        '  - {{ value: "{v}", name: {k} }}',
+        "- Value: {v}\n  Name: {k}\n- Value: 8188\n  Name: PORT",
+        "config:\n  value: {v}\n  name: {k}",
+        '{{"secretValue": "{v}", "secretName": "{k}"}}',
+    ]
+    for i, shape in enumerate(siblings):
+        key = KEYS[(i * 7 + 2) % len(KEYS)]
+        value = word_secret()
+        if "secretName" in shape:  # the field names themselves carry the word
+            cases.append(Case("multi_line", shape.format(k="app-config", v=value), (value,)))
+            continue
+        cases.append(Case("multi_line", shape.format(k=key, v=value), (value,)))
+    return cases
+
+
+def _lines_and_code() -> list[Case]:
+    """Family 8: whole .env lines with blanks, and source lines that assign a literal.
+
+    The .env lines hold values with blanks and nothing that looks like a command after their
+    first word (the whole rest of the line is the value); the source lines assign a literal
+    or an opaque value to a secret name, in the code shapes whose call/attribute/subscript
+    twins are keep cases (``token = get_token()`` stays, ``token = get_token("lit")`` goes).
+    """
+    env_lines = [
+        "{k}={p}",
+        "{k}={p}\nDEBUG=1",
+        "# .env\n{k}={p}\nPORT=8188",
+        "  {k}={p}",
+        "{k}={p}   ",
+        "{k}={p} # set by ops",
+    ]
+    cases = []
+    for i in range(20):
+        key = KEYS[(i * 5 + 4) % len(KEYS)]
+        value = phrase_secret()
+        text = env_lines[i % len(env_lines)].format(k=key, p=value)
+        words = tuple(w for w in value.split() if len(w) >= 4)
+        cases.append(Case("lines_and_code", text, words))
+    code = [
+        'session = "{v}"',
+        "token = {v}",
+        'password = get_password("{v}")',
+        'api_key = SecretStr("{v}")',
+        'token = os.getenv("HF_TOKEN", "{v}")',
+        'password = os.environ.get("DB_PASSWORD") or "{v}"',
+        "    api_key = '{v}'  # TODO remove",
+        'session = requests.Session(); session.auth = ("bob", "{v}")',
+        'self.token = "{v}"',
+        'cfg["api_key"] = "{v}"',
+        "client_secret = b'{v}'",
+        'token = f"{v}"',
+        "password = {v}.strip()",
+        'hf_token = "{v}" if ci else get_token()',
+        "session_token = {v}; refresh()",
+        'token: str = "{v}"',
+        'password = getpass.getpass() or "{v}"',
+        'credentials = Credentials(token="{v}")',
+        'auth = HTTPBasicAuth("bob", "{v}")',
+        'secret_key = os.environ["SECRET_KEY"] + "{v}"',
+    ]
+    for shape in code:
+        value = _pick(_ALNUM, 24)
+        cases.append(Case("lines_and_code", shape.format(v=value), (value,)))
+    return cases
+
+
 FAMILIES = {
     "operators": _operators(),
     "shapes": _shapes(),
@@ -352,6 +453,8 @@ FAMILIES = {
     "command_line": _command_lines(),
     "vendors": _vendors(),
     "values": _values(),
+    "multi_line": _multi_line(),
+    "lines_and_code": _lines_and_code(),
 }
 
 KEEP = (
@@ -414,4 +517,31 @@ KEEP = (
     "AKIAsmall",
     "Basic installation complete",
     "Bearer token required",
+    # source lines that say where a secret comes from (a call, a subscript, a reference)
+    "session = requests.Session()",
+    "    session = requests.Session()",
+    "token = get_token()",
+    "hf_token = huggingface_hub.get_token()",
+    'password = os.environ["DB_PASSWORD"]',
+    "api_key = os.environ['OPENAI_API_KEY']",
+    'token = os.getenv("HF_TOKEN")',
+    'token = os.environ.get("HF_TOKEN", "")',
+    "api_key = self.api_key",
+    "token = settings.HF_TOKEN",
+    "password = keyring.get_password(SERVICE, user)",
+    'secret = cfg["client_secret"]',
+    "session = aiohttp.ClientSession(timeout=timeout)",
+    "    token = self._load_token(path, retries=3)",
+    "auth_token = response.json()['access_token']",
+    "credentials = service_account.Credentials.from_service_account_file(path)",
+    '  File "app.py", line 12, in main\n    token = get_token()',
+    "const token = getToken();",
+    'String password = System.getenv("DB_PASSWORD");',
+    # sibling fields and blocks that hold no secret
+    "- value: 8188\n  name: PORT",
+    '{"value": "info", "name": "LOG_LEVEL"}',
+    "- name: PORT\n  value: 8188\n- name: HOST\n  value: comfyui",
+    "description: |\n  Enter your password below.\n  It is never stored.\nnext: 1",
+    "password_hint: >-\n  the usual one\nuser: bob",
+    "password: |\nuser: bob",
 )
