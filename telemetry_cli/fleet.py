@@ -40,6 +40,7 @@ __all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
 
 PERCENTILES = (50, 90, 95, 99)
 TOP_SIGNATURES = 20
+BATCH_FILES = 16  # files a worker reads into one partial report
 
 # -- error signatures ----------------------------------------------------------------------------
 
@@ -167,6 +168,42 @@ class Fleet:
             entry.count += 1
             entry.steps[step_name or "-"] += 1
 
+    def merge(self, other: Fleet) -> None:
+        """Add ``other``, the partial report of files read after this one's and without a
+        session in common (``files`` stays the caller's). Counters and lists are added in
+        ``other``'s order, so ties and first examples come out as if read in one pass.
+        """
+        self._seen |= other._seen
+        self.duplicates += other.duplicates
+        self.skipped.extend(other.skipped)
+        self.bad_lines.update(other.bad_lines)
+        self.results.update(other.results)
+        for name, theirs in other.steps.items():
+            step = self.steps.get(name)
+            if step is None:
+                self.steps[name] = theirs
+            else:
+                step.statuses.update(theirs.statuses)
+                step.durations.extend(theirs.durations)
+        for groups, their_groups in (
+            (self.versions, other.versions),
+            (self.systems, other.systems),
+            (self.accelerators, other.accelerators),
+        ):
+            for key, group in their_groups.items():
+                if key in groups:
+                    groups[key].results.update(group.results)
+                else:
+                    groups[key] = group
+        self.categories.update(other.categories)
+        for key, theirs_sig in other.signatures.items():
+            entry = self.signatures.get(key)
+            if entry is None:
+                self.signatures[key] = theirs_sig
+            else:
+                entry.count += theirs_sig.count
+                entry.steps.update(theirs_sig.steps)
+
     @property
     def sessions(self) -> int:
         return len(self._seen)
@@ -210,9 +247,13 @@ class Fleet:
 def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
     """Read every file once and aggregate it (the whole of ``report --from``).
 
-    Files are parsed in ``workers`` processes (default: one per processor, at most 4) when there
-    are several; each sends back only the facts of its sessions, and one process aggregates
-    them in the order the files were named, so the result does not depend on the workers.
+    With several files, ``workers`` processes (default: one per processor, at most 4) each read
+    a batch of consecutive files into a partial :class:`Fleet` and send back only that: a few
+    counters, the step durations and the batch's session ids, not every session's facts. One
+    process merges the batches in the order the files were named. A batch holding a session
+    already counted from an earlier batch (the same session in two users' exports) is read
+    again here, file by file, so that the first copy counts, exactly as in one process: the
+    report does not depend on the workers.
     """
     fleet = Fleet()
     files: list[Path] = []
@@ -226,20 +267,32 @@ def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
     if workers > 1 and len(files) >= 2 * workers:
         from concurrent.futures import ProcessPoolExecutor
 
+        size = max(1, min(BATCH_FILES, len(files) // (workers * 8)))
+        batches = [files[i : i + size] for i in range(0, len(files), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            chunk = max(1, min(16, len(files) // (workers * 8)))
-            outcomes = pool.map(read_facts, files, chunksize=chunk)
-            for path, outcome in zip(files, outcomes, strict=True):
-                _take(fleet, path, outcome)
+            for batch, part in zip(batches, pool.map(read_batch, batches), strict=True):
+                if part._seen.isdisjoint(fleet._seen):
+                    fleet.merge(part)
+                else:
+                    for path in batch:
+                        _take(fleet, path, read_facts(path))
     else:
         for path in files:
             _take(fleet, path, read_facts(path))
     return fleet
 
 
-def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
-    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not).
+def read_batch(paths: list[Path]) -> Fleet:
+    """A partial report of ``paths`` (files counts nothing: the caller knows the files).
     A module-level function, so worker processes can run it."""
+    part = Fleet()
+    for path in paths:
+        _take(part, path, read_facts(path))
+    return part
+
+
+def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
+    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not)."""
     bad: Counter[str] = Counter()
     facts: list[Facts] = []
     try:
