@@ -294,10 +294,15 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _otlp_attributes(values: Any) -> dict[str, Any]:
-    out = {}
-    for item in _dicts(values):
-        key, value = text(item.get("key")), _dict(item.get("value"))
-        if key is None:
+    """OTLP ``KeyValue`` items as a plain mapping (the hot loop of OTLP input, kept flat)."""
+    out: dict[str, Any] = {}
+    if type(values) is not list:
+        return out
+    for item in values:
+        if type(item) is not dict:
+            continue
+        key, value = item.get("key"), item.get("value")
+        if type(key) is not str or type(value) is not dict:
             continue
         for kind in _VALUE_KEYS:
             if kind in value:
