@@ -135,6 +135,8 @@ _MODULES = {
         "extent_ms",
         "session_problem",
         "span_problem",
+        "step_of",
+        "step_of",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -230,6 +232,7 @@ __all__ = [
     "session_problem",
     "session_spans",
     "span_problem",
+    "step_of",
     "system_profile",
     "telemetry_home",
     "traces_data_line",
@@ -347,6 +350,7 @@ if TYPE_CHECKING:
         extent_ms,
         session_problem,
         span_problem,
+        step_of,
     )
     from .store import (
         InvalidFile,

@@ -90,6 +90,7 @@ __all__ = [
     "extent_ms",
     "session_problem",
     "span_problem",
+    "step_of",
 ]
 
 SCHEMA_VERSION = "1.1.0"
@@ -490,6 +491,26 @@ class SpanView:
 
     def __repr__(self) -> str:
         return f"SpanView({self.label!r}, {self.status!r})"
+
+
+def step_of(raw: Mapping[str, Any]) -> tuple[str, str, float | None] | None:
+    """A stored span's ``(step, step_status, duration_ms)`` as :class:`SpanView` reads them, or
+    ``None`` for a span that is not a step.
+
+    The fast path for reading many sessions (``report --from``): a span whose attributes are a
+    plain dict holding a recorded status is read without making a view; anything else is
+    left to the view, so the meaning stays the view's.
+    """
+    attrs = raw.get("attributes")
+    status = attrs.get(STEP_STATUS) if type(attrs) is dict else None
+    if type(status) is not str or not status:
+        view = SpanView(raw)
+        step, step_status = view.step, view.step_status
+        if step is None or step_status is None:
+            return None
+        return step, step_status, view.duration_ms
+    step = attrs.get(STEP_NAME)  # type: ignore[union-attr]  # a dict when status was read
+    return (step, status, _number(raw.get("duration_ms"))) if isinstance(step, str) else None
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,28 @@ def test_workers_and_the_standard_parser_give_the_same_report(
     assert fleet.build([str(root)], workers=1).to_dict() == one
 
 
+def test_one_and_two_workers_print_the_same_report(
+    world: tuple[Path, list[Truth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole sanitized report, key order included: workers send partial reports per batch
+    of files and a batch sharing a session with an earlier one is read again in order, so the
+    first copy of a session counts however the files were split."""
+    from otel_local_exporter import Sanitizer
+
+    root, _ = world
+
+    def report(workers: int) -> str:
+        built = fleet.build([str(root)], workers=workers)
+        return json.dumps(built.to_dict(top=1000, sanitizer=Sanitizer()))
+
+    one = report(1)
+    assert json.loads(one)["duplicates"] > 0  # overlapping exports cross batches
+    assert report(2) == one
+    assert report(3) == one
+    monkeypatch.setattr(fleet, "BATCH_FILES", 1)  # one file a batch: every overlap read again
+    assert report(2) == one
+
+
 @pytest.mark.parametrize(
     ("messages", "folded"),
     [
