@@ -44,20 +44,28 @@ BATCH_FILES = 16  # files a worker reads into one partial report
 
 # -- error signatures ----------------------------------------------------------------------------
 
-_SIGNATURE_RULES = (
-    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>"),  # quoted values
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<ID>"),
+# (pattern, placeholder, needles): a rule runs only on a line holding one of its needles, text
+# its pattern cannot match without (the path rule alone costs most of a signature otherwise).
+_SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>", ("'", '"')),  # quoted values
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>", ("://",)),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<ID>",
+        ("-",),
+    ),
     (
         re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
         "<HEX>",
+        (),
     ),
     (
         re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
         "<PATH>",
+        ("/", "\\"),
     ),
-    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>"),
-    (re.compile(r"\s+"), " "),
+    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>", ()),
+    (re.compile(r"\s+"), " ", ()),
 )
 
 
@@ -67,8 +75,9 @@ def signature(message: str) -> str:
     ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
     """
     line = message.strip().split("\n", 1)[0][:500]
-    for pattern, replacement in _SIGNATURE_RULES:
-        line = pattern.sub(replacement, line)
+    for pattern, replacement, needles in _SIGNATURE_RULES:
+        if not needles or any(needle in line for needle in needles):
+            line = pattern.sub(replacement, line)
     return line.strip()[:200]
 
 

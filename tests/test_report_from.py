@@ -282,6 +282,25 @@ def test_signatures_fold_what_varies(messages: list[str], folded: str) -> None:
     assert {fleet.signature(m) for m in messages} == {folded}
 
 
+def test_signature_rules_skipped_by_their_needles_could_not_have_matched(
+    world: tuple[Path, list[Truth]],
+) -> None:
+    """Each rule runs only on lines holding its needles: the same result as running them all."""
+    _, truths = world
+    messages = {t.failure[4] for t in truths if t.failure} | {
+        "C:\\x\\y failed at 0x1f after 3 tries",
+        "no \"module\" named 'a/b' at https://x.test/p?q=1",
+        "id 00000000-1111-2222-3333-444455556666 - <PATH>/a - ok",
+        "plain words only",
+        "",
+    }
+    for message in messages:
+        line = message.strip().split("\n", 1)[0][:500]
+        for pattern, replacement, _ in fleet._SIGNATURE_RULES:
+            line = pattern.sub(replacement, line)
+        assert fleet.signature(message) == line.strip()[:200], message
+
+
 def test_signatures_keep_what_differs() -> None:
     assert fleet.signature("disk full") != fleet.signature("permission denied")
     assert fleet.signature("Python 3.9 is not supported") == "Python <N> is not supported"
