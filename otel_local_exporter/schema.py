@@ -510,7 +510,12 @@ def step_of(raw: Mapping[str, Any]) -> tuple[str, str, float | None] | None:
             return None
         return step, step_status, view.duration_ms
     step = attrs.get(STEP_NAME)  # type: ignore[union-attr]  # a dict when status was read
-    return (step, status, _number(raw.get("duration_ms"))) if isinstance(step, str) else None
+    if not isinstance(step, str):
+        return None
+    duration = raw.get("duration_ms")
+    if type(duration) is not float or duration - duration != 0.0:  # finite floats as they are
+        duration = _number(duration)
+    return step, status, duration
 
 
 @dataclass(frozen=True)

@@ -199,19 +199,19 @@ class Fleet:
             (self.systems, other.systems),
             (self.accelerators, other.accelerators),
         ):
-            for key, group in their_groups.items():
-                if key in groups:
-                    groups[key].results.update(group.results)
+            for name, group in their_groups.items():
+                if name in groups:
+                    groups[name].results.update(group.results)
                 else:
-                    groups[key] = group
+                    groups[name] = group
         self.categories.update(other.categories)
-        for key, theirs_sig in other.signatures.items():
+        for key, found in other.signatures.items():
             entry = self.signatures.get(key)
             if entry is None:
-                self.signatures[key] = theirs_sig
+                self.signatures[key] = found
             else:
-                entry.count += theirs_sig.count
-                entry.steps.update(theirs_sig.steps)
+                entry.count += found.count
+                entry.steps.update(found.steps)
 
     @property
     def sessions(self) -> int:

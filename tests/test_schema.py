@@ -191,6 +191,8 @@ def test_step_status_defaults_match_the_writer() -> None:
         {"attributes": [], "duration_ms": 5},
         {"attributes": {"installer.step": "models", "installer.step.status": "completed"}}
         | {"duration_ms": float("nan")},
+        {"attributes": {"installer.step": "models", "installer.step.status": "completed"}}
+        | {"duration_ms": float("-inf")},
         {"attributes": {"installer.step": "models", "installer.step.status": "failed"}}
         | {"duration_ms": 1500},
     ],
