@@ -3,8 +3,9 @@
 :mod:`.intake` turns each file into the facts of its sessions; this module keeps only the
 aggregates: counters, one float per step run for exact percentiles (8 bytes each, in an
 ``array``), the error signatures, and the ids seen (a session exported twice, by two bundles of
-the same user, counts once). Files are read in worker processes when there are several; one
-process aggregates, in the order the files were named. Nothing is written and nothing is sent.
+the same user, counts once). Files are read in worker processes when there are several, each
+aggregating a batch of files into a partial report; one process merges the partial reports in
+the order the files were named (see :func:`build`). Nothing is written and nothing is sent.
 
 Definitions (the same as the local ``report``): a run's success rate is success / (success +
 failed + cancelled); a step's is completed / (completed + failed + cancelled), skips left out;
