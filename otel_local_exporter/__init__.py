@@ -136,6 +136,8 @@ _MODULES = {
         "extent_ms",
         "session_problem",
         "span_problem",
+        "step_of",
+        "step_of",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -232,6 +234,7 @@ __all__ = [
     "session_problem",
     "session_spans",
     "span_problem",
+    "step_of",
     "system_profile",
     "telemetry_home",
     "traces_data_line",
@@ -350,6 +353,7 @@ if TYPE_CHECKING:
         extent_ms,
         session_problem,
         span_problem,
+        step_of,
     )
     from .store import (
         InvalidFile,

@@ -3,8 +3,9 @@
 :mod:`.intake` turns each file into the facts of its sessions; this module keeps only the
 aggregates: counters, one float per step run for exact percentiles (8 bytes each, in an
 ``array``), the error signatures, and the ids seen (a session exported twice, by two bundles of
-the same user, counts once). Files are read in worker processes when there are several; one
-process aggregates, in the order the files were named. Nothing is written and nothing is sent.
+the same user, counts once). Files are read in worker processes when there are several, each
+aggregating a batch of files into a partial report; one process merges the partial reports in
+the order the files were named (see :func:`build`). Nothing is written and nothing is sent.
 
 Definitions (the same as the local ``report``): a run's success rate is success / (success +
 failed + cancelled); a step's is completed / (completed + failed + cancelled), skips left out;
@@ -40,23 +41,32 @@ __all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
 
 PERCENTILES = (50, 90, 95, 99)
 TOP_SIGNATURES = 20
+BATCH_FILES = 16  # files a worker reads into one partial report
 
 # -- error signatures ----------------------------------------------------------------------------
 
-_SIGNATURE_RULES = (
-    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>"),  # quoted values
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<ID>"),
+# (pattern, placeholder, needles): a rule runs only on a line holding one of its needles, text
+# its pattern cannot match without (the path rule alone costs most of a signature otherwise).
+_SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>", ("'", '"')),  # quoted values
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>", ("://",)),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<ID>",
+        ("-",),
+    ),
     (
         re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
         "<HEX>",
+        (),
     ),
     (
         re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
         "<PATH>",
+        ("/", "\\"),
     ),
-    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>"),
-    (re.compile(r"\s+"), " "),
+    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>", ()),
+    (re.compile(r"\s+"), " ", ()),
 )
 
 
@@ -66,8 +76,9 @@ def signature(message: str) -> str:
     ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
     """
     line = message.strip().split("\n", 1)[0][:500]
-    for pattern, replacement in _SIGNATURE_RULES:
-        line = pattern.sub(replacement, line)
+    for pattern, replacement, needles in _SIGNATURE_RULES:
+        if not needles or any(needle in line for needle in needles):
+            line = pattern.sub(replacement, line)
     return line.strip()[:200]
 
 
@@ -167,6 +178,42 @@ class Fleet:
             entry.count += 1
             entry.steps[step_name or "-"] += 1
 
+    def merge(self, other: Fleet) -> None:
+        """Add ``other``, the partial report of files read after this one's and without a
+        session in common (``files`` stays the caller's). Counters and lists are added in
+        ``other``'s order, so ties and first examples come out as if read in one pass.
+        """
+        self._seen |= other._seen
+        self.duplicates += other.duplicates
+        self.skipped.extend(other.skipped)
+        self.bad_lines.update(other.bad_lines)
+        self.results.update(other.results)
+        for name, theirs in other.steps.items():
+            step = self.steps.get(name)
+            if step is None:
+                self.steps[name] = theirs
+            else:
+                step.statuses.update(theirs.statuses)
+                step.durations.extend(theirs.durations)
+        for groups, their_groups in (
+            (self.versions, other.versions),
+            (self.systems, other.systems),
+            (self.accelerators, other.accelerators),
+        ):
+            for name, group in their_groups.items():
+                if name in groups:
+                    groups[name].results.update(group.results)
+                else:
+                    groups[name] = group
+        self.categories.update(other.categories)
+        for key, found in other.signatures.items():
+            entry = self.signatures.get(key)
+            if entry is None:
+                self.signatures[key] = found
+            else:
+                entry.count += found.count
+                entry.steps.update(found.steps)
+
     @property
     def sessions(self) -> int:
         return len(self._seen)
@@ -210,9 +257,13 @@ class Fleet:
 def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
     """Read every file once and aggregate it (the whole of ``report --from``).
 
-    Files are parsed in ``workers`` processes (default: one per processor, at most 4) when there
-    are several; each sends back only the facts of its sessions, and one process aggregates
-    them in the order the files were named, so the result does not depend on the workers.
+    With several files, ``workers`` processes (default: one per processor, at most 4) each read
+    a batch of consecutive files into a partial :class:`Fleet` and send back only that: a few
+    counters, the step durations and the batch's session ids, not every session's facts. One
+    process merges the batches in the order the files were named. A batch holding a session
+    already counted from an earlier batch (the same session in two users' exports) is read
+    again here, file by file, so that the first copy counts, exactly as in one process: the
+    report does not depend on the workers.
     """
     fleet = Fleet()
     files: list[Path] = []
@@ -226,20 +277,32 @@ def build(paths: Iterable[str], *, workers: int | None = None) -> Fleet:
     if workers > 1 and len(files) >= 2 * workers:
         from concurrent.futures import ProcessPoolExecutor
 
+        size = max(1, min(BATCH_FILES, len(files) // (workers * 8)))
+        batches = [files[i : i + size] for i in range(0, len(files), size)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            chunk = max(1, min(16, len(files) // (workers * 8)))
-            outcomes = pool.map(read_facts, files, chunksize=chunk)
-            for path, outcome in zip(files, outcomes, strict=True):
-                _take(fleet, path, outcome)
+            for batch, part in zip(batches, pool.map(read_batch, batches), strict=True):
+                if part._seen.isdisjoint(fleet._seen):
+                    fleet.merge(part)
+                else:
+                    for path in batch:
+                        _take(fleet, path, read_facts(path))
     else:
         for path in files:
             _take(fleet, path, read_facts(path))
     return fleet
 
 
-def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
-    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not).
+def read_batch(paths: list[Path]) -> Fleet:
+    """A partial report of ``paths`` (files counts nothing: the caller knows the files).
     A module-level function, so worker processes can run it."""
+    part = Fleet()
+    for path in paths:
+        _take(part, path, read_facts(path))
+    return part
+
+
+def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
+    """One file's facts, its count of bad lines, and why it was skipped (``None``: it was not)."""
     bad: Counter[str] = Counter()
     facts: list[Facts] = []
     try:

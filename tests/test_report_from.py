@@ -225,6 +225,28 @@ def test_workers_and_the_standard_parser_give_the_same_report(
     assert fleet.build([str(root)], workers=1).to_dict() == one
 
 
+def test_one_and_two_workers_print_the_same_report(
+    world: tuple[Path, list[Truth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole sanitized report, key order included: workers send partial reports per batch
+    of files and a batch sharing a session with an earlier one is read again in order, so the
+    first copy of a session counts however the files were split."""
+    from otel_local_exporter import Sanitizer
+
+    root, _ = world
+
+    def report(workers: int) -> str:
+        built = fleet.build([str(root)], workers=workers)
+        return json.dumps(built.to_dict(top=1000, sanitizer=Sanitizer()))
+
+    one = report(1)
+    assert json.loads(one)["duplicates"] > 0  # overlapping exports cross batches
+    assert report(2) == one
+    assert report(3) == one
+    monkeypatch.setattr(fleet, "BATCH_FILES", 1)  # one file a batch: every overlap read again
+    assert report(2) == one
+
+
 @pytest.mark.parametrize(
     ("messages", "folded"),
     [
@@ -258,6 +280,25 @@ def test_workers_and_the_standard_parser_give_the_same_report(
 )
 def test_signatures_fold_what_varies(messages: list[str], folded: str) -> None:
     assert {fleet.signature(m) for m in messages} == {folded}
+
+
+def test_signature_rules_skipped_by_their_needles_could_not_have_matched(
+    world: tuple[Path, list[Truth]],
+) -> None:
+    """Each rule runs only on lines holding its needles: the same result as running them all."""
+    _, truths = world
+    messages = {t.failure[4] for t in truths if t.failure} | {
+        "C:\\x\\y failed at 0x1f after 3 tries",
+        "no \"module\" named 'a/b' at https://x.test/p?q=1",
+        "id 00000000-1111-2222-3333-444455556666 - <PATH>/a - ok",
+        "plain words only",
+        "",
+    }
+    for message in messages:
+        line = message.strip().split("\n", 1)[0][:500]
+        for pattern, replacement, _ in fleet._SIGNATURE_RULES:
+            line = pattern.sub(replacement, line)
+        assert fleet.signature(message) == line.strip()[:200], message
 
 
 def test_signatures_keep_what_differs() -> None:

@@ -29,6 +29,7 @@ from otel_local_exporter import (
     load_sessions,
     session_problem,
     span_problem,
+    step_of,
     system_profile,
     traces_data_line,
 )
@@ -175,6 +176,32 @@ def test_step_status_defaults_match_the_writer() -> None:
     (error,) = SpanView(span).errors
     assert not error.recorded and error.message == "boom" and error.category is None
     assert set(STEP_STATUSES) == {"completed", "skipped", "failed", "cancelled"}
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        {"attributes": {"installer.step": "models", "installer.step.status": "skipped"}},
+        {"attributes": {"installer.step": "models", "installer.step.status": ""}},
+        {"attributes": {"installer.step": "models"}, "status": {"code": "ERROR"}},
+        {"attributes": {"installer.step": "models", "installer.step.status": 3}},
+        {"attributes": {"installer.step": 7, "installer.step.status": "failed"}},
+        {"attributes": {"installer.step.status": "failed"}, "duration_ms": 5.0},
+        {"attributes": {"other": 1}, "duration_ms": 5},
+        {"attributes": [], "duration_ms": 5},
+        {"attributes": {"installer.step": "models", "installer.step.status": "completed"}}
+        | {"duration_ms": float("nan")},
+        {"attributes": {"installer.step": "models", "installer.step.status": "completed"}}
+        | {"duration_ms": float("-inf")},
+        {"attributes": {"installer.step": "models", "installer.step.status": "failed"}}
+        | {"duration_ms": 1500},
+    ],
+)
+def test_step_of_reads_a_span_as_its_view_does(span: dict) -> None:
+    """``step_of`` is the fast path of ``report --from``: the same answer as the view's."""
+    view = SpanView(span)
+    expected = None if view.step is None else (view.step, view.step_status, view.duration_ms)
+    assert step_of(span) == expected
 
 
 def test_frame_checks() -> None:
