@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
-    SYSTEM_PREFIX,
+    SYSTEM_ACCELERATOR,
     SessionView,
     SpanError,
     SpanView,
@@ -41,7 +41,6 @@ BUNDLE_FORMAT = "dinoair-telemetry-export"
 MAX_DOCUMENT_BYTES = 256 << 20  # one JSON document (a bundle); OTLP lines stream
 MAX_LINE_BYTES = 64 << 20
 SUFFIXES = (".json", ".jsonl", ".ndjson")
-ACCELERATOR = SYSTEM_PREFIX + "accelerator"
 NOT_RECORDED = "not recorded"
 _OTLP_ERROR = (2, "STATUS_CODE_ERROR")
 _VALUE_KEYS = ("stringValue", "intValue", "doubleValue", "boolValue")
@@ -228,7 +227,7 @@ def _facts(view: SessionView) -> Facts:
         session_id=view.session_id.lower(),
         version=_label(root_attrs.get(INSTALLER_VERSION) or resource.get("service.version")),
         os=_label(resource.get("os.type")),
-        accelerator=_label(root_attrs.get(ACCELERATOR)),
+        accelerator=_label(root_attrs.get(SYSTEM_ACCELERATOR)),
         result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
