@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -364,9 +366,7 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             err=True,
         )
         click.echo(
-            "Draft a bug report: dinoair-telemetry report-issue"
-            + ("" if decision.enabled else f" --install-dir '{ctx.target}'"),
-            err=True,
+            report_hint(ctx.target, result.session_id if decision.enabled else None), err=True
         )
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
@@ -375,6 +375,18 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             f"Telemetry session {result.session_id[:12]} kept locally "
             "(`dinoair-telemetry show-data --latest`)."
         )
+
+
+def report_hint(target: Path, session_id: str | None = None) -> str:
+    """The line that ends a failure: the one command that drafts the bug report.
+
+    It names the session when one was kept, and always the install folder, whose
+    ``install_summary.json`` names the issue tracker (and whose logs are the report when no
+    session was kept).
+    """
+    session = f" {session_id[:12]}" if session_id else ""
+    folder = f'"{target}"' if os.name == "nt" else shlex.quote(str(target))
+    return f"Draft a bug report: dinoair-telemetry report-issue{session} --install-dir {folder}"
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:

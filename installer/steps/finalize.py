@@ -3,7 +3,9 @@
 ``start.sh`` (POSIX) and ``start.bat`` (Windows) start ComfyUI on 127.0.0.1:8188 from the
 installer's ``venv`` and, when Node.js is there, the web GUI on 127.0.0.1:3000; Ctrl-C stops
 both. The summary says what this run installed, with paths relative to the target only: an
-absolute path would carry the user's name into a file people paste into bug reports.
+absolute path would carry the user's name into a file people paste into bug reports. It also
+carries the manifest's ``project.issue_tracker``, where ``dinoair-telemetry report-issue
+--install-dir`` finds the tracker without importing the installer.
 """
 
 from __future__ import annotations
@@ -149,6 +151,8 @@ def run(ctx: InstallContext) -> None:
         },
     }
     summary = relative_paths(summary, target)
+    if ctx.manifest.issue_tracker:  # a URL, not a path: kept as the manifest spells it
+        summary["project"] = {"issue_tracker": ctx.manifest.issue_tracker}
     write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
     ctx.event("summary_written", steps=len(steps), success=summary["success"])
 
