@@ -248,7 +248,9 @@ def cli(
         path = reporter.report(exc, category=category, disk_path=options.target)
         _shutdown(provider)
         where = f"; crash report: {path}" if path else ""
-        raise click.ClickException(f"unexpected error: {exc} ({category}{where})") from None
+        click.echo(f"Error: unexpected error: {exc} ({category}{where})", err=True)
+        click.echo(report_hint(options.target), err=True)  # no run result: no session id
+        sys.exit(1)
     _shutdown(provider)
     _print_summary(ctx, result, decision)
     sys.exit(result.exit_code)

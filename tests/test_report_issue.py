@@ -24,6 +24,7 @@ from installer.manifest import default_manifest_path, load_manifest
 from installer.steps import finalize
 from telemetry_cli.issue import Draft, new_issue_url, tracker_url
 from tests.contexts import make_ctx
+from tests.reliability.conftest import install_crashing
 from tests.test_telemetry_cli import (
     REPO,
     consent,
@@ -366,3 +367,37 @@ def test_without_consent_a_summary_names_the_failed_step(tmp_path: Path) -> None
     assert report.splitlines()[0] == "# python_deps: failed (no trace kept)"
     assert "| python_deps | failed | 812 ms |" in report
     assert "The install folder has no `logs/`." in report
+
+
+@pytest.mark.parametrize("telemetry", ["on", "off"])
+def test_a_crash_outside_any_step_ends_with_the_hint_too(
+    home: Path, tmp_path: Path, telemetry: str
+) -> None:
+    """The real installer with a bug before any step (its run attributes raise): the top-level
+    handler prints the same hint as a failed step, and the hinted command drafts a report."""
+    if telemetry == "on":
+        consent(home)
+    target = tmp_path / "DinoAir"
+    done = install_crashing(
+        target,
+        default_manifest_path(),  # the crash comes before any step reads it
+        "boom before any step",
+        *(("--disable-telemetry",) if telemetry == "off" else ()),
+        where="outside",
+        env={"DINOAIR_HOME": str(home), "DINOAIR_ISSUE_TRACKER": None},
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-2].startswith("Error: unexpected error: boom before any step (unexpected")
+    assert lines[-1] == report_hint(target)
+    assert lines[-1] == f"Draft a bug report: dinoair-telemetry report-issue --install-dir {target}"
+    drafted = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[1:]],
+        cwd=REPO,
+        env=subprocess_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert drafted.returncode == 0, drafted.stderr
+    assert drafted.stdout.startswith("# install failed (no trace kept)")
