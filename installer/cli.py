@@ -13,6 +13,9 @@ import click
 
 from otel_local_exporter import (
     ARG_PREFIX,
+    RESULT_CANCELLED,
+    RESULT_SUCCESS,
+    STEP_SKIPPED,
     STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
@@ -352,13 +355,13 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
     counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
-        if step.status == "skipped" and step.reason not in ("earlier_step_failed",):
+        if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     failure = result.failure
-    if result.outcome == "success":
+    if result.outcome == RESULT_SUCCESS:
         click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")
-    elif result.outcome == "cancelled":
+    elif result.outcome == RESULT_CANCELLED:
         click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
     elif failure is not None:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePath
 from typing import Any
 
+from otel_local_exporter import STEP_COMPLETED, STEP_SKIPPED
+
 from .. import __version__
 from ..context import InstallContext, Step
 from ..fsutil import write_atomic
@@ -130,14 +132,14 @@ def run(ctx: InstallContext) -> None:
     steps.append(
         {
             "name": "finalize",
-            "status": "completed",
+            "status": STEP_COMPLETED,
             "duration_ms": round((time.monotonic() - started) * 1000),
         }
     )
     summary = {
         "installer_version": __version__,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "success": all(s.get("status") in ("completed", "skipped") for s in steps),
+        "success": all(s.get("status") in (STEP_COMPLETED, STEP_SKIPPED) for s in steps),
         "steps": steps,
         "installed": _installed(ctx),
         "bytes_downloaded": ctx.bytes_downloaded,
