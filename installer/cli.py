@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,9 @@ import click
 
 from otel_local_exporter import (
     ARG_PREFIX,
+    RESULT_CANCELLED,
+    RESULT_SUCCESS,
+    STEP_SKIPPED,
     STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
@@ -246,7 +251,9 @@ def cli(
         path = reporter.report(exc, category=category, disk_path=options.target)
         _shutdown(provider)
         where = f"; crash report: {path}" if path else ""
-        raise click.ClickException(f"unexpected error: {exc} ({category}{where})") from None
+        click.echo(f"Error: unexpected error: {exc} ({category}{where})", err=True)
+        click.echo(report_hint(options.target), err=True)  # no run result: no session id
+        sys.exit(1)
     _shutdown(provider)
     _print_summary(ctx, result, decision)
     sys.exit(result.exit_code)
@@ -348,13 +355,13 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
     counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
-        if step.status == "skipped" and step.reason not in ("earlier_step_failed",):
+        if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     failure = result.failure
-    if result.outcome == "success":
+    if result.outcome == RESULT_SUCCESS:
         click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")
-    elif result.outcome == "cancelled":
+    elif result.outcome == RESULT_CANCELLED:
         click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
     elif failure is not None:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")
@@ -364,9 +371,7 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             err=True,
         )
         click.echo(
-            "Draft a bug report: dinoair-telemetry report-issue"
-            + ("" if decision.enabled else f" --install-dir '{ctx.target}'"),
-            err=True,
+            report_hint(ctx.target, result.session_id if decision.enabled else None), err=True
         )
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
@@ -375,6 +380,18 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             f"Telemetry session {result.session_id[:12]} kept locally "
             "(`dinoair-telemetry show-data --latest`)."
         )
+
+
+def report_hint(target: Path, session_id: str | None = None) -> str:
+    """The line that ends a failure: the one command that drafts the bug report.
+
+    It names the session when one was kept, and always the install folder, whose
+    ``install_summary.json`` names the issue tracker (and whose logs are the report when no
+    session was kept).
+    """
+    session = f" {session_id[:12]}" if session_id else ""
+    folder = f'"{target}"' if os.name == "nt" else shlex.quote(str(target))
+    return f"Draft a bug report: dinoair-telemetry report-issue{session} --install-dir {folder}"
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:

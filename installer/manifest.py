@@ -58,6 +58,9 @@ class Manifest:
     lock: Path | None = None  # a pinned requirements file used instead of requirements.txt
     requirements_mb: int = 1500  # ComfyUI's requirements other than torch, in the venv
     torch_builds: tuple[TorchBuild, ...] = ()
+    # The project's repository, whose tracker takes bug reports: written to install_summary.json
+    # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
+    issue_tracker: str | None = None
 
     @property
     def download_bytes(self) -> int:
@@ -132,6 +135,14 @@ def _parse(data: Any, path: Path) -> Manifest:
         _torch_build(entry, f"{where}: torch.builds[{i}]")
         for i, entry in enumerate(torch["builds"])
     )
+    project = data.get("project", {})
+    if not isinstance(project, dict):
+        raise ConfigurationError(f"manifest {where}: project must be an object")
+    tracker = project.get("issue_tracker")
+    if tracker is not None and not (
+        isinstance(tracker, str) and tracker.startswith(("https://", "http://"))
+    ):
+        raise ConfigurationError(f"manifest {where}: project.issue_tracker must be an http(s) URL")
     return Manifest(
         source=path,
         comfyui_repo=_resolve_repo(repo, base),
@@ -144,6 +155,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         lock=(base / lock) if lock else None,
         requirements_mb=requirements_mb,
         torch_builds=builds,
+        issue_tracker=tracker,
     )
 
 

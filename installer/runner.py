@@ -17,7 +17,17 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from otel_local_exporter import HARDWARE_KEYS, system_profile
+from otel_local_exporter import (
+    HARDWARE_KEYS,
+    RESULT_CANCELLED,
+    RESULT_FAILED,
+    RESULT_SUCCESS,
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_SKIPPED,
+    system_profile,
+)
 from otel_local_exporter import attributes as attr
 
 from . import __version__
@@ -56,18 +66,18 @@ class RunResult:
 
     @property
     def failure(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status in ("failed", "cancelled")), None)
+        return next((s for s in self.steps if s.status in (STEP_FAILED, STEP_CANCELLED)), None)
 
     @property
     def outcome(self) -> str:
         failure = self.failure
-        if self.interrupted or (failure is not None and failure.status == "cancelled"):
-            return "cancelled"
-        return "success" if failure is None else "failed"
+        if self.interrupted or (failure is not None and failure.status == STEP_CANCELLED):
+            return RESULT_CANCELLED
+        return RESULT_SUCCESS if failure is None else RESULT_FAILED
 
     @property
     def exit_code(self) -> int:
-        return {"success": 0, "failed": 1, "cancelled": 130}[self.outcome]
+        return {RESULT_SUCCESS: 0, RESULT_FAILED: 1, RESULT_CANCELLED: 130}[self.outcome]
 
 
 def run_install(
@@ -103,11 +113,11 @@ def run_install(
             for index, step in enumerate(steps, 1):
                 header = f"[{index}/{len(steps)}] {step.name}:"
                 if result.failure is not None:
-                    outcome = StepResult(step.name, "skipped", reason="earlier_step_failed")
+                    outcome = StepResult(step.name, STEP_SKIPPED, reason="earlier_step_failed")
                     _record_skip_span(tracer, outcome)
                     ctx.echo(f"{header} {_step_line(outcome)}")
                 elif step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
-                    outcome = StepResult(step.name, "skipped", reason="excluded_by_option")
+                    outcome = StepResult(step.name, STEP_SKIPPED, reason="excluded_by_option")
                     _record_skip_span(tracer, outcome)
                     ctx.echo(f"{header} {_step_line(outcome)}")
                 else:  # a skip decided already says so in the first line, not what it would do
@@ -122,7 +132,7 @@ def run_install(
                 ctx.outcomes["steps"].append(outcome.summary())
                 if ctx.system:  # hardware and torch facts found by the step (usage analytics)
                     _guard(root.set_attributes, dict(ctx.system))
-                if outcome.status == "cancelled":
+                if outcome.status == STEP_CANCELLED:
                     break
         except KeyboardInterrupt:
             result.interrupted = True
@@ -148,22 +158,22 @@ def _run_step(
         ctx.usage = ChildUsage()
         bytes_before = ctx.bytes_downloaded
         started = time.monotonic()
-        outcome = StepResult(step.name, "completed")
+        outcome = StepResult(step.name, STEP_COMPLETED)
         try:
             reason = step.skip_if(ctx)
             if reason:
                 raise StepSkipped(reason)
             step.run(ctx)
         except StepSkipped as skipped:
-            outcome.status, outcome.reason = "skipped", skipped.reason
+            outcome.status, outcome.reason = STEP_SKIPPED, skipped.reason
             outcome.detail = skipped.detail or None
         except KeyboardInterrupt as exc:
-            outcome.status, outcome.error_category = "cancelled", CANCELLED
+            outcome.status, outcome.error_category = STEP_CANCELLED, CANCELLED
             outcome.error = "cancelled by the user (Ctrl-C)"
             _guard(_mark_error, span, exc, CANCELLED, record=False)
         except Exception as exc:  # every failure gets a category, a span record and a hint
             category = categorize(exc)
-            outcome.status, outcome.error_category = "failed", category
+            outcome.status, outcome.error_category = STEP_FAILED, category
             outcome.error = str(exc) or type(exc).__name__
             outcome.hint = getattr(exc, "hint", None)
             _guard(_mark_error, span, exc, category, record=True)
@@ -195,7 +205,7 @@ def _finish_step_span(span: trace.Span, outcome: StepResult, usage: ChildUsage) 
     if usage.cpu_seconds or usage.peak_rss_bytes:
         span.set_attribute(attr.STEP_CHILD_CPU_SECONDS, usage.cpu_seconds)
         span.set_attribute(attr.STEP_CHILD_PEAK_RSS_MIB, round(usage.peak_rss_bytes / 2**20, 1))
-    if outcome.status == "completed":
+    if outcome.status == STEP_COMPLETED:
         span.set_status(Status(StatusCode.OK))
 
 
@@ -242,7 +252,12 @@ def _hardware_attributes() -> dict[str, Any]:
     return {f"{attr.SYSTEM_PREFIX}{key}": value for key, value in profile.items()}
 
 
-_SYMBOL = {"completed": "ok", "skipped": "skipped", "failed": "FAILED", "cancelled": "CANCELLED"}
+_SYMBOL = {
+    STEP_COMPLETED: "ok",
+    STEP_SKIPPED: "skipped",
+    STEP_FAILED: "FAILED",
+    STEP_CANCELLED: "CANCELLED",
+}
 
 
 def _step_line(outcome: StepResult) -> str:

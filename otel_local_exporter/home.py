@@ -10,9 +10,6 @@ import contextlib
 import os
 from pathlib import Path
 
-# Kept importable from here until telemetry_cli imports them from the package root.
-from ._time import iso_z, parse_iso_z, utc_now  # noqa: F401
-
 HOME_ENV = "DINOAIR_HOME"
 CONFIG_NAME = "telemetry_config.json"
 SESSIONS_DIR = "telemetry"

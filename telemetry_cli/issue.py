@@ -46,6 +46,9 @@ from .sessions import text
 from .waterfall import render_waterfall
 
 TRACKER_ENV = "DINOAIR_ISSUE_TRACKER"
+# The installer's summary in the install folder (its finalize step writes it); read by its
+# documented name and shape (``project.issue_tracker``), never by importing the installer.
+SUMMARY_FILE = "install_summary.json"
 # Browsers take far longer URLs, but GitHub answers 414 above about 8 KiB: stay under it.
 URL_LIMIT = 8000
 LOG_TAIL_LINES = 40
@@ -79,18 +82,24 @@ class Draft:
 
 
 class NoTracker(LookupError):
-    """No issue tracker is configured (no ``--repo``, environment variable or package URL)."""
+    """No issue tracker is configured (no ``--repo``, variable, install summary or package URL)."""
 
 
 # -- where reports go ----------------------------------------------------------------------------
 
 
-def tracker_url(repo: str | None = None) -> str:
-    """The repository whose tracker gets the report: ``--repo``, else ``DINOAIR_ISSUE_TRACKER``,
-    else the ``Repository`` URL in the installed package's metadata (``[project.urls]`` in
-    ``pyproject.toml``: configuration, not code, and readable without importing the installer).
+def tracker_url(repo: str | None = None, install_dir: Path | None = None) -> str:
+    """The repository whose tracker gets the report, first found of: ``--repo``;
+    ``DINOAIR_ISSUE_TRACKER``; ``project.issue_tracker`` in the install folder's
+    ``install_summary.json`` (the installer copies it there from its manifest); the
+    ``Repository`` URL in the installed package's metadata (``[project.urls]``). All are
+    configuration, readable without importing the installer.
     """
     chosen = repo or os.environ.get(TRACKER_ENV, "").strip()
+    if not chosen and install_dir is not None:
+        project = (read_summary(install_dir) or {}).get("project")
+        found = project.get("issue_tracker") if isinstance(project, dict) else None
+        chosen = found.strip() if isinstance(found, str) else ""
     if not chosen:
         from importlib.metadata import PackageNotFoundError, metadata
 
@@ -98,8 +107,8 @@ def tracker_url(repo: str | None = None) -> str:
             urls = metadata("dinoair-installer").get_all("Project-URL") or []
         except PackageNotFoundError:
             urls = []
-        found = dict(tuple(part.strip() for part in u.split(",", 1)) for u in urls if "," in u)
-        chosen = found.get("Repository", "")
+        named = dict(tuple(part.strip() for part in u.split(",", 1)) for u in urls if "," in u)
+        chosen = named.get("Repository", "")
     if not chosen.startswith(("https://", "http://")):
         raise NoTracker(
             f"no issue tracker is configured: pass --repo URL or set {TRACKER_ENV}"
@@ -317,16 +326,21 @@ def from_install_dir(
     return draft
 
 
-def read_install_dir(install_dir: Path) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """``install_summary.json`` (when readable) and the tails of the newest logs, oldest first."""
+def read_summary(install_dir: Path) -> dict[str, Any] | None:
+    """The install folder's ``install_summary.json`` as a dict, or ``None`` if it is missing,
+    unreadable, not a regular file or not a JSON object."""
     import json
 
-    summary = None
     try:
-        data = json.loads(read_regular_file(install_dir / "install_summary.json", 1 << 20))
-        summary = data if isinstance(data, dict) else None
+        data = json.loads(read_regular_file(install_dir / SUMMARY_FILE, 1 << 20))
     except (OSError, ValueError):
-        pass
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_install_dir(install_dir: Path) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """``install_summary.json`` (when readable) and the tails of the newest logs, oldest first."""
+    summary = read_summary(install_dir)
     logs_dir = install_dir / "logs"
     try:
         logs = [p for p in logs_dir.iterdir() if p.is_file() and not p.is_symlink()]

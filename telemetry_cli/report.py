@@ -8,7 +8,10 @@ versions count too. Definitions, so the numbers can be checked by hand:
 * durations are over the runs that actually ran (not skipped); the 95th percentile interpolates
   linearly between the two nearest ranks, like ``numpy.percentile``'s default;
 * failures by category count one error per failed step; a run-level error (no step) counts only
-  when no step recorded one, since the run's root repeats its failing step's error.
+  when no step recorded one, since the run's root repeats its failing step's error;
+* step success by accelerator kind: the same step figures, per value of the root span's
+  ``installer.system.accelerator`` (usage analytics); a session without it (usage analytics off,
+  or a file from before the attribute) counts under "not recorded".
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from otel_local_exporter import (
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_SKIPPED,
+    SYSTEM_ACCELERATOR,
     SessionView,
+    StepOutcome,
     StoredFile,
 )
 
+from .intake import NOT_RECORDED
 from .sessions import text
 
 TOP_ERRORS = 10
@@ -52,14 +58,23 @@ class StepStats:
     statuses: Counter[str] = field(default_factory=Counter)
     durations: list[float] = field(default_factory=list)
 
+    def add(self, step: StepOutcome) -> None:
+        self.statuses[step.status] += 1
+        if step.status != STEP_SKIPPED and step.duration_ms is not None:
+            self.durations.append(step.duration_ms)
+
     @property
     def runs(self) -> int:
         return sum(self.statuses.values())
 
     @property
+    def decided(self) -> int:
+        """Runs with an outcome: completed, failed or cancelled (skips are left out)."""
+        return sum(self.statuses[s] for s in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED))
+
+    @property
     def success_rate(self) -> float | None:
-        decided = sum(self.statuses[s] for s in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED))
-        return self.statuses[STEP_COMPLETED] / decided if decided else None
+        return self.statuses[STEP_COMPLETED] / self.decided if self.decided else None
 
     def to_dict(self) -> dict[str, Any]:
         ordered = sorted(self.durations)
@@ -76,21 +91,46 @@ class StepStats:
         }
 
 
+@dataclass
+class AcceleratorStats:
+    """The sessions of one accelerator kind, and their steps' figures."""
+
+    name: str
+    results: Counter[str] = field(default_factory=Counter)
+    steps: dict[str, StepStats] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accelerator": self.name,
+            "sessions": sum(self.results.values()),
+            "results": dict(self.results.most_common()),
+            "steps": [stats.to_dict() for stats in self.steps.values()],
+        }
+
+
+def accelerator_of(view: SessionView) -> str:
+    """The accelerator kind the run recorded on its root span, or "not recorded"."""
+    value = view.root.attributes.get(SYSTEM_ACCELERATOR) if view.root is not None else None
+    return value if isinstance(value, str) and value.strip() else NOT_RECORDED
+
+
 def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     """The report as plain data (what ``report --json`` prints)."""
     results: Counter[str] = Counter()
     steps: dict[str, StepStats] = {}
+    accelerators: dict[str, AcceleratorStats] = {}
     categories: Counter[str] = Counter()
     error_types: Counter[tuple[str, str]] = Counter()
     error_steps: dict[tuple[str, str], Counter[str]] = {}
     for stored in reversed(sessions):  # oldest first: steps are listed in the order they ran
         view = SessionView(stored.data)
         results[view.result] += 1
+        kind = accelerator_of(view)
+        group = accelerators.setdefault(kind, AcceleratorStats(kind))
+        group.results[view.result] += 1
         for step in view.steps:
-            stats = steps.setdefault(step.name, StepStats(step.name))
-            stats.statuses[step.status] += 1
-            if step.status != STEP_SKIPPED and step.duration_ms is not None:
-                stats.durations.append(step.duration_ms)
+            steps.setdefault(step.name, StepStats(step.name)).add(step)
+            group.steps.setdefault(step.name, StepStats(step.name)).add(step)
         for event in view.failures:
             category = text(event.get("error_category")) or "unexpected"
             categories[category] += 1
@@ -105,6 +145,14 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
         "results": dict(results.most_common()),
         "success_rate": _round(results[RESULT_SUCCESS] / finished, 4) if finished else None,
         "steps": [stats.to_dict() for stats in steps.values()],
+        # most sessions first; "not recorded" last, whatever its count
+        "by_accelerator": [
+            group.to_dict()
+            for group in sorted(
+                accelerators.values(),
+                key=lambda g: (g.name == NOT_RECORDED, -sum(g.results.values()), g.name),
+            )
+        ],
         "failures_by_category": dict(categories.most_common()),
         "top_errors": [
             {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -17,13 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from installer.cli import report_hint
+from installer.errors import ConfigurationError
+from installer.manifest import default_manifest_path, load_manifest
+from installer.steps import finalize
 from telemetry_cli.issue import Draft, new_issue_url, tracker_url
+from tests.contexts import make_ctx
+from tests.reliability.conftest import install_crashing
 from tests.test_telemetry_cli import (
     REPO,
     consent,
     record_crash,
     record_session,
     run,
+    session_id,
     subprocess_env,
 )
 from tests.test_telemetry_cli import home as home  # the fixture
@@ -236,16 +244,90 @@ def test_a_long_report_is_cut_at_a_section_boundary() -> None:
     assert title_and_body(whole)[1] == draft.body
 
 
-def test_the_tracker_comes_from_option_environment_or_package_metadata(
-    monkeypatch: pytest.MonkeyPatch,
+# -- where the tracker comes from ----------------------------------------------------------------
+
+PROJECT_TRACKER = "https://github.com/DinoPitStudios/DinoAir"  # manifest and [project.urls]
+
+
+def installed_with_tracker(tmp_path: Path, tracker: str | None) -> Path:
+    """An install folder whose ``install_summary.json`` the real finalize step wrote, from a copy
+    of the default manifest whose ``project.issue_tracker`` is ``tracker`` (None: no field)."""
+    data = json.loads(default_manifest_path().read_text())
+    data.pop("project")
+    if tracker is not None:
+        data["project"] = {"issue_tracker": tracker}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    target = tmp_path / "DinoAir"
+    finalize.run(make_ctx(target, manifest))
+    return target
+
+
+def test_the_manifest_carries_the_tracker_into_the_install_summary(tmp_path: Path) -> None:
+    assert load_manifest().issue_tracker == PROJECT_TRACKER
+    target = installed_with_tracker(tmp_path / "a", "https://example.org/team/dino")
+    summary = json.loads((target / "install_summary.json").read_text())
+    assert summary["project"] == {"issue_tracker": "https://example.org/team/dino"}
+    assert summary["steps"][-1]["name"] == "finalize"  # the step's own summary, not a stand-in
+    bare = installed_with_tracker(tmp_path / "b", None)
+    assert "project" not in json.loads((bare / "install_summary.json").read_text())
+    broken = json.loads(default_manifest_path().read_text())
+    broken["project"] = {"issue_tracker": "file:///etc/passwd"}
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    with pytest.raises(ConfigurationError, match=r"project\.issue_tracker"):
+        load_manifest(tmp_path / "broken.json")
+
+
+def test_the_tracker_is_option_then_environment_then_install_folder_then_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DINOAIR_ISSUE_TRACKER", raising=False)
-    assert tracker_url().startswith("https://github.com/")  # [project.urls] Repository
+    installed = installed_with_tracker(tmp_path / "a", "https://example.org/team/dino.git")
+    without = installed_with_tracker(tmp_path / "b", None)
+    # 4. package metadata ([project.urls] Repository): nothing else, or a folder that names none
+    assert tracker_url() == PROJECT_TRACKER
+    assert tracker_url(install_dir=without) == PROJECT_TRACKER
+    assert tracker_url(install_dir=tmp_path / "missing") == PROJECT_TRACKER
+    # 3. the install folder's install_summary.json
+    assert tracker_url(install_dir=installed) == "https://example.org/team/dino"
+    # 2. DINOAIR_ISSUE_TRACKER over the install folder
     monkeypatch.setenv("DINOAIR_ISSUE_TRACKER", "https://example.org/a/b.git")
-    assert tracker_url() == "https://example.org/a/b"
-    assert tracker_url("https://example.org/c/d/issues/") == "https://example.org/c/d"
+    assert tracker_url(install_dir=installed) == "https://example.org/a/b"
+    # 1. --repo over everything
+    assert tracker_url("https://example.org/c/d/issues/", installed) == "https://example.org/c/d"
     with pytest.raises(LookupError):
         tracker_url("file:///etc/passwd")
+
+
+def test_the_installers_hint_opens_the_install_folders_tracker(home: Path, tmp_path: Path) -> None:
+    """The command the installer prints, run as printed: the link goes to the summary's tracker."""
+    consent(home)
+    session = record_session(home, fail=True)
+    target = installed_with_tracker(tmp_path / "x y", "https://example.org/team/dino")
+    hint = report_hint(target, session_id(session))
+    command = shlex.split(hint.split(": ", 1)[1])
+    assert command[:3] == ["dinoair-telemetry", "report-issue", session_id(session)[:12]]
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {
+        k: v
+        for k, v in subprocess_env(home).items()
+        if k not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "DINOAIR_ISSUE_TRACKER")
+    }
+    env["PATH"] = str(empty)
+    done = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", *command[1:], "--open"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (url,) = done.stdout.splitlines()
+    assert url.startswith("https://example.org/team/dino/issues/new?")
+    assert title_and_body(url)[0] == "webgui: network (TimeoutError)"  # the session, not the logs
 
 
 # -- without telemetry ---------------------------------------------------------------------------
@@ -285,3 +367,37 @@ def test_without_consent_a_summary_names_the_failed_step(tmp_path: Path) -> None
     assert report.splitlines()[0] == "# python_deps: failed (no trace kept)"
     assert "| python_deps | failed | 812 ms |" in report
     assert "The install folder has no `logs/`." in report
+
+
+@pytest.mark.parametrize("telemetry", ["on", "off"])
+def test_a_crash_outside_any_step_ends_with_the_hint_too(
+    home: Path, tmp_path: Path, telemetry: str
+) -> None:
+    """The real installer with a bug before any step (its run attributes raise): the top-level
+    handler prints the same hint as a failed step, and the hinted command drafts a report."""
+    if telemetry == "on":
+        consent(home)
+    target = tmp_path / "DinoAir"
+    done = install_crashing(
+        target,
+        default_manifest_path(),  # the crash comes before any step reads it
+        "boom before any step",
+        *(("--disable-telemetry",) if telemetry == "off" else ()),
+        where="outside",
+        env={"DINOAIR_HOME": str(home), "DINOAIR_ISSUE_TRACKER": None},
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-2].startswith("Error: unexpected error: boom before any step (unexpected")
+    assert lines[-1] == report_hint(target)
+    assert lines[-1] == f"Draft a bug report: dinoair-telemetry report-issue --install-dir {target}"
+    drafted = subprocess.run(
+        [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[1:]],
+        cwd=REPO,
+        env=subprocess_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert drafted.returncode == 0, drafted.stderr
+    assert drafted.stdout.startswith("# install failed (no trace kept)")

@@ -30,6 +30,7 @@ from otel_local_exporter.crash import CrashReporter
 from otel_local_exporter.tracing import configure_tracing
 from telemetry_cli.cli import cli
 from telemetry_cli.report import percentile
+from tests.test_schema import LEGACY_SESSION, install_legacy
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -63,14 +64,19 @@ def record_session(
     fail: bool = False,
     skip: bool = True,
     message: str = "download of the checkpoint timed out",
+    accelerator: str | None = None,
 ) -> Path:
-    """One installer-like run through the real pipeline; returns the session file."""
+    """One installer-like run through the real pipeline; returns the session file.
+
+    ``accelerator`` goes on the root span as the runner puts it there (usage analytics)."""
     provider = configure_tracing("0.1.0", home=home)
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span(
         "dinoair.install",
         attributes={attr.INSTALLER_VERSION: "0.1.0", f"{attr.ARG_PREFIX}no_models": skip},
     ) as root:
+        if accelerator is not None:
+            root.set_attribute(attr.SYSTEM_ACCELERATOR, accelerator)
         for name in ("preflight", "comfyui"):
             with tracer.start_as_current_span(
                 f"step {name}", attributes={attr.STEP_NAME: name}
@@ -794,6 +800,57 @@ def test_odd_but_valid_files_never_crash_a_command(home: Path, tmp_path: Path) -
 
 
 # -- report --------------------------------------------------------------------------------------
+
+
+def test_report_groups_step_success_by_accelerator(home: Path) -> None:
+    """Real sessions through the real exporter: two kinds recorded, one run with usage analytics
+    off (the exporter drops the attribute) and one file from before the attribute existed."""
+    consent(home)
+    record_session(home, accelerator="cpu")  # webgui completed
+    record_session(home, fail=True, accelerator="cpu")  # webgui failed
+    record_session(home, skip=False, accelerator="nvidia")  # models ran and completed
+    consent(home, usage_analytics=False)
+    dropped = record_session(home, fail=True, accelerator="nvidia")
+    root = next(s for s in json.loads(dropped.read_text())["spans"] if not s["parent_span_id"])
+    assert attr.SYSTEM_ACCELERATOR not in root["attributes"]  # usage analytics off: not kept
+    install_legacy(home, LEGACY_SESSION.name)  # preflight, models completed; workflows failed
+    data = json.loads(run("report", "--json").stdout)
+    assert data["sessions"] == 5
+    groups = {g["accelerator"]: g for g in data["by_accelerator"]}
+    assert [g["accelerator"] for g in data["by_accelerator"]] == ["cpu", "nvidia", "not recorded"]
+    assert {k: g["sessions"] for k, g in groups.items()} == {
+        "cpu": 2,
+        "nvidia": 1,
+        "not recorded": 2,
+    }
+    assert groups["cpu"]["results"] == {"success": 1, "failed": 1}
+    assert groups["not recorded"]["results"] == {"failed": 2}
+
+    def step(kind: str, name: str) -> dict[str, Any]:
+        return next(s for s in groups[kind]["steps"] if s["step"] == name)
+
+    assert step("cpu", "webgui")["success_rate"] == 0.5
+    assert step("cpu", "models")["skipped"] == 2 and step("cpu", "models")["success_rate"] is None
+    assert step("nvidia", "models")["completed"] == 1
+    assert step("nvidia", "webgui")["success_rate"] == 1.0
+    assert step("not recorded", "webgui")["failed"] == 1  # the run with usage analytics off
+    assert step("not recorded", "workflows")["failed"] == 1  # the legacy file
+    assert step("not recorded", "preflight")["completed"] == 2
+    # Every step run is in exactly one group.
+    for total in data["steps"]:
+        per_kind = [
+            s for g in data["by_accelerator"] for s in g["steps"] if s["step"] == total["step"]
+        ]
+        assert sum(s["runs"] for s in per_kind) == total["runs"]
+    text = run("report").output
+    section = text.split("Step success by accelerator", 1)[1].split("Failures by category")[0]
+    assert "sessions: cpu 2, nvidia 1, not recorded 2" in section
+    webgui = next(line.split() for line in section.splitlines() if line.split()[:1] == ["webgui"])
+    assert webgui == ["webgui", "50.0%", "(1/2)", "100.0%", "(1/1)", "0.0%", "(0/1)"]
+    workflows = next(
+        line.split() for line in section.splitlines() if line.split()[:1] == ["workflows"]
+    )
+    assert workflows == ["workflows", "-", "-", "0.0%", "(0/1)"]
 
 
 def test_report_aggregates(home: Path, populated: dict[str, Any]) -> None:

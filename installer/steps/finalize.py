@@ -3,7 +3,9 @@
 ``start.sh`` (POSIX) and ``start.bat`` (Windows) start ComfyUI on 127.0.0.1:8188 from the
 installer's ``venv`` and, when Node.js is there, the web GUI on 127.0.0.1:3000; Ctrl-C stops
 both. The summary says what this run installed, with paths relative to the target only: an
-absolute path would carry the user's name into a file people paste into bug reports.
+absolute path would carry the user's name into a file people paste into bug reports. It also
+carries the manifest's ``project.issue_tracker``, where ``dinoair-telemetry report-issue
+--install-dir`` finds the tracker without importing the installer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 from typing import Any
+
+from otel_local_exporter import STEP_COMPLETED, STEP_SKIPPED
 
 from .. import __version__
 from ..context import InstallContext, Step
@@ -128,14 +132,14 @@ def run(ctx: InstallContext) -> None:
     steps.append(
         {
             "name": "finalize",
-            "status": "completed",
+            "status": STEP_COMPLETED,
             "duration_ms": round((time.monotonic() - started) * 1000),
         }
     )
     summary = {
         "installer_version": __version__,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "success": all(s.get("status") in ("completed", "skipped") for s in steps),
+        "success": all(s.get("status") in (STEP_COMPLETED, STEP_SKIPPED) for s in steps),
         "steps": steps,
         "installed": _installed(ctx),
         "bytes_downloaded": ctx.bytes_downloaded,
@@ -149,6 +153,8 @@ def run(ctx: InstallContext) -> None:
         },
     }
     summary = relative_paths(summary, target)
+    if ctx.manifest.issue_tracker:  # a URL, not a path: kept as the manifest spells it
+        summary["project"] = {"issue_tracker": ctx.manifest.issue_tracker}
     write_atomic(target / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode(), mode=0o644)
     ctx.event("summary_written", steps=len(steps), success=summary["success"])
 

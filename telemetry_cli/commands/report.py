@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from otel_local_exporter import load_sessions, telemetry_home
+from otel_local_exporter import (
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    load_sessions,
+    telemetry_home,
+)
 
 from .. import console, render
 from ..report import build_report
@@ -116,6 +122,7 @@ def _report_text(data: dict[str, Any]) -> None:
     ]
     for line in render.table(columns, rows, indent="  "):
         click.echo(line)
+    _by_accelerator_text(data)
     click.echo("")
     click.echo(console.heading("Failures by category"))
     if data["failures_by_category"]:
@@ -145,6 +152,30 @@ def _report_text(data: dict[str, Any]) -> None:
         click.echo("  no error details recorded (error reporting was off)")
     else:
         click.echo("  none")
+
+
+def _by_accelerator_text(data: dict[str, Any]) -> None:
+    """Step success per accelerator kind: one column per kind, each cell "rate (completed/ran)"."""
+    groups = data["by_accelerator"]
+    click.echo("")
+    click.echo(console.heading("Step success by accelerator"))
+    click.echo("  sessions: " + ", ".join(f"{g['accelerator']} {g['sessions']}" for g in groups))
+    columns = [render.Column("step")]
+    columns += [render.Column(g["accelerator"], right=True) for g in groups]
+    rows = []
+    for step in data["steps"]:
+        row = [step["step"]]
+        for group in groups:
+            cell = next((s for s in group["steps"] if s["step"] == step["step"]), None)
+            ran = cell and cell[STEP_COMPLETED] + cell[STEP_FAILED] + cell[STEP_CANCELLED]
+            row.append(
+                f"{percent(cell['success_rate'])} ({cell[STEP_COMPLETED]}/{ran})"
+                if cell and ran
+                else "-"
+            )
+        rows.append(row)
+    for line in render.table(columns, rows, indent="  "):
+        click.echo(line)
 
 
 # -- report --from -------------------------------------------------------------------------------

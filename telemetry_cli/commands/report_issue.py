@@ -31,7 +31,8 @@ from ._shared import CONTEXT, settled, version
 @click.option(
     "--install-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Telemetry was off: draft from this install folder's logs/ and install_summary.json.",
+    help="The install folder: its install_summary.json names the issue tracker. Without a "
+    "session id or --latest (telemetry was off), draft from its logs/ and install_summary.json.",
 )
 @click.option(
     "-o",
@@ -53,7 +54,7 @@ from ._shared import CONTEXT, settled, version
     "--repo",
     metavar="URL",
     help=f"The repository whose tracker gets the issue [default: ${issue.TRACKER_ENV}, else "
-    "the project's Repository URL].",
+    "the one in --install-dir's install_summary.json, else the project's Repository URL].",
 )
 def command(
     session_prefix: str | None,
@@ -70,27 +71,26 @@ def command(
     session id, or --latest. The report names the failed step, its error category and type, the
     installer version, OS, Python and accelerator, the options chosen, the step table, a text
     waterfall, the sanitized error message and traceback, and what was redacted. Everything is
-    sanitized again on the way out. If telemetry was off, --install-dir drafts the report from
-    the installer's own logs instead.
+    sanitized again on the way out. If telemetry was off, --install-dir alone drafts the report
+    from the installer's own logs instead; with a session, it only says where the install is
+    (its summary names the issue tracker).
 
     Nothing is sent: the report leaves this computer only if you post it.
     """
     if session_prefix is not None and latest:
         raise click.UsageError("give a session id prefix or --latest, not both")
-    if install_dir is not None and (session_prefix is not None or latest):
-        raise click.UsageError("--install-dir drafts without a session: give one or the other")
     target = None if output == "-" else Path(output).expanduser()
     if target is not None:
         bundle.check_target(target, force)
     tracker = None
     if open_url:
         try:
-            tracker = issue.tracker_url(repo)
+            tracker = issue.tracker_url(repo, install_dir and install_dir.expanduser())
         except issue.NoTracker as exc:
             raise click.ClickException(str(exc)) from None
     sanitizer = Sanitizer()
     made_by = f"{PROG} report-issue {version()}"
-    if install_dir is not None:
+    if install_dir is not None and session_prefix is None and not latest:
         draft = _from_install_dir(install_dir.expanduser(), sanitizer, made_by)
     else:
         draft = _from_session(session_prefix, latest, sanitizer, made_by)
@@ -150,7 +150,7 @@ def _from_session(
 
 
 def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> issue.Draft:
-    if not install_dir.is_dir():
+    if install_dir.exists() and not install_dir.is_dir():  # missing: the run stopped first
         raise click.ClickException(f"{install_dir} is not a folder")
     summary, logs = issue.read_install_dir(install_dir)
     if summary is None and not logs:
