@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import git
 import pytest
 
 from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
-from installer.context import InstallContext, Options, StepSkipped
+from installer.context import InstallContext, StepSkipped
 from installer.errors import (
     CONFIGURATION,
     INSTALLATION,
@@ -31,10 +30,9 @@ from installer.errors import (
 )
 from installer.manifest import load_manifest
 from installer.steps import comfyui, preflight, python_deps
+from tests.contexts import Events, make_ctx
 
 UNUSED_MODEL_URL = "http://127.0.0.1:9"  # these tests never download models
-
-Events = list[tuple[str, dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +44,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
 def _offline_and_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setattr(comfyui, "BACKOFF_SECONDS", 0.0)
-
-
-def make_ctx(
-    target: Path, manifest: Path, events: Events | None = None, **options: Any
-) -> InstallContext:
-    sink: Callable[[str, dict[str, Any]], None] = (
-        (lambda name, attrs: events.append((name, attrs)))
-        if events is not None
-        else (lambda name, attrs: None)
-    )
-    return InstallContext(
-        options=Options(target=target, **options),
-        manifest=load_manifest(manifest),
-        echo=lambda line: None,
-        _sink=sink,
-    )
 
 
 def variant_manifest(demo: Fixture, folder: Path, **overrides: Any) -> Path:
