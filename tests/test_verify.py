@@ -1,10 +1,11 @@
 """verify: torch's device and ComfyUI's own quick test, with the stand-in ComfyUI whose quick
 test passes, fails and hangs; a GPU machine whose torch sees no GPU; re-verification only when
-the venv or the checkout changed."""
+the venv or the checkout changed; a torch build other than the chosen one, as torch reports it."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,24 @@ from pathlib import Path
 import git
 import pytest
 
-from fixtures.demo_fixture import Fixture, build_fixture
+from fixtures.demo_fixture import Fixture, add_untagged_torch, build_fixture, torch_section
+from fixtures.package_index import PackageIndex
 from installer.context import InstallContext, StepSkipped
 from installer.errors import INSTALLATION, SYSTEM, InstallError
 from installer.hardware import Hardware
-from installer.steps import comfyui, python_deps, verify
+from installer.steps import comfyui, finalize, python_deps, verify
 from tests.contexts import Events, make_ctx
+
+
+def _only_index(patch: pytest.MonkeyPatch, url: str, cache: Path) -> None:
+    """conftest's package_settings for a module-scoped install (it runs before that fixture):
+    the machine's pip/uv configuration hidden, ``url`` the only index."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_")):
+            patch.delenv(name)
+    patch.setenv("PIP_CONFIG_FILE", os.devnull)
+    patch.setenv("PIP_INDEX_URL", url)
+    patch.setenv("UV_CACHE_DIR", str(cache))
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +40,37 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fixtur
     demo = build_fixture(root / "fixture", model_base_url="http://127.0.0.1:9")
     target = root / "DinoAir"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIP_INDEX_URL", demo.torch_index)
+        _only_index(patch, demo.torch_index, root / "uv-cache")
         ctx = make_ctx(target, demo.manifest)
         comfyui.run(ctx)
         python_deps.run(ctx)
     yield demo, target
+
+
+@pytest.fixture(scope="module")
+def untagged(
+    installed: tuple[Fixture, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path]]:
+    """Installed as `make real-install` does here: the cpu build chosen, the index (PyPI, via
+    --torch-index) serving plain `torch 2.8.0`, which imports as `2.8.0+cu128`."""
+    demo, _ = installed
+    root = tmp_path_factory.mktemp("untagged")
+    index = PackageIndex()
+    add_untagged_torch(index)
+    url = index.write_directory(root / "pypi")
+    data = json.loads(demo.manifest.read_text())
+    data["torch"] = torch_section(url)
+    for build in data["torch"]["builds"]:
+        build["requirements"] = ["torch", "torchvision", "torchaudio"]
+    manifest = root / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    with pytest.MonkeyPatch.context() as patch:
+        _only_index(patch, url, root / "uv-cache")
+        ctx = make_ctx(root / "DinoAir", manifest, torch_index=url)
+        comfyui.run(ctx)
+        python_deps.run(ctx)  # the build check passes: uv reports plain 2.8.0
+    assert ctx.outcomes["python_deps"]["torch"]["torch"] == "2.8.0"
+    yield root / "DinoAir", manifest
 
 
 @pytest.fixture
@@ -53,6 +92,8 @@ def test_a_working_install_passes_and_is_not_verified_again(ctx: InstallContext)
     assert outcome["device"] == "cpu" and outcome["torch"] == "2.8.0+cpu"
     assert outcome["quick_test"] == "passed" and outcome["flags"] == ["--cpu"]
     assert ctx.system["installer.system.torch_device"] == "cpu"
+    assert ctx.system["installer.system.torch_build"] == "cpu"
+    assert outcome["torch_build"] == outcome["torch_build_chosen"] == "cpu"
     assert [n for n, _ in events] == ["torch_checked", "quick_test_passed"]
     log = (ctx.logs_dir / verify.LOG_NAME).read_text()
     assert "quick test passed --quick-test-for-ci --cpu" in log
@@ -126,8 +167,60 @@ def test_a_gpu_machine_whose_torch_sees_no_gpu_is_a_system_failure(
         verify.run(ctx)
     assert info.value.category == SYSTEM
     assert "sees no GPU (cpu) although this machine has NVIDIA GeForce GTX 1080" in str(info.value)
-    assert "update the NVIDIA driver" in (info.value.hint or "")
+    # The venv holds torch 2.8.0+cpu: the hint names the build that arrived, not the driver.
+    hint = info.value.hint or ""
+    assert "torch 2.8.0+cpu is the cpu build, not the cu128 build chosen" in hint
+    assert "served a different build" in hint and "--torch-index" in hint
+    assert "update the NVIDIA driver" not in hint
     assert ctx.system["installer.system.torch_device"] == "cpu"
+    assert ctx.system["installer.system.torch_build"] == "cpu"
+
+
+def test_a_cuda_torch_where_the_cpu_build_was_chosen_warns_and_tells_the_truth(
+    untagged: tuple[Path, Path],
+) -> None:
+    target, manifest = untagged
+    (python_deps.venv_dir(make_ctx(target, manifest)) / verify.VERIFIED_NAME).unlink(
+        missing_ok=True
+    )
+    events: Events = []
+    lines: list[str] = []
+    ctx = make_ctx(target, manifest, events)
+    ctx.echo = lines.append
+    ctx.outcomes["python_deps"] = {"torch_build": "cpu"}  # as python_deps recorded it
+    verify.run(ctx)  # runs on the processor: not a failure
+    outcome = ctx.outcomes["verify"]
+    assert outcome["torch"] == "2.8.0+cu128" and outcome["device"] == "cpu"
+    assert outcome["torch_build"] == "cu128" and outcome["torch_build_chosen"] == "cpu"
+    assert outcome["flags"] == ["--cpu"]
+    assert ("torch_build_mismatch", {"chosen_build": "cpu", "seen_build": "cu128"}) in events
+    warning = next(line for line in lines if "warning" in line)
+    assert "the cpu torch build was chosen but cu128 arrived" in warning
+    assert "--torch-index" in warning and "GB of GPU libraries" in warning
+    assert ctx.system["installer.system.torch_build"] == "cu128"
+    finalize.run(ctx)
+    summary = json.loads((target / finalize.SUMMARY).read_text())
+    assert summary["installed"]["python_deps"]["torch_build"] == "cu128"
+    assert summary["installed"]["verify"]["torch_build"] == "cu128"
+    again = make_ctx(target, manifest)  # a re-run skips verify and still tells the truth
+    with pytest.raises(StepSkipped):
+        verify.run(again)
+    assert again.system["installer.system.torch_build"] == "cu128"
+
+
+def test_a_cuda_torch_without_the_gpu_on_an_nvidia_machine_points_at_the_driver(
+    untagged: tuple[Path, Path],
+) -> None:
+    target, manifest = untagged
+    events: Events = []
+    ctx = make_ctx(target, manifest, events)
+    ctx.hardware = Hardware(accelerator="nvidia", cuda_version="12.8", gpu_model="GPU X")
+    with pytest.raises(InstallError) as info:
+        verify.run(ctx)  # cu128 chosen and arrived, but the stand-in sees no GPU
+    assert info.value.category == SYSTEM
+    assert "update the NVIDIA driver" in (info.value.hint or "")
+    assert ctx.system["installer.system.torch_build"] == "cu128"
+    assert "torch_build_mismatch" not in [name for name, _ in events]
 
 
 def test_a_gpu_that_torch_sees_passes_without_cpu_flag(

@@ -423,7 +423,8 @@ def _installed_versions(
 
 def _check_build(plan: TorchPlan, held: dict[str, str]) -> None:
     """A PyTorch index tags its builds (``2.8.0+cu128``): a tag that is not the chosen build
-    means the index served the wrong torch, which would fail (or idle the GPU) later."""
+    means the index served the wrong torch, which would fail (or idle the GPU) later. An index
+    without tags (PyPI: ``2.8.0``) cannot be judged here; verify compares what torch reports."""
     version = held.get("torch", "")
     local = version.partition("+")[2]
     if local and local != plan.build.name:

@@ -6,9 +6,16 @@ device flags that fit the machine (``--cpu`` on a CPU machine; the same flags go
 launch scripts), under a timeout.
 
 A GPU machine whose torch sees no GPU fails as ``system`` with a hint (driver too old for the
-CUDA build, or the wrong build); a ComfyUI that cannot start fails as ``installation`` with the
-tail of its output, sanitized. A stamp in the venv records what was verified (the dependency
-stamp, the checkout's commit, the flags): a later run verifies again only when one changed.
+CUDA build, or the wrong build, named as it arrived); a ComfyUI that cannot start fails as
+``installation`` with the tail of its output, sanitized. A stamp in the venv records what was
+verified (the dependency stamp, the checkout's commit, the flags): a later run verifies again
+only when one changed.
+
+Only the probe knows which torch build really arrived: an index that carries no local version
+tag (PyPI serves ``2.8.0`` for what ``torch.__version__`` calls ``2.8.0+cu128``) passes
+python_deps' build check. A CUDA/ROCm torch where the cpu build was chosen still runs (on the
+processor), so it is a warning, an event and the truth in ``installer.system.torch_build`` and
+the summary, not a failure.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from ..context import InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
-from ..torch_plan import plan_torch
+from ..torch_plan import TorchPlan, plan_torch
 from .python_deps import STAMP_NAME, venv_dir, venv_python
 
 VERIFIED_NAME = ".dinoair-verified.json"
@@ -86,6 +93,9 @@ def describe(ctx: InstallContext) -> str:
 def run(ctx: InstallContext) -> None:
     key = _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
+        arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
+        if arrived:
+            ctx.system[attr.SYSTEM_TORCH_BUILD] = arrived
         ctx.skip("already_verified", "nothing changed in the venv or the checkout since")
     hardware = ctx.hardware or Hardware()
     plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
@@ -97,13 +107,15 @@ def run(ctx: InstallContext) -> None:
         ctx.system[attr.SYSTEM_TORCH_DEVICE] = str(seen["device"])
         ctx.event("torch_checked", **{k: v for k, v in seen.items() if v is not None})
         ctx.echo(f"  torch {seen['torch']} sees device {seen['device']}")
-        _check_device(hardware, plan.build.accelerator, plan.build.name, seen)
+        arrived = _record_build(ctx, plan.build.name, plan.build.accelerator, seen)
+        _check_device(hardware, plan, arrived, seen)
     flags = device_flags(ctx)
     seconds = _quick_test(ctx, flags)
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
     if key is not None:
-        write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps({"key": key}))
+        stamp = {"key": key, "torch_build": outcome.get("torch_build")}
+        write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
 
 
 def _probe_torch(ctx: InstallContext) -> dict[str, object]:
@@ -121,14 +133,57 @@ def _probe_torch(ctx: InstallContext) -> dict[str, object]:
     )
 
 
-def _check_device(hardware: Hardware, build_for: str, build: str, seen: dict) -> None:
+def arrived_build(seen: dict, chosen: str, chosen_for: str) -> str:
+    """The build tag of the torch the probe imported: its local version tag (``cu128``), else
+    what it was compiled for (``torch.version.cuda``/``hip``), else the CPU build (which is
+    also the MPS build on a Mac: the same wheel)."""
+    tag = str(seen.get("torch") or "").partition("+")[2]
+    if tag:
+        return tag
+    if seen.get("cuda"):
+        return "cu" + "".join(str(seen["cuda"]).split(".")[:2])
+    if seen.get("hip"):
+        return "rocm" + ".".join(str(seen["hip"]).split(".")[:2])
+    return chosen if chosen_for in ("cpu", "apple") else "cpu"
+
+
+def _record_build(ctx: InstallContext, chosen: str, chosen_for: str, seen: dict) -> str:
+    """Record the build that arrived (system attribute, outcomes); warn when a CUDA/ROCm torch
+    arrived where the cpu build was chosen. Returns the build tag seen."""
+    arrived = arrived_build(seen, chosen, chosen_for)
+    ctx.system[attr.SYSTEM_TORCH_BUILD] = arrived
+    ctx.outcomes["verify"].update(torch_build=arrived, torch_build_chosen=chosen)
+    deps = ctx.outcomes.get("python_deps")
+    if isinstance(deps, dict) and deps.get("torch_build"):
+        deps["torch_build"] = arrived  # what python_deps installed, as torch itself reports it
+    if arrived != chosen and chosen_for == "cpu" and arrived != "cpu":
+        ctx.event("torch_build_mismatch", chosen_build=chosen, seen_build=arrived)
+        ctx.echo(
+            f"  warning: the {chosen} torch build was chosen but {arrived} arrived "
+            f"(torch {seen.get('torch')}): the torch index (--torch-index) served a different "
+            "build; it runs on the processor, with several GB of GPU libraries that cannot be "
+            "used here"
+        )
+    return arrived
+
+
+def _check_device(hardware: Hardware, plan: TorchPlan, arrived: str, seen: dict) -> None:
+    build_for, build = plan.build.accelerator, plan.build.name
     if hardware.accelerator not in ("nvidia", "amd", "apple") or build_for != hardware.accelerator:
         return
     wanted = {"nvidia": "cuda", "amd": "cuda", "apple": "mps"}[hardware.accelerator]
     if seen.get("device") == wanted:
         return
     gpu = hardware.gpu_model or hardware.accelerator
-    if hardware.accelerator == "nvidia":
+    if arrived != build and hardware.accelerator != "apple":
+        where = f"{plan.index} (--torch-index)" if plan.index_overridden else plan.index
+        hint = (
+            f"torch {seen.get('torch')} is the {arrived} build, not the {build} build chosen "
+            f"for this GPU: the torch index {where} served a different build; point "
+            "--torch-index at an index that serves the chosen build, delete the venv folder "
+            "and re-run (or --gpu cpu to run on the processor)"
+        )
+    elif hardware.accelerator == "nvidia":
         hint = (
             f"the driver supports CUDA {hardware.cuda_version or 'unknown'} and torch was built "
             f"for CUDA {seen.get('cuda') or build}: update the NVIDIA driver, or re-run with "
@@ -224,12 +279,14 @@ def _stamp_key(ctx: InstallContext) -> str | None:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _verified(ctx: InstallContext) -> str | None:
+def _verified(ctx: InstallContext, field: str = "key") -> str | None:
+    """A field of the stamp: the key it vouches for, or the torch build that arrived."""
     try:
         data = json.loads((venv_dir(ctx) / VERIFIED_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data.get("key") if isinstance(data, dict) else None
+    value = data.get(field) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 STEP = Step(name="verify", run=run, describe=describe, skip_if=skip_if)
