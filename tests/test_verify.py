@@ -12,13 +12,17 @@ from pathlib import Path
 
 import git
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from fixtures.demo_fixture import Fixture, add_untagged_torch, build_fixture, torch_section
 from fixtures.package_index import PackageIndex
 from installer.context import InstallContext, StepSkipped
 from installer.errors import INSTALLATION, SYSTEM, InstallError
 from installer.hardware import Hardware
-from installer.steps import comfyui, finalize, python_deps, verify
+from installer.runner import ROOT_SPAN, run_install
+from installer.steps import comfyui, finalize, preflight, python_deps, verify
 from tests.contexts import Events, make_ctx
 
 
@@ -206,6 +210,29 @@ def test_a_cuda_torch_where_the_cpu_build_was_chosen_warns_and_tells_the_truth(
     with pytest.raises(StepSkipped):
         verify.run(again)
     assert again.system["installer.system.torch_build"] == "cu128"
+
+
+def test_the_root_span_records_the_build_that_arrived_not_the_one_chosen(
+    untagged: tuple[Path, Path],
+) -> None:
+    target, manifest = untagged
+    (python_deps.venv_dir(make_ctx(target, manifest)) / verify.VERIFIED_NAME).unlink(
+        missing_ok=True
+    )
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    ctx = make_ctx(target, manifest)
+    result = run_install((preflight.STEP, verify.STEP), ctx, provider.get_tracer("t"))
+    provider.shutdown()
+    assert result.exit_code == 0
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    root = finished[ROOT_SPAN].attributes or {}
+    assert root["installer.system.torch_build"] == "cu128"  # preflight said cpu, the plan
+    events = [e for e in finished["dinoair.step.verify"].events if e.name == "torch_build_mismatch"]
+    assert [dict(e.attributes or {}) for e in events] == [
+        {"chosen_build": "cpu", "seen_build": "cu128"}
+    ]
 
 
 def test_a_cuda_torch_without_the_gpu_on_an_nvidia_machine_points_at_the_driver(
