@@ -54,7 +54,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fixtur
 @pytest.fixture(scope="module")
 def untagged(
     installed: tuple[Fixture, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Path, Path]]:
+) -> Iterator[tuple[Path, Path, str]]:
     """Installed as `make real-install` does here: the cpu build chosen, the index (PyPI, via
     --torch-index) serving plain `torch 2.8.0`, which imports as `2.8.0+cu128`."""
     demo, _ = installed
@@ -63,7 +63,7 @@ def untagged(
     add_untagged_torch(index)
     url = index.write_directory(root / "pypi")
     data = json.loads(demo.manifest.read_text())
-    data["torch"] = torch_section(url)
+    data["torch"] = torch_section("https://download.pytorch.org/whl/cpu")  # replaced: --torch-index
     for build in data["torch"]["builds"]:
         build["requirements"] = ["torch", "torchvision", "torchaudio"]
     manifest = root / "manifest.json"
@@ -74,7 +74,7 @@ def untagged(
         comfyui.run(ctx)
         python_deps.run(ctx)  # the build check passes: uv reports plain 2.8.0
     assert ctx.outcomes["python_deps"]["torch"]["torch"] == "2.8.0"
-    yield root / "DinoAir", manifest
+    yield root / "DinoAir", manifest, url
 
 
 @pytest.fixture
@@ -181,15 +181,15 @@ def test_a_gpu_machine_whose_torch_sees_no_gpu_is_a_system_failure(
 
 
 def test_a_cuda_torch_where_the_cpu_build_was_chosen_warns_and_tells_the_truth(
-    untagged: tuple[Path, Path],
+    untagged: tuple[Path, Path, str],
 ) -> None:
-    target, manifest = untagged
+    target, manifest, url = untagged
     (python_deps.venv_dir(make_ctx(target, manifest)) / verify.VERIFIED_NAME).unlink(
         missing_ok=True
     )
     events: Events = []
     lines: list[str] = []
-    ctx = make_ctx(target, manifest, events)
+    ctx = make_ctx(target, manifest, events, torch_index=url)
     ctx.echo = lines.append
     ctx.outcomes["python_deps"] = {"torch_build": "cpu"}  # as python_deps recorded it
     verify.run(ctx)  # runs on the processor: not a failure
@@ -200,29 +200,32 @@ def test_a_cuda_torch_where_the_cpu_build_was_chosen_warns_and_tells_the_truth(
     assert ("torch_build_mismatch", {"chosen_build": "cpu", "seen_build": "cu128"}) in events
     warning = next(line for line in lines if "warning" in line)
     assert "the cpu torch build was chosen but cu128 arrived" in warning
-    assert "--torch-index" in warning and "GB of GPU libraries" in warning
+    assert f"the torch index {url} (--torch-index) served a different build" in warning
+    assert "GB of GPU libraries" in warning
     assert ctx.system["installer.system.torch_build"] == "cu128"
     finalize.run(ctx)
     summary = json.loads((target / finalize.SUMMARY).read_text())
     assert summary["installed"]["python_deps"]["torch_build"] == "cu128"
     assert summary["installed"]["verify"]["torch_build"] == "cu128"
-    again = make_ctx(target, manifest)  # a re-run skips verify and still tells the truth
+    again = make_ctx(
+        target, manifest, torch_index=url
+    )  # a re-run skips verify and still tells the truth
     with pytest.raises(StepSkipped):
         verify.run(again)
     assert again.system["installer.system.torch_build"] == "cu128"
 
 
 def test_the_root_span_records_the_build_that_arrived_not_the_one_chosen(
-    untagged: tuple[Path, Path],
+    untagged: tuple[Path, Path, str],
 ) -> None:
-    target, manifest = untagged
+    target, manifest, url = untagged
     (python_deps.venv_dir(make_ctx(target, manifest)) / verify.VERIFIED_NAME).unlink(
         missing_ok=True
     )
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-    ctx = make_ctx(target, manifest)
+    ctx = make_ctx(target, manifest, torch_index=url)
     result = run_install((preflight.STEP, verify.STEP), ctx, provider.get_tracer("t"))
     provider.shutdown()
     assert result.exit_code == 0
@@ -236,11 +239,11 @@ def test_the_root_span_records_the_build_that_arrived_not_the_one_chosen(
 
 
 def test_a_cuda_torch_without_the_gpu_on_an_nvidia_machine_points_at_the_driver(
-    untagged: tuple[Path, Path],
+    untagged: tuple[Path, Path, str],
 ) -> None:
-    target, manifest = untagged
+    target, manifest, url = untagged
     events: Events = []
-    ctx = make_ctx(target, manifest, events)
+    ctx = make_ctx(target, manifest, events, torch_index=url)
     ctx.hardware = Hardware(accelerator="nvidia", cuda_version="12.8", gpu_model="GPU X")
     with pytest.raises(InstallError) as info:
         verify.run(ctx)  # cu128 chosen and arrived, but the stand-in sees no GPU

@@ -107,7 +107,7 @@ def run(ctx: InstallContext) -> None:
         ctx.system[attr.SYSTEM_TORCH_DEVICE] = str(seen["device"])
         ctx.event("torch_checked", **{k: v for k, v in seen.items() if v is not None})
         ctx.echo(f"  torch {seen['torch']} sees device {seen['device']}")
-        arrived = _record_build(ctx, plan.build.name, plan.build.accelerator, seen)
+        arrived = _record_build(ctx, plan, seen)
         _check_device(hardware, plan, arrived, seen)
     flags = device_flags(ctx)
     seconds = _quick_test(ctx, flags)
@@ -133,7 +133,7 @@ def _probe_torch(ctx: InstallContext) -> dict[str, object]:
     )
 
 
-def arrived_build(seen: dict, chosen: str, chosen_for: str) -> str:
+def _arrived_build(seen: dict, chosen: str, chosen_for: str) -> str:
     """The build tag of the torch the probe imported: its local version tag (``cu128``), else
     what it was compiled for (``torch.version.cuda``/``hip``), else the CPU build (which is
     also the MPS build on a Mac: the same wheel)."""
@@ -147,10 +147,15 @@ def arrived_build(seen: dict, chosen: str, chosen_for: str) -> str:
     return chosen if chosen_for in ("cpu", "apple") else "cpu"
 
 
-def _record_build(ctx: InstallContext, chosen: str, chosen_for: str, seen: dict) -> str:
+def _index_named(plan: TorchPlan) -> str:
+    return f"{plan.index} (--torch-index)" if plan.index_overridden else plan.index
+
+
+def _record_build(ctx: InstallContext, plan: TorchPlan, seen: dict) -> str:
     """Record the build that arrived (system attribute, outcomes); warn when a CUDA/ROCm torch
     arrived where the cpu build was chosen. Returns the build tag seen."""
-    arrived = arrived_build(seen, chosen, chosen_for)
+    chosen, chosen_for = plan.build.name, plan.build.accelerator
+    arrived = _arrived_build(seen, chosen, chosen_for)
     ctx.system[attr.SYSTEM_TORCH_BUILD] = arrived
     ctx.outcomes["verify"].update(torch_build=arrived, torch_build_chosen=chosen)
     deps = ctx.outcomes.get("python_deps")
@@ -160,9 +165,9 @@ def _record_build(ctx: InstallContext, chosen: str, chosen_for: str, seen: dict)
         ctx.event("torch_build_mismatch", chosen_build=chosen, seen_build=arrived)
         ctx.echo(
             f"  warning: the {chosen} torch build was chosen but {arrived} arrived "
-            f"(torch {seen.get('torch')}): the torch index (--torch-index) served a different "
-            "build; it runs on the processor, with several GB of GPU libraries that cannot be "
-            "used here"
+            f"(torch {seen.get('torch')}): the torch index {_index_named(plan)} served a "
+            "different build; it runs on the processor, with several GB of GPU libraries that "
+            "cannot be used here"
         )
     return arrived
 
@@ -176,10 +181,9 @@ def _check_device(hardware: Hardware, plan: TorchPlan, arrived: str, seen: dict)
         return
     gpu = hardware.gpu_model or hardware.accelerator
     if arrived != build and hardware.accelerator != "apple":
-        where = f"{plan.index} (--torch-index)" if plan.index_overridden else plan.index
         hint = (
             f"torch {seen.get('torch')} is the {arrived} build, not the {build} build chosen "
-            f"for this GPU: the torch index {where} served a different build; point "
+            f"for this GPU: the torch index {_index_named(plan)} served a different build; point "
             "--torch-index at an index that serves the chosen build, delete the venv folder "
             "and re-run (or --gpu cpu to run on the processor)"
         )
