@@ -1,7 +1,9 @@
 """A bug report drafted from one failed run, for the user to read before anything leaves here.
 
-Two sources: a recorded session (with its crash report, if any), or, when telemetry was off, the
-installer's own ``logs/`` and ``install_summary.json`` in the install folder. Either way every
+Three sources: a recorded session (with its crash report, if any); a crash report without a
+session (a crash outside any step with telemetry on), with the install folder's files; or, when
+nothing was kept, the installer's own ``logs/`` and ``install_summary.json`` in the install
+folder. Either way every
 value passes the sanitizer again on the way in, and the finished Markdown once more on the way
 out (as ``export`` does), so a hand-edited file or a log line cannot carry a path, a name or a
 secret into the report. The report is a list of sections; a link for a new issue on the
@@ -213,16 +215,21 @@ def _failure(view: SessionView, crash: Mapping[str, Any] | None) -> dict[str, An
     if chosen is not None:
         return {k: v for k, v in chosen.items() if isinstance(v, str)}
     if crash:
-        return {
-            "step_name": text(crash.get("failing_step")),
-            "error_category": text(crash.get("error_category")),
-            "error_type": text(crash.get("error_type")),
-            "error_message": text(crash.get("error_message")),
-            "stack_trace": text(crash.get("stack_trace")),
-        }
+        return _crash_failure(crash)
     ended = (s for s in view.steps if s.status not in (STEP_COMPLETED, STEP_SKIPPED))
     failed = next(ended, None)
     return {"step_name": failed.name} if failed else {}
+
+
+def _crash_failure(crash: Mapping[str, Any]) -> dict[str, Any]:
+    """A crash report's error in the shape of a session's error event."""
+    return {
+        "step_name": text(crash.get("failing_step")),
+        "error_category": text(crash.get("error_category")),
+        "error_type": text(crash.get("error_type")),
+        "error_message": text(crash.get("error_message")),
+        "stack_trace": text(crash.get("stack_trace")),
+    }
 
 
 def _steps_section(view: SessionView) -> str:
@@ -261,6 +268,56 @@ def _error_section(failure: Mapping[str, Any], crash: Mapping[str, Any] | None) 
     return "\n".join(lines)
 
 
+# -- from a crash report without a session -------------------------------------------------------
+
+
+def from_crash(
+    crash: Mapping[str, Any],
+    install_dir: Path | None,
+    summary: Mapping[str, Any] | None,
+    logs: Sequence[tuple[str, str]],
+    *,
+    made_by: str,
+) -> Draft:
+    """The report of a run that crashed outside any step with telemetry on: no session was
+    recorded, but the crash report was (all inputs already sanitized). The install folder's
+    summary and log tails are added when there are any."""
+    failure = _crash_failure(crash)
+    step = failure.get("step_name") or "install"
+    kind = failure.get("error_type")
+    title = f"{step}: {failure.get('error_category') or RESULT_FAILED}" + (
+        f" ({kind})" if kind else ""
+    )
+    system = _mapping(crash.get("system"))
+    crash_id = text(crash.get("crash_id")) or ""
+    facts = [
+        (
+            "Installer version",
+            crash.get("installer_version") or (summary or {}).get("installer_version"),
+        ),
+        ("OS", _joined(system.get("os"), system.get("os_version"))),
+        ("Python", _joined("Python", system.get("python_version"))),
+        ("Accelerator", "not recorded (the run ended before any step)"),
+        ("Result", RESULT_FAILED),
+        ("Failed step", failure.get("step_name")),
+        ("Crash report", crash_id[:12] or None),
+        ("Crashed at", text(crash.get("timestamp"))),
+    ]
+    draft = Draft(title)
+    draft.sections.append(
+        _facts_section(title, facts)
+        + "\n\nTelemetry was on, but the run failed outside any installation step, before its"
+        " session was recorded: this report is drawn from the crash report the installer saved"
+        + (" and the install folder's `install_summary.json` and `logs/`." if install_dir else ".")
+    )
+    if install_dir is not None:
+        draft.sections.append(_summary_steps_section(summary))
+        draft.sections.append(_logs_section(logs))
+    draft.sections.append(_error_section(failure, None))
+    draft.sections.append(_made_by(made_by, f"the local crash report {crash_id or '?'}"))
+    return draft
+
+
 # -- from the install folder (no trace was kept) -------------------------------------------------
 
 
@@ -273,8 +330,8 @@ def from_install_dir(
 ) -> Draft:
     """The report of a run without telemetry: ``install_summary.json`` and log tails (both
     already sanitized). The facts of the machine are this computer's, now."""
+    steps = _summary_steps(summary)
     summary = summary or {}
-    steps = [s for s in summary.get("steps") or [] if isinstance(s, Mapping)]
     failed = next((s for s in steps if s.get("status") in (STEP_FAILED, STEP_CANCELLED)), None)
     if failed is not None:
         title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')} (no trace kept)"
@@ -305,25 +362,36 @@ def from_install_dir(
         " the install folder's `install_summary.json` and `logs/` (OS and Python are this"
         " computer's, now)."
     )
-    if steps:
-        rows = ["| step | status | duration |", "| --- | --- | ---: |"]
-        rows += [
-            f"| {_cell(text(s.get('name')) or '?')} | {_cell(text(s.get('status')) or '?')} | "
-            f"{render.human_duration(_duration(s.get('duration_ms')))} |"
-            for s in steps
-        ]
-        draft.sections.append("## Steps\n\n" + "\n".join(rows))
-    else:
-        draft.sections.append("## Steps\n\nNo `install_summary.json`: the run did not finish.")
-    if logs:
-        parts = ["## Logs (last lines, sanitized)"]
-        for name, tail in logs:
-            parts.append(f"\n`logs/{name}`:\n\n" + _fenced(tail.rstrip(), "text"))
-        draft.sections.append("\n".join(parts))
-    else:
-        draft.sections.append("## Logs\n\nThe install folder has no `logs/`.")
+    draft.sections.append(_summary_steps_section(summary))
+    draft.sections.append(_logs_section(logs))
     draft.sections.append(_made_by(made_by, f"the install folder {install_dir.name or '.'}"))
     return draft
+
+
+def _summary_steps(summary: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [s for s in (summary or {}).get("steps") or [] if isinstance(s, Mapping)]
+
+
+def _summary_steps_section(summary: Mapping[str, Any] | None) -> str:
+    steps = _summary_steps(summary)
+    if not steps:
+        return "## Steps\n\nNo `install_summary.json`: the run did not finish."
+    rows = ["| step | status | duration |", "| --- | --- | ---: |"]
+    rows += [
+        f"| {_cell(text(s.get('name')) or '?')} | {_cell(text(s.get('status')) or '?')} | "
+        f"{render.human_duration(_duration(s.get('duration_ms')))} |"
+        for s in steps
+    ]
+    return "## Steps\n\n" + "\n".join(rows)
+
+
+def _logs_section(logs: Sequence[tuple[str, str]]) -> str:
+    if not logs:
+        return "## Logs\n\nThe install folder has no `logs/`."
+    parts = ["## Logs (last lines, sanitized)"]
+    for name, tail in logs:
+        parts.append(f"\n`logs/{name}`:\n\n" + _fenced(tail.rstrip(), "text"))
+    return "\n".join(parts)
 
 
 def read_summary(install_dir: Path) -> dict[str, Any] | None:
