@@ -14,6 +14,7 @@ Nothing here sends anything: the tool writes text and, at most, hands a URL to t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -327,18 +328,25 @@ def from_install_dir(
     logs: Sequence[tuple[str, str]],
     *,
     made_by: str,
+    unclaimed: tuple[str, str] | None = None,
 ) -> Draft:
     """The report of a run without telemetry: ``install_summary.json`` and log tails (both
-    already sanitized). The facts of the machine are this computer's, now."""
+    already sanitized). The facts of the machine are this computer's, now.
+
+    ``unclaimed`` is a crash report without a session (id, time) newer than the folder's
+    files: it may be this run's (telemetry on, a crash outside any step) or another
+    folder's, so the report names it instead of claiming that no trace was kept.
+    """
+    kept = " (no session named)" if unclaimed else " (no trace kept)"
     steps = _summary_steps(summary)
     summary = summary or {}
     failed = next((s for s in steps if s.get("status") in (STEP_FAILED, STEP_CANCELLED)), None)
     if failed is not None:
-        title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')} (no trace kept)"
+        title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')}{kept}"
     elif logs:
-        title = f"install failed: see {logs[-1][0]} (no trace kept)"
+        title = f"install failed: see {logs[-1][0]}{kept}"
     else:
-        title = "install failed (no trace kept)"
+        title = f"install failed{kept}"
     success = summary.get("success")
     result = (
         RESULT_UNKNOWN
@@ -351,16 +359,27 @@ def from_install_dir(
         ("Installer version", summary.get("installer_version")),
         ("OS", _joined(platform.system(), platform.release())),
         ("Python", _joined(platform.python_implementation(), platform.python_version())),
-        ("Accelerator", "not recorded (telemetry was off)"),
+        ("Accelerator", "not recorded" + ("" if unclaimed else " (telemetry was off)")),
         ("Result", result),
         ("Failed step", text(failed.get("name")) if failed else None),
     ]
     draft = Draft(title)
     draft.sections.append(
         _facts_section(title, facts)
-        + "\n\nTelemetry was off for this run, so no trace was kept: this report is drawn from"
-        " the install folder's `install_summary.json` and `logs/` (OS and Python are this"
-        " computer's, now)."
+        + (
+            "\n\nNo telemetry session was named for this run"
+            if unclaimed
+            else "\n\nTelemetry was off for this run, so no trace was kept"
+        )
+        + ": this report is drawn from the install folder's `install_summary.json` and `logs/`"
+        " (OS and Python are this computer's, now)."
+        + (
+            f" A crash report without a session, `{unclaimed[0][:12]}` (saved {unclaimed[1]}),"
+            " is newer than this folder's files: if it is this run's, `dinoair-telemetry"
+            f" report-issue {unclaimed[0][:12]} --install-dir DIR` drafts the report from it."
+            if unclaimed
+            else ""
+        )
     )
     draft.sections.append(_summary_steps_section(summary))
     draft.sections.append(_logs_section(logs))
@@ -404,6 +423,21 @@ def read_summary(install_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def newest_change(install_dir: Path) -> float | None:
+    """When the folder's summary or newest log last changed (POSIX time), ``None`` if neither
+    exists: a crash report older than this is not of the run those files describe."""
+    paths = [install_dir / SUMMARY_FILE]
+    with contextlib.suppress(OSError):
+        paths += list((install_dir / "logs").iterdir())
+    times = []
+    for path in paths:
+        try:
+            times.append(path.lstat().st_mtime)
+        except OSError:
+            continue
+    return max(times, default=None)
 
 
 def read_install_dir(install_dir: Path) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:

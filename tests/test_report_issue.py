@@ -430,6 +430,24 @@ def test_a_crash_outside_any_step_ends_with_the_hint_too(
         assert f"| Crash report | {crash['crash_id'][:12]} |" in report
         assert "no trace was kept" not in report.lower()
         assert "telemetry was off" not in report.lower()
+        # The folder alone (an older hint, or typed by hand): the crash report is newer than
+        # the folder's files, so it is named, and nothing claims that no trace was kept.
+        alone = run("report-issue", "--install-dir", str(target))
+        assert alone.exit_code == 0, alone.output
+        assert f"report-issue {crash['crash_id'][:12]} --install-dir DIR" in alone.stdout
+        assert "(no session named)" in alone.stdout.splitlines()[0]
+        assert "no trace was kept" not in alone.stdout.lower()
+        assert "telemetry was off" not in alone.stdout.lower()
+        # A log written after the crash belongs to a later run: the crash is not named then.
+        (target / "logs").mkdir(parents=True)
+        log = target / "logs" / "install.log"
+        log.write_text("step python_deps failed\n")
+        later = crashes[0].stat().st_mtime + 10
+        os.utime(log, (later, later))
+        after = run("report-issue", "--install-dir", str(target))
+        assert after.exit_code == 0, after.output
+        assert crash["crash_id"][:12] not in after.stdout
+        assert "no trace was kept" in after.stdout
     else:
         assert report.startswith("# install failed (no trace kept)")
         assert "Telemetry was off for this run, so no trace was kept" in report

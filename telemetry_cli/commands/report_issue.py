@@ -193,4 +193,21 @@ def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> 
     summary, logs = _read_folder(install_dir, sanitizer)
     if summary is None and not logs:
         console.warn(f"{install_dir} has neither install_summary.json nor logs/")
-    return issue.from_install_dir(install_dir, summary, logs, made_by=made_by)
+    unclaimed = _unclaimed_crash(issue.newest_change(install_dir))
+    return issue.from_install_dir(install_dir, summary, logs, made_by=made_by, unclaimed=unclaimed)
+
+
+def _unclaimed_crash(since: float | None) -> tuple[str, str] | None:
+    """The newest crash report without a session written after ``since`` (its id and time):
+    perhaps this run's crash outside any step, perhaps another folder's, so only named."""
+    for crash in load_crashes(telemetry_home()).files:  # newest first
+        if crash.data.get("session_id") or not isinstance(crash.data.get("crash_id"), str):
+            continue
+        try:
+            written = crash.path.lstat().st_mtime
+        except OSError:
+            continue
+        if since is None or written > since:
+            return crash.data["crash_id"], str(crash.data.get("timestamp") or "?")
+        return None  # the newest is older than the folder: so are the rest
+    return None
