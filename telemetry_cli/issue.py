@@ -3,11 +3,10 @@
 Three sources: a recorded session (with its crash report, if any); a crash report without a
 session (a crash outside any step with telemetry on), with the install folder's files; or, when
 nothing was kept, the installer's own ``logs/`` and ``install_summary.json`` in the install
-folder. Either way every
-value passes the sanitizer again on the way in, and the finished Markdown once more on the way
-out (as ``export`` does), so a hand-edited file or a log line cannot carry a path, a name or a
-secret into the report. The report is a list of sections; a link for a new issue on the
-project's tracker holds as many whole sections as fit, never half of one.
+folder. Every value passes the sanitizer again on the way in, and the finished Markdown once
+more on the way out (as ``export`` does), so a hand-edited file or a log line cannot carry a
+path, a name or a secret into the report. The report is a list of sections; a link for a new
+issue on the project's tracker holds as many whole sections as fit, never half of one.
 
 Nothing here sends anything: the tool writes text and, at most, hands a URL to the browser.
 """
@@ -298,7 +297,7 @@ def from_crash(
         ),
         ("OS", _joined(system.get("os"), system.get("os_version"))),
         ("Python", _joined("Python", system.get("python_version"))),
-        ("Accelerator", "not recorded (the run ended before any step)"),
+        ("Accelerator", "not recorded" + ("" if step != "install" else " (no step ran)")),
         ("Result", RESULT_FAILED),
         ("Failed step", failure.get("step_name")),
         ("Crash report", crash_id[:12] or None),
@@ -307,8 +306,13 @@ def from_crash(
     draft = Draft(title)
     draft.sections.append(
         _facts_section(title, facts)
-        + "\n\nTelemetry was on, but the run failed outside any installation step, before its"
-        " session was recorded: this report is drawn from the crash report the installer saved"
+        + (
+            "\n\nTelemetry was on, but the run failed outside any installation step, before its"
+            " session was recorded"
+            if step == "install"
+            else "\n\nTelemetry was on, but this run's session is no longer stored"
+        )
+        + ": this report is drawn from the crash report the installer saved"
         + (" and the install folder's `install_summary.json` and `logs/`." if install_dir else ".")
     )
     if install_dir is not None:

@@ -69,7 +69,8 @@ def command(
     """Draft a Markdown bug report from a failed install, for you to read before posting it.
 
     By default the newest session that did not succeed is used; give the first characters of a
-    session id, or --latest. The report names the failed step, its error category and type, the
+    session id (or of a crash report's id: a crash outside any step keeps no session), or
+    --latest. The report names the failed step, its error category and type, the
     installer version, OS, Python and accelerator, the options chosen, the step table, a text
     waterfall, the sanitized error message and traceback, and what was redacted. Everything is
     sanitized again on the way out. If telemetry was off, --install-dir alone drafts the report
@@ -160,8 +161,9 @@ def _from_session(
 
 
 def _crash_without_session(home: Path, prefix: str) -> dict[str, Any] | None:
-    """The crash report whose own id starts with ``prefix`` (one written outside any step,
-    so without a session), or ``None`` when none or several match."""
+    """The crash report whose own id starts with ``prefix`` (the installer's hint names it
+    after a crash outside any step, which keeps no session), or ``None`` when none or several
+    match."""
     try:
         found = find_one(load_crashes(home).files, prefix, what="crash report", keys=("crash_id",))
     except NoMatch:
