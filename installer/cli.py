@@ -252,7 +252,9 @@ def cli(
         _shutdown(provider)
         where = f"; crash report: {path}" if path else ""
         click.echo(f"Error: unexpected error: {exc} ({category}{where})", err=True)
-        click.echo(report_hint(options.target), err=True)  # no run result: no session id
+        # No session for this run: the hint names the crash report (the id ending its name).
+        crash_id = path.stem.rsplit("_", 1)[-1] if path else None
+        click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
     _print_summary(ctx, result, decision)
@@ -382,14 +384,14 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
         )
 
 
-def report_hint(target: Path, session_id: str | None = None) -> str:
+def report_hint(target: Path, kept_id: str | None = None) -> str:
     """The line that ends a failure: the one command that drafts the bug report.
 
-    It names the session when one was kept, and always the install folder, whose
-    ``install_summary.json`` names the issue tracker (and whose logs are the report when no
-    session was kept).
+    It names the session when one was kept (or, after a crash outside any step, the crash
+    report's id), and always the install folder, whose ``install_summary.json`` names the
+    issue tracker (and whose logs are the report when nothing was kept).
     """
-    session = f" {session_id[:12]}" if session_id else ""
+    session = f" {kept_id[:12]}" if kept_id else ""
     folder = f'"{target}"' if os.name == "nt" else shlex.quote(str(target))
     return f"Draft a bug report: dinoair-telemetry report-issue{session} --install-dir {folder}"
 

@@ -1,17 +1,19 @@
 """A bug report drafted from one failed run, for the user to read before anything leaves here.
 
-Two sources: a recorded session (with its crash report, if any), or, when telemetry was off, the
-installer's own ``logs/`` and ``install_summary.json`` in the install folder. Either way every
-value passes the sanitizer again on the way in, and the finished Markdown once more on the way
-out (as ``export`` does), so a hand-edited file or a log line cannot carry a path, a name or a
-secret into the report. The report is a list of sections; a link for a new issue on the
-project's tracker holds as many whole sections as fit, never half of one.
+Three sources: a recorded session (with its crash report, if any); a crash report without a
+session (a crash outside any step with telemetry on), with the install folder's files; or, when
+nothing was kept, the installer's own ``logs/`` and ``install_summary.json`` in the install
+folder. Every value passes the sanitizer again on the way in, and the finished Markdown once
+more on the way out (as ``export`` does), so a hand-edited file or a log line cannot carry a
+path, a name or a secret into the report. The report is a list of sections; a link for a new
+issue on the project's tracker holds as many whole sections as fit, never half of one.
 
 Nothing here sends anything: the tool writes text and, at most, hands a URL to the browser.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -213,16 +215,21 @@ def _failure(view: SessionView, crash: Mapping[str, Any] | None) -> dict[str, An
     if chosen is not None:
         return {k: v for k, v in chosen.items() if isinstance(v, str)}
     if crash:
-        return {
-            "step_name": text(crash.get("failing_step")),
-            "error_category": text(crash.get("error_category")),
-            "error_type": text(crash.get("error_type")),
-            "error_message": text(crash.get("error_message")),
-            "stack_trace": text(crash.get("stack_trace")),
-        }
+        return _crash_failure(crash)
     ended = (s for s in view.steps if s.status not in (STEP_COMPLETED, STEP_SKIPPED))
     failed = next(ended, None)
     return {"step_name": failed.name} if failed else {}
+
+
+def _crash_failure(crash: Mapping[str, Any]) -> dict[str, Any]:
+    """A crash report's error in the shape of a session's error event."""
+    return {
+        "step_name": text(crash.get("failing_step")),
+        "error_category": text(crash.get("error_category")),
+        "error_type": text(crash.get("error_type")),
+        "error_message": text(crash.get("error_message")),
+        "stack_trace": text(crash.get("stack_trace")),
+    }
 
 
 def _steps_section(view: SessionView) -> str:
@@ -261,6 +268,61 @@ def _error_section(failure: Mapping[str, Any], crash: Mapping[str, Any] | None) 
     return "\n".join(lines)
 
 
+# -- from a crash report without a session -------------------------------------------------------
+
+
+def from_crash(
+    crash: Mapping[str, Any],
+    install_dir: Path | None,
+    summary: Mapping[str, Any] | None,
+    logs: Sequence[tuple[str, str]],
+    *,
+    made_by: str,
+) -> Draft:
+    """The report of a run that crashed outside any step with telemetry on: no session was
+    recorded, but the crash report was (all inputs already sanitized). The install folder's
+    summary and log tails are added when there are any."""
+    failure = _crash_failure(crash)
+    step = failure.get("step_name") or "install"
+    kind = failure.get("error_type")
+    title = f"{step}: {failure.get('error_category') or RESULT_FAILED}" + (
+        f" ({kind})" if kind else ""
+    )
+    system = _mapping(crash.get("system"))
+    crash_id = text(crash.get("crash_id")) or ""
+    facts = [
+        (
+            "Installer version",
+            crash.get("installer_version") or (summary or {}).get("installer_version"),
+        ),
+        ("OS", _joined(system.get("os"), system.get("os_version"))),
+        ("Python", _joined("Python", system.get("python_version"))),
+        ("Accelerator", "not recorded" + ("" if step != "install" else " (no step ran)")),
+        ("Result", RESULT_FAILED),
+        ("Failed step", failure.get("step_name")),
+        ("Crash report", crash_id[:12] or None),
+        ("Crashed at", text(crash.get("timestamp"))),
+    ]
+    draft = Draft(title)
+    draft.sections.append(
+        _facts_section(title, facts)
+        + (
+            "\n\nTelemetry was on, but the run failed outside any installation step, before its"
+            " session was recorded"
+            if step == "install"
+            else "\n\nTelemetry was on, but this run's session is no longer stored"
+        )
+        + ": this report is drawn from the crash report the installer saved"
+        + (" and the install folder's `install_summary.json` and `logs/`." if install_dir else ".")
+    )
+    if install_dir is not None:
+        draft.sections.append(_summary_steps_section(summary))
+        draft.sections.append(_logs_section(logs))
+    draft.sections.append(_error_section(failure, None))
+    draft.sections.append(_made_by(made_by, f"the local crash report {crash_id or '?'}"))
+    return draft
+
+
 # -- from the install folder (no trace was kept) -------------------------------------------------
 
 
@@ -270,18 +332,25 @@ def from_install_dir(
     logs: Sequence[tuple[str, str]],
     *,
     made_by: str,
+    unclaimed: tuple[str, str] | None = None,
 ) -> Draft:
     """The report of a run without telemetry: ``install_summary.json`` and log tails (both
-    already sanitized). The facts of the machine are this computer's, now."""
+    already sanitized). The facts of the machine are this computer's, now.
+
+    ``unclaimed`` is a crash report without a session (id, time) newer than the folder's
+    files: it may be this run's (telemetry on, a crash outside any step) or another
+    folder's, so the report names it instead of claiming that no trace was kept.
+    """
+    kept = " (no session named)" if unclaimed else " (no trace kept)"
+    steps = _summary_steps(summary)
     summary = summary or {}
-    steps = [s for s in summary.get("steps") or [] if isinstance(s, Mapping)]
     failed = next((s for s in steps if s.get("status") in (STEP_FAILED, STEP_CANCELLED)), None)
     if failed is not None:
-        title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')} (no trace kept)"
+        title = f"{text(failed.get('name')) or 'install'}: {failed.get('status')}{kept}"
     elif logs:
-        title = f"install failed: see {logs[-1][0]} (no trace kept)"
+        title = f"install failed: see {logs[-1][0]}{kept}"
     else:
-        title = "install failed (no trace kept)"
+        title = f"install failed{kept}"
     success = summary.get("success")
     result = (
         RESULT_UNKNOWN
@@ -294,36 +363,58 @@ def from_install_dir(
         ("Installer version", summary.get("installer_version")),
         ("OS", _joined(platform.system(), platform.release())),
         ("Python", _joined(platform.python_implementation(), platform.python_version())),
-        ("Accelerator", "not recorded (telemetry was off)"),
+        ("Accelerator", "not recorded" + ("" if unclaimed else " (telemetry was off)")),
         ("Result", result),
         ("Failed step", text(failed.get("name")) if failed else None),
     ]
     draft = Draft(title)
     draft.sections.append(
         _facts_section(title, facts)
-        + "\n\nTelemetry was off for this run, so no trace was kept: this report is drawn from"
-        " the install folder's `install_summary.json` and `logs/` (OS and Python are this"
-        " computer's, now)."
+        + (
+            "\n\nNo telemetry session was named for this run"
+            if unclaimed
+            else "\n\nTelemetry was off for this run, so no trace was kept"
+        )
+        + ": this report is drawn from the install folder's `install_summary.json` and `logs/`"
+        " (OS and Python are this computer's, now)."
+        + (
+            f" A crash report without a session, `{unclaimed[0][:12]}` (saved {unclaimed[1]}),"
+            " is newer than this folder's files: if it is this run's, `dinoair-telemetry"
+            f" report-issue {unclaimed[0][:12]} --install-dir DIR` drafts the report from it."
+            if unclaimed
+            else ""
+        )
     )
-    if steps:
-        rows = ["| step | status | duration |", "| --- | --- | ---: |"]
-        rows += [
-            f"| {_cell(text(s.get('name')) or '?')} | {_cell(text(s.get('status')) or '?')} | "
-            f"{render.human_duration(_duration(s.get('duration_ms')))} |"
-            for s in steps
-        ]
-        draft.sections.append("## Steps\n\n" + "\n".join(rows))
-    else:
-        draft.sections.append("## Steps\n\nNo `install_summary.json`: the run did not finish.")
-    if logs:
-        parts = ["## Logs (last lines, sanitized)"]
-        for name, tail in logs:
-            parts.append(f"\n`logs/{name}`:\n\n" + _fenced(tail.rstrip(), "text"))
-        draft.sections.append("\n".join(parts))
-    else:
-        draft.sections.append("## Logs\n\nThe install folder has no `logs/`.")
+    draft.sections.append(_summary_steps_section(summary))
+    draft.sections.append(_logs_section(logs))
     draft.sections.append(_made_by(made_by, f"the install folder {install_dir.name or '.'}"))
     return draft
+
+
+def _summary_steps(summary: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [s for s in (summary or {}).get("steps") or [] if isinstance(s, Mapping)]
+
+
+def _summary_steps_section(summary: Mapping[str, Any] | None) -> str:
+    steps = _summary_steps(summary)
+    if not steps:
+        return "## Steps\n\nNo `install_summary.json`: the run did not finish."
+    rows = ["| step | status | duration |", "| --- | --- | ---: |"]
+    rows += [
+        f"| {_cell(text(s.get('name')) or '?')} | {_cell(text(s.get('status')) or '?')} | "
+        f"{render.human_duration(_duration(s.get('duration_ms')))} |"
+        for s in steps
+    ]
+    return "## Steps\n\n" + "\n".join(rows)
+
+
+def _logs_section(logs: Sequence[tuple[str, str]]) -> str:
+    if not logs:
+        return "## Logs\n\nThe install folder has no `logs/`."
+    parts = ["## Logs (last lines, sanitized)"]
+    for name, tail in logs:
+        parts.append(f"\n`logs/{name}`:\n\n" + _fenced(tail.rstrip(), "text"))
+    return "\n".join(parts)
 
 
 def read_summary(install_dir: Path) -> dict[str, Any] | None:
@@ -336,6 +427,21 @@ def read_summary(install_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def newest_change(install_dir: Path) -> float | None:
+    """When the folder's summary or newest log last changed (POSIX time), ``None`` if neither
+    exists: a crash report older than this is not of the run those files describe."""
+    paths = [install_dir / SUMMARY_FILE]
+    with contextlib.suppress(OSError):
+        paths += list((install_dir / "logs").iterdir())
+    times = []
+    for path in paths:
+        try:
+            times.append(path.lstat().st_mtime)
+        except OSError:
+            continue
+    return max(times, default=None)
 
 
 def read_install_dir(install_dir: Path) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:

@@ -374,23 +374,39 @@ def test_a_crash_outside_any_step_ends_with_the_hint_too(
     home: Path, tmp_path: Path, telemetry: str
 ) -> None:
     """The real installer with a bug before any step (its run attributes raise): the top-level
-    handler prints the same hint as a failed step, and the hinted command drafts a report."""
+    handler prints the same hint as a failed step, and the hinted command drafts a report. With
+    telemetry on, no session exists for the run but a crash report does: the hint names it and
+    the report is drawn from it (sanitized again), never claiming that no trace was kept."""
+    from tests.reliability.test_privacy import _literal, _word, scan
+
     if telemetry == "on":
         consent(home)
     target = tmp_path / "DinoAir"
+    secret_path = home.parent / "zoe" / "private" / "notes.txt"
     done = install_crashing(
         target,
         default_manifest_path(),  # the crash comes before any step reads it
-        "boom before any step",
+        f"boom before any step reading {secret_path} with {TOKEN}",
         *(("--disable-telemetry",) if telemetry == "off" else ()),
         where="outside",
         env={"DINOAIR_HOME": str(home), "DINOAIR_ISSUE_TRACKER": None},
     )
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
-    assert lines[-2].startswith("Error: unexpected error: boom before any step (unexpected")
-    assert lines[-1] == report_hint(target)
-    assert lines[-1] == f"Draft a bug report: dinoair-telemetry report-issue --install-dir {target}"
+    assert lines[-2].startswith("Error: unexpected error: boom before any step")
+    crashes = sorted((home / "crashes").glob("crash_*.json"))
+    if telemetry == "on":
+        assert len(crashes) == 1, crashes
+        crash = json.loads(crashes[0].read_text())
+        assert crash["session_id"] is None and not list((home / "sessions").glob("*.json"))
+        assert lines[-1] == report_hint(target, crash["crash_id"])
+        assert f"report-issue {crash['crash_id'][:12]} --install-dir" in lines[-1]
+    else:
+        assert not crashes
+        assert lines[-1] == report_hint(target)
+        assert lines[-1] == (
+            f"Draft a bug report: dinoair-telemetry report-issue --install-dir {target}"
+        )
     drafted = subprocess.run(
         [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[1:]],
         cwd=REPO,
@@ -400,4 +416,38 @@ def test_a_crash_outside_any_step_ends_with_the_hint_too(
         timeout=60,
     )
     assert drafted.returncode == 0, drafted.stderr
-    assert drafted.stdout.startswith("# install failed (no trace kept)")
+    report = drafted.stdout
+    seeds = {
+        "token": _literal(TOKEN),
+        "home path": _literal(str(home.parent)),
+        "user folder": _word("zoe"),
+    }
+    assert not scan(report.encode(), seeds), scan(report.encode(), seeds)
+    if telemetry == "on":
+        assert report.startswith("# install: unexpected (RuntimeError)\n"), report[:200]
+        assert "`RuntimeError`" in report and "boom before any step reading" in report
+        assert "Traceback (sanitized):" in report and ", in explode\n" in report, report
+        assert f"| Crash report | {crash['crash_id'][:12]} |" in report
+        assert "no trace was kept" not in report.lower()
+        assert "telemetry was off" not in report.lower()
+        # The folder alone (an older hint, or typed by hand): the crash report is newer than
+        # the folder's files, so it is named, and nothing claims that no trace was kept.
+        alone = run("report-issue", "--install-dir", str(target))
+        assert alone.exit_code == 0, alone.output
+        assert f"report-issue {crash['crash_id'][:12]} --install-dir DIR" in alone.stdout
+        assert "(no session named)" in alone.stdout.splitlines()[0]
+        assert "no trace was kept" not in alone.stdout.lower()
+        assert "telemetry was off" not in alone.stdout.lower()
+        # A log written after the crash belongs to a later run: the crash is not named then.
+        (target / "logs").mkdir(parents=True)
+        log = target / "logs" / "install.log"
+        log.write_text("step python_deps failed\n")
+        later = crashes[0].stat().st_mtime + 10
+        os.utime(log, (later, later))
+        after = run("report-issue", "--install-dir", str(target))
+        assert after.exit_code == 0, after.output
+        assert crash["crash_id"][:12] not in after.stdout
+        assert "no trace was kept" in after.stdout
+    else:
+        assert report.startswith("# install failed (no trace kept)")
+        assert "Telemetry was off for this run, so no trace was kept" in report

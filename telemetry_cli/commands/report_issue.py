@@ -8,6 +8,7 @@ ever sent by the tool. See ``telemetry_cli.issue`` for what the report holds.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -68,7 +69,8 @@ def command(
     """Draft a Markdown bug report from a failed install, for you to read before posting it.
 
     By default the newest session that did not succeed is used; give the first characters of a
-    session id, or --latest. The report names the failed step, its error category and type, the
+    session id (or of a crash report's id: a crash outside any step keeps no session), or
+    --latest. The report names the failed step, its error category and type, the
     installer version, OS, Python and accelerator, the options chosen, the step table, a text
     waterfall, the sanitized error message and traceback, and what was redacted. Everything is
     sanitized again on the way out. If telemetry was off, --install-dir alone drafts the report
@@ -90,10 +92,11 @@ def command(
             raise click.ClickException(str(exc)) from None
     sanitizer = Sanitizer()
     made_by = f"{PROG} report-issue {version()}"
-    if install_dir is not None and session_prefix is None and not latest:
-        draft = _from_install_dir(install_dir.expanduser(), sanitizer, made_by)
+    folder = install_dir.expanduser() if install_dir is not None else None
+    if folder is not None and session_prefix is None and not latest:
+        draft = _from_install_dir(folder, sanitizer, made_by)
     else:
-        draft = _from_session(session_prefix, latest, sanitizer, made_by)
+        draft = _from_session(session_prefix, latest, folder, sanitizer, made_by)
     draft = issue.finish(draft, sanitizer)
     payload = draft.markdown().encode("utf-8")
     if target is not None:
@@ -117,20 +120,28 @@ def command(
 
 
 def _from_session(
-    prefix: str | None, latest: bool, sanitizer: Sanitizer, made_by: str
+    prefix: str | None,
+    latest: bool,
+    install_dir: Path | None,
+    sanitizer: Sanitizer,
+    made_by: str,
 ) -> issue.Draft:
     home = telemetry_home()
     scan = settled(load_sessions(home))
-    if not scan.files:
-        raise click.ClickException(
-            f"no sessions recorded in {home}; if telemetry was off, draft from the install "
-            "folder: --install-dir DIR"
-        )
     if prefix is not None:
         try:
             stored = find_one(scan.files, prefix)
         except NoMatch as exc:
-            raise click.ClickException(str(exc)) from None
+            # A crash outside any step has no session; the installer's hint names its report.
+            crash = _crash_without_session(home, prefix)
+            if crash is None:
+                raise click.ClickException(str(exc)) from None
+            return _from_crash(crash, install_dir, sanitizer, made_by)
+    elif not scan.files:
+        raise click.ClickException(
+            f"no sessions recorded in {home}; if telemetry was off, draft from the install "
+            "folder: --install-dir DIR"
+        )
     elif latest:
         stored = scan.files[0]
     else:
@@ -149,15 +160,56 @@ def _from_session(
     return issue.from_session(doc, crash_doc, made_by=made_by)
 
 
-def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> issue.Draft:
+def _crash_without_session(home: Path, prefix: str) -> dict[str, Any] | None:
+    """The crash report whose own id starts with ``prefix`` (the installer's hint names it
+    after a crash outside any step, which keeps no session), or ``None`` when none or several
+    match."""
+    try:
+        found = find_one(load_crashes(home).files, prefix, what="crash report", keys=("crash_id",))
+    except NoMatch:
+        return None
+    return found.data
+
+
+def _from_crash(
+    crash: dict[str, Any], install_dir: Path | None, sanitizer: Sanitizer, made_by: str
+) -> issue.Draft:
+    summary, logs = _read_folder(install_dir, sanitizer) if install_dir else (None, [])
+    return issue.from_crash(sanitizer.value(crash), install_dir, summary, logs, made_by=made_by)
+
+
+def _read_folder(
+    install_dir: Path, sanitizer: Sanitizer
+) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The folder's summary and log tails, sanitized on the way in."""
     if install_dir.exists() and not install_dir.is_dir():  # missing: the run stopped first
         raise click.ClickException(f"{install_dir} is not a folder")
     summary, logs = issue.read_install_dir(install_dir)
-    if summary is None and not logs:
-        console.warn(f"{install_dir} has neither install_summary.json nor logs/")
-    return issue.from_install_dir(
-        install_dir,
+    return (
         sanitizer.value(summary) if summary is not None else None,
         [(sanitizer.text(name), sanitizer.text(tail)) for name, tail in logs],
-        made_by=made_by,
     )
+
+
+def _from_install_dir(install_dir: Path, sanitizer: Sanitizer, made_by: str) -> issue.Draft:
+    summary, logs = _read_folder(install_dir, sanitizer)
+    if summary is None and not logs:
+        console.warn(f"{install_dir} has neither install_summary.json nor logs/")
+    unclaimed = _unclaimed_crash(issue.newest_change(install_dir))
+    return issue.from_install_dir(install_dir, summary, logs, made_by=made_by, unclaimed=unclaimed)
+
+
+def _unclaimed_crash(since: float | None) -> tuple[str, str] | None:
+    """The newest crash report without a session written after ``since`` (its id and time):
+    perhaps this run's crash outside any step, perhaps another folder's, so only named."""
+    for crash in load_crashes(telemetry_home()).files:  # newest first
+        if crash.data.get("session_id") or not isinstance(crash.data.get("crash_id"), str):
+            continue
+        try:
+            written = crash.path.lstat().st_mtime
+        except OSError:
+            continue
+        if since is None or written > since:
+            return crash.data["crash_id"], str(crash.data.get("timestamp") or "?")
+        return None  # the newest is older than the folder: so are the rest
+    return None
