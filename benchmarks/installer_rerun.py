@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fixtures.commands import install_command
+
 from .harness import PYTHON, Result, clean_env, fmt_ns, median, now_ns, run_quiet
 from .spans import consented_home
 
@@ -63,16 +65,7 @@ def run(quick: bool) -> list[Result]:
         )
         with ModelServer(fixture.models_dir) as server:
             write_manifest(fixture, server.base_url)
-            cmd = [
-                PYTHON,
-                "-m",
-                "installer",
-                "--target",
-                str(target),
-                "--manifest",
-                str(fixture.manifest),
-                "--yes",
-            ]
+            cmd = install_command(target, fixture.manifest, python=PYTHON)
             start = now_ns()
             run_quiet(cmd, env=env)
             first = now_ns() - start

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
 from fixtures.model_server import Fault, ModelServer
 from installer.context import InstallContext, Options, Step
@@ -53,17 +54,7 @@ def install(
     env: dict[str, str] | None = None,
     timeout: float = 240,
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(target),
-        "--manifest",
-        str(manifest),
-        "--yes",
-        *args,
-    ]
+    cmd = install_command(target, manifest, *args)
     return subprocess.run(
         cmd,
         cwd=REPO,
@@ -272,17 +263,7 @@ def test_ctrl_c_cancels_the_running_step_and_exits_130(
 ) -> None:
     for model in fixture.models:
         server.set_fault(model.name, Fault.stall(after=1024, seconds=60))
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(tmp_path / "t"),
-        "--manifest",
-        str(fixture.manifest),
-        "--yes",
-        *FAST,
-    ]
+    cmd = install_command(tmp_path / "t", fixture.manifest, *FAST)
     proc = subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -450,17 +431,7 @@ def test_consent_prompt_on_a_terminal_enter_means_no(
 ) -> None:
     import pty
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(tmp_path / "t"),
-        "--manifest",
-        str(fixture.manifest),
-        "--yes",
-        *FAST,
-    ]
+    cmd = install_command(tmp_path / "t", fixture.manifest, *FAST)
     pid, fd = pty.fork()
     if pid == 0:  # child: a real terminal on stdin and stdout
         os.chdir(REPO)

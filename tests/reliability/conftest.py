@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.commands import install_command
 from fixtures.demo_fixture import (
     CHECKPOINT_DEST,
     DEMO_OLLAMA_MODELS,
@@ -127,18 +128,7 @@ def install(
     preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m installer --target T --manifest M --yes [fast path] ARGS`` as a subprocess."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(target),
-        "--manifest",
-        str(manifest),
-        "--yes",
-        *(FAST if fast else ()),
-        *args,
-    ]
+    cmd = install_command(target, manifest, *(FAST if fast else ()), *args)
     return subprocess.run(
         cmd,
         cwd=cwd,

@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from fixtures.commands import install_command
 from installer.steps import STEPS
 from otel_local_exporter import TelemetryConfig, load_sessions
 from tests.reliability.conftest import (
@@ -52,20 +53,7 @@ def test_eight_installers_at_once(
 ) -> None:
     case = "8 installers at once, one home"
     config_before = (consented_home / "telemetry_config.json").read_bytes()
-    cmds = [
-        [
-            sys.executable,
-            "-m",
-            "installer",
-            "--target",
-            str(tmp_path / f"t{n}"),
-            "--manifest",
-            str(shared.manifest),
-            "--yes",
-            *FAST,
-        ]
-        for n in range(PROCESSES)
-    ]
+    cmds = [install_command(tmp_path / f"t{n}", shared.manifest, *FAST) for n in range(PROCESSES)]
     results = _start_all(cmds, environment())
     for result in results:
         trial.record(

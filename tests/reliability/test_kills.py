@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fixtures.commands import install_command
 from otel_local_exporter import load_sessions
 from tests.reliability.conftest import (
     FAST,
@@ -95,17 +96,7 @@ def _one_kill(lane: Lane, index: int, after_journal: bool, delay: float) -> Kill
     home = lane.home
     folder = home / "telemetry"
     before = {p.name for p in folder.glob("session_*.json")} if folder.is_dir() else set()
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(lane.targets / f"t{index}"),
-        "--manifest",
-        str(lane.manifest),
-        "--yes",
-        *FAST,
-    ]
+    cmd = install_command(lane.targets / f"t{index}", lane.manifest, *FAST)
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
@@ -200,17 +191,7 @@ def _run_lane(lane: Lane, first: int) -> Lane:
 
 def _measure(shared: Served, home: Path, target: Path) -> tuple[float, float]:
     """Seconds of a whole run, and of its journal's life (first span ended to session written)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "installer",
-        "--target",
-        str(target),
-        "--manifest",
-        str(shared.manifest),
-        "--yes",
-        *FAST,
-    ]
+    cmd = install_command(target, shared.manifest, *FAST)
     folder = home / "telemetry"
     started = time.perf_counter()
     proc = subprocess.Popen(

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture
 from fixtures.model_server import Fault, ModelServer
 from tests.conftest import has_part_file
@@ -305,17 +306,7 @@ def seeded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             srv.set_fault(model.name, Fault.stall(after=1024, seconds=60, times=None))
         target = home / "installs" / "cancelled"
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "installer",
-                "--target",
-                str(target),
-                "--manifest",
-                str(good),
-                "--yes",
-                *FAST,
-            ],
+            install_command(target, good, *FAST),
             cwd=home,
             env=env,
             stdout=subprocess.PIPE,
