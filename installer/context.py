@@ -11,7 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +28,22 @@ EventSink = Callable[[str, dict[str, Any]], None]
 
 def _discard(name: str, attributes: dict[str, Any]) -> None:
     return None
+
+
+@dataclass
+class PhaseRecord:
+    """What a phase reports: its attributes (set them as results become known)."""
+
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+PhaseFactory = Callable[[str, dict[str, Any]], AbstractContextManager[PhaseRecord]]
+
+
+@contextmanager
+def _plain_phase(name: str, attributes: dict[str, Any]) -> Iterator[PhaseRecord]:
+    yield PhaseRecord(name, dict(attributes))
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,7 @@ class InstallContext:
     system: dict[str, Any] = field(default_factory=dict)  # coarse hardware facts for telemetry
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
     _sink: EventSink = field(default=_discard, repr=False)  # see set_event_sink
+    _phase: PhaseFactory = field(default=lambda name, attrs: _plain_phase(name, attrs), repr=False)
     bytes_downloaded: int = 0
     usage: ChildUsage = field(default_factory=ChildUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -98,6 +116,16 @@ class InstallContext:
         """Where :meth:`event` goes (the runner binds it to the running step's span);
         ``None`` drops events, as between steps."""
         self._sink = sink or _discard
+
+    def phase(self, name: str, **attributes: Any) -> AbstractContextManager[PhaseRecord]:
+        """A named part of a step (``update``, ``rollback``, ``migrate_models``...) with a span
+        of its own under the step's span, when the runner bound one; otherwise a plain block.
+        Set results on the yielded record's ``attributes``; an exception marks it failed."""
+        return self._phase(name, attributes)
+
+    def set_phase_factory(self, factory: PhaseFactory | None) -> None:
+        """What :meth:`phase` opens (the runner binds it to the running step's span)."""
+        self._phase = factory or _plain_phase
 
     def add_bytes(self, count: int) -> None:
         with self._lock:
@@ -216,11 +244,31 @@ def _tail(log_path: Path, lines: int = 1) -> str:
     return " | ".join(meaningful[-lines:]) or "(no output)"
 
 
+# The resources a step can hold while it runs (Step.uses). A scheduler may run steps side by side
+# only within a limit per resource; "venv" and "checkout" are exclusive (one step at a time).
+NETWORK = "network"  # downloads share one connection budget (--connections, --jobs)
+CPU = "cpu"  # CPU-bound work: unpacking, compiling, ComfyUI's quick test
+VENV = "venv"  # writes or runs <target>/venv
+CHECKOUT = "checkout"  # writes or runs <target>/ComfyUI
+RESOURCES = frozenset({NETWORK, CPU, VENV, CHECKOUT})
+
+
 @dataclass(frozen=True)
 class Step:
-    """One installation step as data: the runner owns spans, errors, progress and skipping."""
+    """One installation step as data: the runner owns spans, errors, progress and skipping.
+
+    The step model (DESIGN section 10/11): steps form a dependency graph, not a line. ``needs``
+    names the steps whose outcome this one reads: it starts only after each of them completed
+    (or was found done by an earlier run), and is skipped as ``dependency_failed`` when one of
+    them failed. ``uses`` names the resources it holds (see ``RESOURCES``). ``--sequential`` and
+    today's runner run ``STEPS`` in their listed order, which is a valid order of the graph.
+    Sub-operations that deserve a span of their own (update, rollback, migrate_models, ...)
+    go through :meth:`InstallContext.phase`, so a step still knows nothing about telemetry.
+    """
 
     name: str
     run: Callable[[InstallContext], None]
     describe: Callable[[InstallContext], str]  # one line for --dry-run: what it would do
     skip_if: Callable[[InstallContext], str | None] = lambda ctx: None  # a reason, or None
+    needs: tuple[str, ...] = ()  # steps that must complete first
+    uses: frozenset[str] = frozenset()  # resources held while running (RESOURCES)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from otel_local_exporter import (
 from otel_local_exporter import attributes as attr
 
 from . import __version__
-from .context import ChildUsage, InstallContext, Step, StepSkipped
+from .context import ChildUsage, InstallContext, PhaseFactory, PhaseRecord, Step, StepSkipped
 from .errors import CANCELLED, UNEXPECTED, categorize
 
 _logger = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def _run_step(
         set_status_on_exception=False,
     ) as span:
         ctx.set_event_sink(_event_sink(span))
+        ctx.set_phase_factory(_phase_factory(tracer))
         ctx.usage = ChildUsage()
         bytes_before = ctx.bytes_downloaded
         started = time.monotonic()
@@ -184,6 +186,7 @@ def _run_step(
             outcome.duration_ms = round((time.monotonic() - started) * 1000)
             outcome.bytes_downloaded = ctx.bytes_downloaded - bytes_before
             ctx.set_event_sink(None)
+            ctx.set_phase_factory(None)
             _guard(_finish_step_span, span, outcome, ctx.usage)
     return outcome
 
@@ -234,6 +237,36 @@ def _event_sink(span: trace.Span) -> Callable[[str, dict[str, Any]], None]:
         _guard(span.add_event, name, attributes)
 
     return sink
+
+
+def _phase_factory(tracer: trace.Tracer) -> PhaseFactory:
+    """Phases become child spans of the running step's span; their failure is recorded there
+    and re-raised to the step, which decides what it means."""
+
+    @contextmanager
+    def phase(name: str, attributes: dict[str, Any]) -> Iterator[PhaseRecord]:
+        record = PhaseRecord(name, dict(attributes))
+        with tracer.start_as_current_span(
+            f"dinoair.phase.{name}",
+            attributes={attr.PHASE_NAME: name},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield record
+            except KeyboardInterrupt as exc:
+                _guard(_mark_error, span, exc, CANCELLED, record=False)
+                raise
+            except Exception as exc:
+                _guard(_mark_error, span, exc, categorize(exc), record=True)
+                raise
+            else:
+                _guard(span.set_status, Status(StatusCode.OK))
+            finally:
+                prefixed = {f"{attr.PHASE_PREFIX}{k}": v for k, v in record.attributes.items()}
+                _guard(span.set_attributes, prefixed)
+
+    return phase
 
 
 def _guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

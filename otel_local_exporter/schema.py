@@ -52,6 +52,8 @@ __all__ = [
     "EXCEPTION_EVENT",
     "INSTALLER_VERSION",
     "RESULT_CANCELLED",
+    "PHASE_NAME",
+    "PHASE_PREFIX",
     "RESULT_FAILED",
     "RESULT_INCOMPLETE",
     "RESULT_SUCCESS",
@@ -136,6 +138,11 @@ STEP_SKIP_REASON = "installer.step.skip_reason"
 STEP_BYTES_DOWNLOADED = "installer.step.bytes_downloaded"
 STEP_CHILD_CPU_SECONDS = "installer.step.child_cpu_seconds"
 STEP_CHILD_PEAK_RSS_MIB = "installer.step.child_peak_rss_mib"
+
+# Phase spans: a named part of a step (update, rollback, migrate_models, ...), a child of the
+# step's span named ``dinoair.phase.<name>``; its own attributes live under PHASE_PREFIX.
+PHASE_NAME = "installer.phase"
+PHASE_PREFIX = "installer.phase."
 
 # Errors (DESIGN section 8). ``error.type`` is the semantic-convention name.
 ERROR_CATEGORY = "installer.error.category"

@@ -26,7 +26,7 @@ import git
 import psutil
 from tqdm import tqdm
 
-from ..context import InstallContext, Step
+from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
@@ -411,4 +411,10 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable)  # deprecated from 3.12 on
 
 
-STEP = Step(name="comfyui", run=run, describe=describe)
+STEP = Step(
+    name="comfyui",
+    run=run,
+    describe=describe,
+    needs=("preflight",),
+    uses=frozenset({NETWORK, CHECKOUT}),
+)

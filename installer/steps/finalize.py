@@ -216,4 +216,9 @@ def _relative_text(text: str, root: Path) -> str:
     return text
 
 
-STEP = Step(name="finalize", run=run, describe=describe)
+STEP = Step(
+    name="finalize",
+    run=run,
+    describe=describe,
+    needs=("comfyui", "python_deps", "verify", "workflows", "ollama_models", "models", "webgui"),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..context import InstallContext, Step
+from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, download_all
 from ..errors import InstallError
 
@@ -83,4 +83,11 @@ def _gigabytes(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
-STEP = Step(name="models", run=run, describe=describe, skip_if=skip_if)
+STEP = Step(
+    name="models",
+    run=run,
+    describe=describe,
+    skip_if=skip_if,
+    needs=("preflight",),
+    uses=frozenset({NETWORK}),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from ..context import InstallContext, Step
+from ..context import NETWORK, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 
 LOG_NAME = "ollama-pull.log"
@@ -111,4 +111,11 @@ def _installed(ctx: InstallContext, ollama: str) -> set[str]:
     return parse_list(proc.stdout)
 
 
-STEP = Step(name="ollama_models", run=run, describe=describe, skip_if=skip_if)
+STEP = Step(
+    name="ollama_models",
+    run=run,
+    describe=describe,
+    skip_if=skip_if,
+    needs=("preflight",),
+    uses=frozenset({NETWORK}),
+)

@@ -21,7 +21,7 @@ import psutil
 
 from otel_local_exporter import attributes as attr
 
-from ..context import InstallContext, Options, Step
+from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
 from ..torch_plan import TorchPlan, plan_torch
@@ -223,4 +223,9 @@ def _python_name() -> str:
     return f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 
 
-STEP = Step(name="preflight", run=run, describe=describe)
+STEP = Step(
+    name="preflight",
+    run=run,
+    describe=describe,
+    uses=frozenset({CPU}),
+)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import ClassVar, TextIO
 
-from ..context import InstallContext, Step
+from ..context import CPU, NETWORK, VENV, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
@@ -600,4 +600,10 @@ def _log_mentions(log: Path, start: int, markers: tuple[str, ...]) -> bool:
     return any(marker in text for marker in markers)
 
 
-STEP = Step(name="python_deps", run=run, describe=describe)
+STEP = Step(
+    name="python_deps",
+    run=run,
+    describe=describe,
+    needs=("comfyui",),
+    uses=frozenset({NETWORK, CPU, VENV}),
+)

@@ -34,7 +34,7 @@ import git
 from otel_local_exporter import Sanitizer
 from otel_local_exporter import attributes as attr
 
-from ..context import InstallContext, Step
+from ..context import CHECKOUT, CPU, VENV, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
@@ -293,4 +293,11 @@ def _verified(ctx: InstallContext, field: str = "key") -> str | None:
     return value if isinstance(value, str) else None
 
 
-STEP = Step(name="verify", run=run, describe=describe, skip_if=skip_if)
+STEP = Step(
+    name="verify",
+    run=run,
+    describe=describe,
+    skip_if=skip_if,
+    needs=("python_deps",),
+    uses=frozenset({CPU, VENV, CHECKOUT}),
+)

@@ -18,7 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..context import InstallContext, Step
+from ..context import CPU, NETWORK, InstallContext, Step
 from ..errors import ConfigurationError
 from ..fsutil import write_atomic
 
@@ -131,4 +131,10 @@ def _dependencies_present(dest: Path) -> bool:
     return not declared or (dest / "node_modules").is_dir()
 
 
-STEP = Step(name="webgui", run=run, describe=describe)
+STEP = Step(
+    name="webgui",
+    run=run,
+    describe=describe,
+    needs=("preflight",),
+    uses=frozenset({NETWORK, CPU}),
+)

@@ -17,7 +17,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..context import InstallContext, Step
+from ..context import CHECKOUT, InstallContext, Step
 from ..errors import ConfigurationError, InstallError
 from ..fsutil import write_atomic
 
@@ -131,4 +131,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-STEP = Step(name="workflows", run=run, describe=describe)
+STEP = Step(
+    name="workflows",
+    run=run,
+    describe=describe,
+    needs=("comfyui",),
+    uses=frozenset({CHECKOUT}),
+)
