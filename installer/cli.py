@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,7 @@ import click
 from otel_local_exporter import (
     ARG_PREFIX,
     RESULT_CANCELLED,
-    RESULT_SUCCESS,
     STEP_SKIPPED,
-    STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
     TelemetryConfig,
@@ -26,8 +23,9 @@ from otel_local_exporter import (
 )
 
 from . import __version__, consent
+from .closing import closing_lines, never_ran, next_command, quote, summary_counts
 from .context import InstallContext, Options, Step
-from .errors import HINTS, InstallError, categorize
+from .errors import HINTS, InstallError, categorize, is_bug
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
@@ -257,7 +255,7 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    _print_summary(ctx, result, decision)
+    _print_summary(ctx, result, decision, manifest)
     sys.exit(result.exit_code)
 
 
@@ -352,48 +350,61 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
         )
 
 
-def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDecision) -> None:
+def _print_summary(
+    ctx: InstallContext, result: RunResult, decision: ConsentDecision, manifest: Path | None
+) -> None:
     click.echo("")
-    counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
-    click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    click.echo(summary_counts(result.steps, never_ran(result.steps, STEP_NAMES)))
     for step in result.steps:
         if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
+    command = next_command(ctx.target, _default_target().absolute(), manifest)
+    for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):
+        click.echo(line)
     failure = result.failure
-    if result.outcome == RESULT_SUCCESS:
-        click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")
-    elif result.outcome == RESULT_CANCELLED:
-        click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
-    elif failure is not None:
+    if failure is not None and result.outcome != RESULT_CANCELLED:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")
         click.echo(
             f"Error: step '{failure.name}' failed ({failure.error_category}): "
             f"{failure.error}. Try: {hint}",
             err=True,
         )
-        click.echo(
-            report_hint(ctx.target, result.session_id if decision.enabled else None), err=True
-        )
+        if is_bug(failure.error_category):
+            kept = result.session_id if decision.enabled else None
+            click.echo(report_hint(ctx.target, kept), err=True)
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
     if decision.enabled and result.session_id:
         click.echo(
             f"Telemetry session {result.session_id[:12]} kept locally "
-            "(`dinoair-telemetry show-data --latest`)."
+            f"(`{home_prefix()}dinoair-telemetry show-data --latest`)."
         )
 
 
 def report_hint(target: Path, kept_id: str | None = None) -> str:
-    """The line that ends a failure: the one command that drafts the bug report.
+    """The line that ends a failure that looks like a bug: the command that drafts the report.
 
     It names the session when one was kept (or, after a crash outside any step, the crash
-    report's id), and always the install folder, whose ``install_summary.json`` names the
-    issue tracker (and whose logs are the report when nothing was kept).
+    report's id), and the install folder when it exists: its ``install_summary.json`` names the
+    issue tracker and its logs are the report when nothing was kept. A folder that was never
+    created is not named (``report-issue`` would find nothing there).
     """
     session = f" {kept_id[:12]}" if kept_id else ""
-    folder = f'"{target}"' if os.name == "nt" else shlex.quote(str(target))
-    return f"Draft a bug report: dinoair-telemetry report-issue{session} --install-dir {folder}"
+    folder = f" --install-dir {quote(str(target))}" if target.is_dir() else ""
+    if not session and not folder:
+        return (
+            "To report this bug, copy the error line above into a new issue "
+            "(no session and no install folder was kept to draft a report from)."
+        )
+    return f"Draft a bug report: {home_prefix()}dinoair-telemetry report-issue{session}{folder}"
+
+
+def home_prefix() -> str:
+    """``DINOAIR_HOME=... `` when the run used a telemetry home of its own, so that a command
+    the user copies from a hint reads the same home (the demo's, a test's), else nothing."""
+    home = os.environ.get("DINOAIR_HOME")
+    return f"DINOAIR_HOME={quote(home)} " if home else ""
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:
