@@ -13,6 +13,7 @@ import click
 from otel_local_exporter import (
     ARG_PREFIX,
     RESULT_CANCELLED,
+    RESULT_SUCCESS,
     STEP_SKIPPED,
     ConsentDecision,
     CrashReporter,
@@ -360,8 +361,9 @@ def _print_summary(
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     command = next_command(ctx.target, _default_target().absolute(), manifest)
+    failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
     for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):
-        click.echo(line)
+        click.echo(line, err=failed)
     failure = result.failure
     if failure is not None and result.outcome != RESULT_CANCELLED:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")

@@ -77,9 +77,9 @@ def test_a_failed_step_names_what_is_missing_and_offers_a_bug_report(
     home = tmp_path / "home"
     done = install(target, demo.manifest, home, "--skip", "webgui")
     assert done.returncode == 1
-    assert "is installed" not in done.stdout
-    assert f"Partly installed in {target}: models failed; webgui" in done.stdout
-    assert "finalize did not run (models failed)" in done.stdout
+    assert "is installed" not in done.stdout + done.stderr
+    assert f"Partly installed in {target}: models failed; webgui" in done.stderr
+    assert "finalize did not run (models failed)" in done.stderr
     assert done.stderr.splitlines()[-1] == (
         f"Draft a bug report: DINOAIR_HOME={home} dinoair-telemetry report-issue "
         f"--install-dir {target}"
@@ -92,7 +92,7 @@ def test_an_invalid_manifest_gets_a_fix_hint_not_a_bug_report(tmp_path: Path) ->
     target = tmp_path / "never-created"
     done = install(target, manifest, tmp_path / "home")
     assert done.returncode == 1
-    assert "Nothing was installed: preflight failed." in done.stdout
+    assert "Nothing was installed: preflight failed." in done.stderr
     assert "not valid JSON" in done.stderr and "fix the manifest" in done.stderr
     assert "report-issue" not in done.stderr + done.stdout
     assert not target.exists() and str(target) not in done.stderr
