@@ -30,8 +30,9 @@ from .errors import HINTS, InstallError, categorize, is_bug
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
-from .steps.preflight import detect_hardware
+from .steps.preflight import detect_hardware, find_tools
 from .torch_plan import plan_torch
+from .units import size
 
 _logger = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def _default_target() -> Path:
     help="Folder to install into.  [default: ~/DinoAir]",
 )
 @click.option(
-    "--no-models", is_flag=True, help="Skip the Ollama and checkpoint model downloads (about 7 GB)."
+    "--no-models",
+    is_flag=True,
+    help="Skip the Ollama and checkpoint model downloads (about 7 GiB).",
 )
 @click.option(
     "--disable-telemetry",
@@ -329,25 +332,45 @@ def _run_attributes(
     }
 
 
+# Plan-time skips that only hold until an earlier step of the same run makes what is missing.
+_MADE_BY = {"nothing_installed": ("comfyui", "python_deps")}
+# Skip reasons in words, for the plan (the run's own lines keep the codes the summary records).
+_SKIP_WORDS = {
+    "excluded_by_option": "left out by --only/--skip",
+    "no_models_flag": "--no-models was given",
+    "no_checkpoints": "the manifest lists no checkpoint models",
+    "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
+}
+
+
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Plan for {ctx.target} (dry run: nothing will be changed)")
     ctx.hardware = detect_hardware(ctx.options)
+    find_tools(ctx)  # what preflight will find: a step that needs a missing tool says so
     click.echo(f"Hardware: {ctx.hardware.describe()}")
     plan = plan_torch(ctx.manifest, ctx.hardware, ctx.options.torch_index)
     click.echo(f"Torch: {plan.describe() if plan else 'no torch section in the manifest'}")
     click.echo(f"Installer: {ctx.options.installer}")
+    running: set[str] = set()
     for index, step in enumerate(STEPS, 1):
         if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
-            line = "skipped (excluded_by_option)"
+            reason: str | None = "excluded_by_option"
         else:
             reason = step.skip_if(ctx)
-            line = f"skipped ({reason})" if reason else step.describe(ctx)
+            if reason in _MADE_BY and set(_MADE_BY[reason]) <= running:
+                reason = None
+        if reason:
+            line = f"skip: {_SKIP_WORDS.get(reason, reason)}"
+        else:
+            running.add(step.name)
+            text = step.describe(ctx)
+            line = text if text.startswith("skip: ") else f"run: {text}"
         click.echo(f"  {index}. {step.name:<14} {line}")
-    if not ctx.options.no_models:
-        size = ctx.manifest.download_bytes
+    if "models" in running:
         click.echo(
             f"Checkpoint downloads: {len(ctx.manifest.checkpoints)} files, "
-            f"{size / 2**30:.2f} GiB (files already verified are not downloaded again)"
+            f"{size(ctx.manifest.download_bytes)} (files already verified are not downloaded "
+            "again)"
         )
 
 

@@ -5,6 +5,8 @@ report offered only for what looks like a bug, never naming a folder that does n
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +129,50 @@ def test_a_crash_outside_any_step_offers_a_report_without_a_missing_folder(
     missing = tmp_path / "nope"
     assert "--install-dir" not in report_hint(missing)
     assert report_hint(tmp_path).endswith(f"--install-dir {tmp_path}")
+
+
+# -- plans that match what will run (finding 3) ---------------------------------------------------
+
+
+def test_units_are_binary_everywhere() -> None:
+    from installer.units import size
+
+    assert size(768 * 1024) == "768 KiB"
+    assert size(3 * 2**20) == "3.0 MiB"
+    assert size(7_272_719_498) == "6.8 GiB"
+    assert size(512) == "512 B"
+
+
+def test_dry_run_without_ollama_promises_no_pull_and_a_first_install_verifies(
+    demo: Fixture, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"  # git and python only: no ollama, no npm
+    bin_dir.mkdir()
+    for tool in ("git",):
+        found = shutil.which(tool)
+        assert found
+        (bin_dir / tool).symlink_to(found)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "installer", "--dry-run"),
+            *("--target", str(tmp_path / "T"), "--manifest", str(demo.manifest)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": str(bin_dir), "DINOAIR_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 0, done.stderr
+    plan = {
+        line.split()[1]: line
+        for line in done.stdout.splitlines()
+        if line[:4].strip()[:-1].isdigit()
+    }
+    assert "ollama pull" not in plan["ollama_models"]
+    assert "skip: Ollama is not installed" in plan["ollama_models"]
+    assert "run: import torch" in plan["verify"] and "nothing_installed" not in done.stdout
+    for line in plan.values():
+        assert line.split(maxsplit=2)[2].startswith(("run: ", "skip: ")), line
+    assert " GB" not in done.stdout and " MB" not in done.stdout
+    sizes = re.findall(r"\d[\d.]* [KMG]iB", plan["models"] + done.stdout.splitlines()[-1])
+    assert len(sizes) == 2 and sizes[0] == sizes[1], sizes

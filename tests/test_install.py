@@ -318,7 +318,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     assert result.returncode == 0, result.stderr
     for step in ("preflight", "comfyui", "python_deps", "models", "finalize"):
         assert step in result.stdout
-    assert "excluded_by_option" in result.stdout and "GiB" in result.stdout
+    assert "webgui         skip: left out by --only/--skip" in result.stdout
+    assert "MiB" in result.stdout and " MB" not in result.stdout
     assert not (tmp_path / "t").exists() and snapshot(consented_home) == before
 
 

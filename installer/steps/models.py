@@ -14,6 +14,7 @@ from pathlib import Path
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, download_all
 from ..errors import InstallError
+from ..units import size
 
 
 def skip_if(ctx: InstallContext) -> str | None:
@@ -28,7 +29,7 @@ def describe(ctx: InstallContext) -> str:
     count = len(ctx.manifest.checkpoints)
     return (
         f"download {count} checkpoint file{'s' if count != 1 else ''} "
-        f"({_gigabytes(ctx.manifest.download_bytes)}) into ComfyUI/models, "
+        f"({size(ctx.manifest.download_bytes)}) into ComfyUI/models, "
         f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
     )
 
@@ -77,10 +78,6 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.name
-
-
-def _gigabytes(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
 STEP = Step(

@@ -25,6 +25,7 @@ from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
 from ..torch_plan import TorchPlan, plan_torch
+from ..units import size
 
 MIN_PYTHON = (3, 10)
 REQUIRED_TOOLS = ("git",)
@@ -68,8 +69,7 @@ def run(ctx: InstallContext) -> None:
     check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
 
-    for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):
-        ctx.tools[tool] = shutil.which(tool)
+    for tool in find_tools(ctx):
         ctx.event("tool_detected", tool=tool, found=ctx.tools[tool] is not None)
     for tool in REQUIRED_TOOLS:
         if ctx.tools[tool] is None:
@@ -124,10 +124,17 @@ def system_attributes(hardware: Hardware, plan: TorchPlan | None) -> dict[str, A
     return {key: value for key, value in values.items() if value is not None}
 
 
+def find_tools(ctx: InstallContext) -> dict[str, str | None]:
+    """Which tools are on PATH, into ``ctx.tools``: the steps (and the dry-run plan) read it."""
+    for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):
+        ctx.tools[tool] = shutil.which(tool)
+    return ctx.tools
+
+
 def describe(ctx: InstallContext) -> str:
     return (
         f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, git and pip, that the target "
-        f"folder is writable and has {_gib(required_bytes(ctx))} GiB free; "
+        f"folder is writable and has {size(required_bytes(ctx))} free; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
 

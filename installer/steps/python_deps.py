@@ -32,6 +32,7 @@ from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..index_settings import IndexSettings, pip_settings
 from ..torch_plan import TorchPlan, plan_torch
+from ..units import size
 
 STAMP_NAME = ".dinoair-requirements.json"
 VENV_MARKER = ".dinoair-venv-complete"  # written once venv + ensurepip finished
@@ -525,7 +526,7 @@ class Progress:
         with self._lock:
             counts = (
                 f"{self.resolved} resolved, {self.downloaded} downloaded, "
-                f"{self.installed} installed, {self.bytes / 1e6:.1f} MB"
+                f"{self.installed} installed, {size(self.bytes)}"
             )
         return f"  {self.tool} ({self._phase}): {counts}, {elapsed // 60}:{elapsed % 60:02d}"
 
