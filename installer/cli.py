@@ -289,6 +289,9 @@ def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
     decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
     if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
         decision = consent.ask(config, home)
+    line = consent.invalid_config_line(decision, home_prefix())
+    if line:
+        click.echo(line)
     return decision
 
 

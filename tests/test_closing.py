@@ -176,3 +176,29 @@ def test_dry_run_without_ollama_promises_no_pull_and_a_first_install_verifies(
     assert " GB" not in done.stdout and " MB" not in done.stdout
     sizes = re.findall(r"\d[\d.]* [KMG]iB", plan["models"] + done.stdout.splitlines()[-1])
     assert len(sizes) == 2 and sizes[0] == sizes[1], sizes
+
+
+# -- an ignored telemetry_config.json is said once (finding 7) -----------------------------------
+
+
+def test_an_invalid_telemetry_config_is_said_once_in_one_line(
+    demo: Fixture, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "telemetry_config.json").write_text("garbage{")
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "installer", "--target", str(tmp_path / "T")),
+            *("--manifest", str(demo.manifest), "--yes", "--only", "preflight"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DINOAIR_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "telemetry_config" in line]
+    assert len(said) == 1, said
+    assert said[0].startswith("Telemetry is off: telemetry_config.json is invalid: ")
+    assert f"`DINOAIR_HOME={home} dinoair-telemetry status` explains it" in said[0]

@@ -76,7 +76,9 @@ def download_all(
                     segment_threshold=segment_threshold,
                 )
             except BaseException as exc:  # handed to the caller's thread below
-                _logger.warning("download of %s failed: %s", specs[index].name, exc)
+                # Not a warning among the bars: the step's own line gives the failure and its
+                # reason, and a file stopped by Ctrl-C has none to give.
+                _logger.debug("download of %s stopped: %r", specs[index].name, exc)
                 errors[index] = exc
 
     # Daemon threads, not a ThreadPoolExecutor: a worker blocked on a stalled server must not

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..context import NETWORK, InstallContext, Step
-from ..download import DownloadSpec, download_all
+from ..download import DownloadSpec, download_all, resumed_note
 from ..errors import InstallError
 from ..units import size
 
@@ -51,6 +51,10 @@ def run(ctx: InstallContext) -> None:
         on_event=lambda name, attrs: ctx.event(name, **attrs),
         on_bytes=ctx.add_bytes,
     )
+    for r, spec in zip(results, specs, strict=True):
+        note = resumed_note(r.resumed_from, spec.size) if r.status == "downloaded" else ""
+        if note:  # the bar says it too, but only on a terminal
+            ctx.echo(f"  {r.name}{note}")
     ctx.outcomes["models"] = [
         {
             "name": r.name,
