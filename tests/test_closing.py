@@ -202,3 +202,24 @@ def test_an_invalid_telemetry_config_is_said_once_in_one_line(
     assert len(said) == 1, said
     assert said[0].startswith("Telemetry is off: telemetry_config.json is invalid: ")
     assert f"`DINOAIR_HOME={home} dinoair-telemetry status` explains it" in said[0]
+
+
+def test_the_telemetry_hint_carries_the_home_the_run_used(demo: Fixture, tmp_path: Path) -> None:
+    from otel_local_exporter import TelemetryConfig
+
+    home = tmp_path / "home"
+    config = TelemetryConfig.load(home)
+    config.enable()
+    config.save()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "installer", "--target", str(tmp_path / "T")),
+            *("--manifest", str(demo.manifest), "--yes", "--only", "preflight"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DINOAIR_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"(`DINOAIR_HOME={home} dinoair-telemetry show-data --latest`)" in done.stdout
