@@ -59,7 +59,7 @@ def _default_target() -> Path:
 @click.option(
     "--no-models",
     is_flag=True,
-    help="Skip the Ollama and checkpoint model downloads (about 7 GiB).",
+    help="Skip the Ollama and checkpoint model downloads (the checkpoints alone: about 7 GiB).",
 )
 @click.option(
     "--disable-telemetry",
