@@ -110,6 +110,19 @@ def test_a_proxy_that_is_down_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
     ), caught.value
 
 
+def test_every_failed_file_is_in_the_steps_one_line(tmp_path: Path) -> None:
+    port = _closed_port()
+    specs = [
+        DownloadSpec(n, f"http://127.0.0.1:{port}/{n}", tmp_path / n, 10, "ab" * 32)
+        for n in ("a.bin", "b.bin")
+    ]
+    with pytest.raises(NetworkError) as caught:
+        download_all(specs, progress=False, jobs=2, **FAST)
+    message = str(caught.value)
+    assert "\n" not in message and "a.bin" in message and "b.bin" in message, message
+    assert message.count("connection refused") == 2, message
+
+
 def test_a_failed_file_prints_no_warning_among_the_bars(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ..errors import InstallError
 from ._progress import make_bar
 from ._segments import SEGMENT_THRESHOLD
 from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
@@ -105,5 +106,10 @@ def download_all(
             bar.close()
     failures = [error for error in errors if error is not None]
     if failures:
-        raise failures[0]
+        # One line for the step: the first failure, with the other files' reasons after it
+        # (they used to be warnings printed among the progress bars).
+        first, others = failures[0], [e for e in failures[1:] if isinstance(e, InstallError)]
+        if others and isinstance(first, InstallError):
+            first.args = (f"{first}; also {'; '.join(str(e) for e in others)}", *first.args[1:])
+        raise first
     return [result for result in results if result is not None]
