@@ -382,10 +382,16 @@ def _print_summary(
 ) -> None:
     click.echo("")
     click.echo(summary_counts(result.steps, never_ran(result.steps, STEP_NAMES)))
+    left_out = [s.name for s in result.steps if s.reason == "excluded_by_option"]
     for step in result.steps:
-        if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
+        if step.status == STEP_SKIPPED and step.reason not in (
+            "earlier_step_failed",
+            "excluded_by_option",
+        ):
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
+    if left_out:  # one line, not one per step: the user chose them together
+        click.echo(f"  - left out by --only/--skip: {', '.join(left_out)}")
     command = next_command(ctx.target, _default_target().absolute(), manifest)
     failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
     for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):

@@ -52,6 +52,7 @@ def test_only_preflight_says_nothing_was_installed_and_what_to_run(
     assert "is installed" not in done.stdout
     lines = done.stdout.splitlines()
     assert lines[-2] == "Nothing was installed: only preflight ran."
+    assert lines[-3].startswith("  - left out by --only/--skip: comfyui, python_deps, verify")
     assert lines[-1].startswith(f"To install: dinoair-install --target {target} --manifest ")
 
 
