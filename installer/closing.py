@@ -135,11 +135,11 @@ def closing_lines(
         return [f"DinoAir is installed in {target}. Start it with {start}"]
     failed = next((s.name for s in steps if s.status == STEP_FAILED), None)
     ran = [s.name for s in steps if s.status in (STEP_COMPLETED, STEP_FAILED, STEP_CANCELLED)]
-    if failed == ALWAYS_RUN:
-        return ["Nothing was installed: preflight failed."]
-    if len(missing) == len([n for n in names if n != ALWAYS_RUN]) and ran == [ALWAYS_RUN]:
-        return ["Nothing was installed: only preflight ran.", f"To install: {command}"]
     nothing = len(missing) == len([n for n in names if n != ALWAYS_RUN])
+    if nothing and failed == ALWAYS_RUN:
+        return ["Nothing was installed: preflight failed."]
+    if nothing and ran == [ALWAYS_RUN]:
+        return ["Nothing was installed: only preflight ran.", f"To install: {command}"]
     head = "Nothing was installed" if nothing else f"Partly installed in {target}"
     groups: dict[str, list[str]] = {}
     for item in missing:

@@ -224,3 +224,21 @@ def test_the_telemetry_hint_carries_the_home_the_run_used(demo: Fixture, tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert f"(`DINOAIR_HOME={home} dinoair-telemetry show-data --latest`)" in done.stdout
+
+
+def test_a_failed_preflight_over_a_partial_install_does_not_say_nothing_is_there(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    target = tmp_path / "T"
+    target.mkdir()
+    earlier = [{"name": n, "status": "completed"} for n in ("preflight", "comfyui", "python_deps")]
+    (target / "install_summary.json").write_text(json.dumps({"steps": earlier}))
+    steps = [StepResult("preflight", "failed")]
+    steps += [StepResult(n, "skipped", reason="earlier_step_failed") for n in STEP_NAMES[1:]]
+    lines = closing_lines(steps, STEP_NAMES, target, "dinoair-install")
+    assert lines == [
+        f"Partly installed in {target}: preflight failed; verify, workflows, ollama_models, "
+        "models, webgui and finalize did not run (preflight failed)."
+    ]
