@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -346,7 +347,9 @@ def test_progress_counts_packages_and_bytes(
         progress.installed,
     ) == counts
     assert progress.bytes == size
-    assert f"{tool} (torch): " in progress.line() and "MB" in progress.line()
+    assert f"{tool} (torch): " in progress.line() and re.search(
+        r" [\d.]+ [KMG]iB, ", progress.line()
+    )
 
 
 def test_progress_draws_a_live_line_on_a_terminal() -> None:
