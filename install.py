@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from frontdoor._version import too_old  # noqa: E402
+from frontdoor._version import too_old
 
 if __name__ == "__main__":
     _message = too_old(sys.version_info)

@@ -1,4 +1,4 @@
-"""``python3 telemetry_cli.py ...`` is ``dinoair-telemetry ...``, from a fresh clone (see install.py).
+"""``python3 telemetry_cli.py ...`` is ``dinoair-telemetry ...``, from a fresh clone (install.py).
 
 This file and the package ``telemetry_cli/`` share an import name. Run as a script, this file is
 ``__main__``, and ``import telemetry_cli`` finds the package: in one ``sys.path`` folder a package

@@ -5,7 +5,6 @@ a ``SyntaxError`` from code it cannot read. Keep it free of f-strings and annota
 """
 
 MINIMUM = (3, 10)
-TESTED = "3.10 to 3.13"
 
 
 def too_old(version_info):
@@ -13,9 +12,12 @@ def too_old(version_info):
     if tuple(version_info[:2]) >= MINIMUM:
         return None
     found = ".".join(str(part) for part in version_info[:3])
+    needed = "%d.%d" % MINIMUM  # noqa: UP031 (no f-strings: see above)
     return (
-        "error: DinoAir's installer needs Python %d.%d or newer (%s work); this is Python %s. "
-        "Install a newer one (python.org, `apt install python3.11`, `brew install python@3.12`, "
-        "or `uv python install 3.12`) and run it: python3.12 install.py"
-        % (MINIMUM[0], MINIMUM[1], TESTED, found)
+        "error: DinoAir's installer needs Python "
+        + needed
+        + " or newer; this is Python "
+        + found
+        + ". Install a newer one (python.org, `apt install python3.11`, "
+        "`brew install python@3.12`, or `uv python install 3.12`) and run it: python3.12 install.py"
     )

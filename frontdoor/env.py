@@ -115,8 +115,8 @@ def _build(folder: Path, index: Index, say) -> None:
 
 def _uv(pin: lock.Pin, index: Index, home: Path, say) -> str:
     """uv on PATH if there is one, else the locked wheel's binary (fetched once, verified)."""
-    return os.environ.get("DINOAIR_UV") or shutil.which("uv") or uvwheel.ensure(
-        pin, index, home, say
+    return (
+        os.environ.get("DINOAIR_UV") or shutil.which("uv") or uvwheel.ensure(pin, index, home, say)
     )
 
 

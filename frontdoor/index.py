@@ -52,7 +52,7 @@ class Index:
 
     def uv_env(self) -> dict[str, str]:
         env = {"UV_SYSTEM_CERTS": os.environ.get("UV_SYSTEM_CERTS", "1")}
-        if self.cert and "SSL_CERT_FILE" not in os.environ:
+        if self.cert:  # SSL_CERT_FILE, else pip's cert: the same file for uv as for urllib
             env["SSL_CERT_FILE"] = self.cert
         return env
 
@@ -121,7 +121,8 @@ def settings(environ: dict[str, str] | None = None) -> Index:
         return Index(
             index_url=uv_index or PYPI,
             extra_index_urls=tuple((uv_extra or "").split()),
-            find_links=tuple(env.get("UV_FIND_LINKS", "").split(",")) if env.get("UV_FIND_LINKS")
+            find_links=tuple(env.get("UV_FIND_LINKS", "").split(","))
+            if env.get("UV_FIND_LINKS")
             else (),
             cert=env.get("SSL_CERT_FILE") or values.get("cert"),
             from_uv=True,

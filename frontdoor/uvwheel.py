@@ -130,7 +130,8 @@ def _unpack(data: bytes, pin: Pin, target: Path) -> None:
             if member is None:
                 raise FrontDoorError(
                     f"the uv {pin.version} wheel holds no {binary_name()} binary",
-                    "install uv yourself (https://docs.astral.sh/uv/) so it is on PATH, then re-run",
+                    "install uv yourself (https://docs.astral.sh/uv/) so it is on PATH, "
+                    "then re-run",
                 )
             staged = Path(tmp) / binary_name()
             with archive.open(member) as src, staged.open("wb") as dst:
