@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import lock, uvwheel
+from . import lock
 from .errors import FrontDoorError, from_os_error
-from .index import Index, settings
+
+if TYPE_CHECKING:
+    from .index import Index
+
+# Only what the reuse check needs is imported at the top: it runs on every start (see
+# benchmarks/frontdoor.py); building imports subprocess, shutil, urllib and the rest when needed.
 
 ENV_VAR = "DINOAIR_INSTALLER_ENV"
 STAMP = "dinoair-frontdoor.json"
@@ -47,11 +49,13 @@ def python_in(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
-@dataclass(frozen=True)
 class Ready:
-    python: Path
-    how: str  # reused / created / rebuilt
-    seconds: float
+    """The environment to hand over to, and how it was obtained (for the root span)."""
+
+    def __init__(self, python: Path, how: str, seconds: float) -> None:
+        self.python = python
+        self.how = how  # reused / created / rebuilt
+        self.seconds = seconds
 
 
 def _wanted() -> dict[str, str]:
@@ -76,6 +80,8 @@ def ensure(say) -> Ready:
     how = "rebuilt" if folder.exists() else "created"
     what = "rebuilding" if how == "rebuilt" else "setting up"
     say(f"{what} the installer's own environment in {folder} (once; later runs reuse it)")
+    from .index import settings
+
     try:
         _build(folder, settings(), say)
     except FrontDoorError:
@@ -93,6 +99,8 @@ def ensure(say) -> Ready:
 
 
 def _remove(folder: Path) -> None:
+    import shutil
+
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -115,12 +123,18 @@ def _build(folder: Path, index: Index, say) -> None:
 
 def _uv(pin: lock.Pin, index: Index, home: Path, say) -> str:
     """uv on PATH if there is one, else the locked wheel's binary (fetched once, verified)."""
+    import shutil
+
+    from . import uvwheel
+
     return (
         os.environ.get("DINOAIR_UV") or shutil.which("uv") or uvwheel.ensure(pin, index, home, say)
     )
 
 
 def _uv_run(cmd: list[str], env: dict[str, str], out, log: Path) -> None:
+    import subprocess
+
     out.write("$ " + " ".join(cmd) + "\n")
     out.flush()
     result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
@@ -131,6 +145,8 @@ def _uv_run(cmd: list[str], env: dict[str, str], out, log: Path) -> None:
 
 def _classify(stderr: str, log: Path) -> FrontDoorError:
     """uv's failure, as the one line that says what to do."""
+    import re
+
     text = stderr.lower()
     last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
     if "hash mismatch" in text:
@@ -166,6 +182,8 @@ def _classify(stderr: str, log: Path) -> FrontDoorError:
 
 def _project() -> tuple[str, list[str]]:
     """The version and URLs from pyproject.toml, read with a regex (no tomllib on 3.10)."""
+    import re
+
     text = (CHECKOUT / "pyproject.toml").read_text(encoding="utf-8")
     version = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
     urls = re.findall(r'^(\w+)\s*=\s*"(https?://[^"]+)"', text, re.MULTILINE)
@@ -173,6 +191,8 @@ def _project() -> tuple[str, list[str]]:
 
 
 def _link_checkout(folder: Path) -> None:
+    import subprocess
+
     result = subprocess.run(
         [str(python_in(folder)), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True,

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HANDOVER_VAR = "DINOAIR_FRONTDOOR_ENV"  # "<how>:<seconds>", read by installer.cli
 _NEEDED = ("click", "opentelemetry.sdk", "git", "psutil")
@@ -55,6 +57,8 @@ def run(main: Callable[[], object], script: str) -> None:
     if os.name == "posix":
         sys.stdout.flush()
         os.execve(argv[0], argv, env)
+    import subprocess
+
     try:  # Windows has no exec that keeps the console's process: wait and pass the code on
         sys.exit(subprocess.call(argv, env=env))
     except KeyboardInterrupt:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 LOCK = Path(__file__).resolve().parent.parent / "requirements" / "installer.lock"
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(NamedTuple):
     name: str
     version: str
     hashes: frozenset[str]
