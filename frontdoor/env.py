@@ -159,7 +159,7 @@ def _classify(stderr: str, log: Path) -> FrontDoorError:
     if "no space left" in text:
         return FrontDoorError(
             f"the disk is full while installing the installer's packages (see {log})",
-            "free some space (about 150 MB) or set DINOAIR_INSTALLER_ENV to another drive, then "
+            "free some space (about 80 MB) or set DINOAIR_INSTALLER_ENV to another drive, then "
             "re-run",
         )
     if "read-only file system" in text or "permission denied" in text:

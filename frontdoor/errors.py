@@ -25,7 +25,7 @@ def from_os_error(exc: OSError, where: str) -> FrontDoorError:
     if exc.errno == errno.ENOSPC:
         return FrontDoorError(
             f"the disk is full while setting up the installer's environment in {where}",
-            "free some space (it needs about 150 MB), or set DINOAIR_INSTALLER_ENV to a folder "
+            "free some space (it needs about 80 MB), or set DINOAIR_INSTALLER_ENV to a folder "
             "on another drive, then re-run",
         )
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
