@@ -130,6 +130,11 @@ def settings(environ: dict[str, str] | None = None) -> Index:
     return Index(
         index_url=(values.get("index-url") or PYPI).split()[0],
         extra_index_urls=tuple(values.get("extra-index-url", "").split()),
-        find_links=tuple(values.get("find-links", "").split()),
+        find_links=_existing(values.get("find-links", "").split()),
         cert=env.get("SSL_CERT_FILE") or values.get("cert"),
     )
+
+
+def _existing(links: list[str]) -> tuple[str, ...]:
+    """URLs, and the local folders that exist: pip skips a missing one with a warning, uv fails."""
+    return tuple(link for link in links if "://" in link or Path(link).exists())
