@@ -22,6 +22,7 @@ from otel_local_exporter import (
     resolve_consent,
     telemetry_home,
 )
+from otel_local_exporter.schema import SYSTEM_INSTALLER_ENV, SYSTEM_INSTALLER_ENV_SECONDS
 
 from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, quote, summary_counts
@@ -42,7 +43,16 @@ Exit codes: 0 success, 1 a step failed, 2 usage error, 130 cancelled (Ctrl-C).
 Telemetry is off unless you said yes. It stays on this computer, in
 $DINOAIR_HOME or ~/.dinoair; see `dinoair-telemetry --help`. Switch it off for
 one run with --disable-telemetry, or always with DINOAIR_DISABLE_TELEMETRY=1.
+\b
+`python3 install.py` runs this command from a fresh clone with any Python 3.10+:
+on its first run it sets up the installer's own environment in
+~/.dinoair/installer-env (or $DINOAIR_INSTALLER_ENV) from requirements/installer.lock;
+delete that folder to remove it. See docs/front-door.md.
 """
+
+# Set by the front door (frontdoor/handover.py) as "<how>:<seconds>" before it hands over.
+FRONTDOOR_ENV_VAR = "DINOAIR_FRONTDOOR_ENV"
+_FRONTDOOR_HOWS = ("reused", "created", "rebuilt", "current")
 
 
 def _default_target() -> Path:
@@ -245,7 +255,10 @@ def cli(
             tracer,
             only=only,
             skip=skip,
-            run_attributes=_run_attributes(options, manifest, only, skip),
+            run_attributes={
+                **_run_attributes(options, manifest, only, skip),
+                **frontdoor_attributes(os.environ.get(FRONTDOOR_ENV_VAR, "")),
+            },
             on_crash=on_crash,
         )
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
@@ -344,6 +357,20 @@ _SKIP_WORDS = {
     "no_checkpoints": "the manifest lists no checkpoint models",
     "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
 }
+def frontdoor_attributes(value: str) -> dict[str, Any]:
+    """How the front door got the installer's environment (usage analytics); {} if not used.
+
+    The front door runs before OpenTelemetry is installed, so it records nothing itself; it
+    passes ``<how>:<seconds>`` on and this root-span attribute is its only trace.
+    """
+    how, _, seconds = value.partition(":")
+    if how not in _FRONTDOOR_HOWS:
+        return {}
+    try:
+        took = round(float(seconds), 3)
+    except ValueError:
+        took = 0.0
+    return {SYSTEM_INSTALLER_ENV: how, SYSTEM_INSTALLER_ENV_SECONDS: took}
 
 
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:

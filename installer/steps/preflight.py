@@ -76,7 +76,8 @@ def run(ctx: InstallContext) -> None:
             raise SystemRequirementError(
                 f"missing tool: {tool} is not on PATH", hint=_TOOL_HINTS[tool]
             )
-    _check_pip()
+    if ctx.options.installer == "pip":  # uv makes venvs and installs without pip or ensurepip
+        _check_pip()
 
     _check_writable(ctx.target)
     needed = required_bytes(ctx)
@@ -176,19 +177,19 @@ def venv_bytes(ctx: InstallContext) -> int:
 
 
 def _check_pip() -> None:
-    """pip for the running interpreter, and ensurepip so ``venv`` can put pip in the new venv."""
+    """For ``--installer pip`` only: pip here, and ensurepip so ``venv`` can put pip in the venv."""
     if importlib.util.find_spec("pip") is None:
         raise SystemRequirementError(
             f"missing tool: pip is not available for this Python ({_python_name()})",
-            hint="install pip for this Python (`python -m ensurepip --upgrade`, or the "
-            "python3-pip package), then re-run",
+            hint="re-run without --installer pip (uv needs no pip), or install pip for this "
+            "Python (Debian/Ubuntu: apt install python3-pip python3-venv)",
         )
     if importlib.util.find_spec("ensurepip") is None:
         raise SystemRequirementError(
             f"missing tool: this Python ({_python_name()}) cannot create virtual environments "
             "with pip (no ensurepip)",
-            hint="install the venv support for this Python (on Debian/Ubuntu: "
-            "apt install python3-venv), then re-run",
+            hint="re-run without --installer pip (uv needs no ensurepip), or install the venv "
+            "support for this Python (Debian/Ubuntu: apt install python3-venv)",
         )
 
 
