@@ -357,6 +357,8 @@ _SKIP_WORDS = {
     "no_checkpoints": "the manifest lists no checkpoint models",
     "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
 }
+
+
 def frontdoor_attributes(value: str) -> dict[str, Any]:
     """How the front door got the installer's environment (usage analytics); {} if not used.
 
