@@ -30,6 +30,7 @@ from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
+from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
 from .steps.preflight import detect_hardware
 from .torch_plan import plan_torch
@@ -87,6 +88,11 @@ def _default_target() -> Path:
     "--dry-run",
     is_flag=True,
     help="Print the plan (steps, what each would do, download sizes); change nothing.",
+)
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="Run the steps one at a time in their listed order (for debugging), not side by side.",
 )
 @click.option(
     "--yes",
@@ -165,6 +171,7 @@ def cli(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     dry_run: bool,
+    sequential: bool,
     yes: bool,
     jobs: int,
     connections: int,
@@ -202,6 +209,7 @@ def cli(
         torch_index=torch_index,
         installer=installer_name,
         verify_timeout=verify_timeout,
+        sequential=sequential,
     )
     steps = STEPS
     try:
@@ -327,6 +335,7 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}sequential": options.sequential,
     }
 
 
@@ -357,7 +366,7 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
     counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
     click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for step in result.steps:
-        if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
+        if step.status == STEP_SKIPPED and step.reason != DEPENDENCY_FAILED:
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     failure = result.failure
