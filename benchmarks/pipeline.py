@@ -17,6 +17,11 @@ Each round installs into a fresh target with a fresh uv cache, once as is and on
   them (target <= 1.15x): how close the scheduler comes to what the graph allows;
 * a re-run over the last overlapping run's finished install against that first run (target
   <= 0.1x): nothing is fetched again (checked on the model server's log).
+
+And the dependency step alone on a warm uv cache: ``python_deps`` (torch pinned to its index
+and ComfyUI-shaped requirements in one uv call) against plain ``uv venv`` + ``uv pip install``
+of the same torch and requirements from the same index and cache (target <= 1.1x), on the
+ComfyUI-shaped index of :mod:`benchmarks.deps`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ NAME = "pipeline"
 SEQUENTIAL_LIMIT = 0.65
 CHAIN_LIMIT = 1.15
 RERUN_LIMIT = 0.1
+WARM_LIMIT = 1.1
 RATE = 200 * 1024  # bytes a second per connection: each checkpoint takes about 5 s
 FILE_DELAY = 2.0  # seconds the index waits before each wheel
 
@@ -53,6 +59,90 @@ def longest_chain(durations: dict[str, float]) -> tuple[float, list[str]]:
 
 
 def run(quick: bool) -> list[Result]:
+    return [*_pipeline(quick), _warm_deps(quick)]
+
+
+def _warm_deps(quick: bool) -> Result:
+    import json
+
+    import uv
+
+    from fixtures.demo_fixture import torch_section
+
+    from .deps import _index, _step, _timed
+
+    uv_bin = uv.find_uv_bin()
+    index, top = _index(quick)
+    rounds = 3 if quick else 5
+    times: dict[str, list[int]] = {"step": [], "uv": []}
+    with tempfile.TemporaryDirectory(prefix="bench-warm-deps-") as tmp, index:
+        tmp_path = Path(tmp)
+        env = {k: v for k, v in clean_env().items() if not k.startswith(("PIP_", "UV_"))}
+        env.update(
+            PIP_CONFIG_FILE=os.devnull,
+            PIP_INDEX_URL=index.url,
+            UV_CACHE_DIR=str(tmp_path / "uv-cache"),  # one cache for both: warm after round 0
+        )
+        manifest = tmp_path / "manifest.json"
+        section = torch_section(index.url)
+        pinned = ["torch==2.8.0+cpu", "torchvision", "torchaudio"]
+        section["builds"][0]["requirements"] = pinned  # type: ignore[index]
+        manifest.write_text(
+            json.dumps(
+                {
+                    "comfyui": {"repo": "unused", "ref": "v1", "released": "2030-01-01"},
+                    "torch": section,
+                    "ollama_models": [],
+                    "checkpoints": [],
+                    "webgui": "w",
+                    "workflows": "w",
+                }
+            )
+        )
+        requirements = [name for name in top if name not in ("torch", "torchvision", "torchaudio")]
+
+        def fresh(name: str) -> Path:
+            root = tmp_path / name
+            shutil.rmtree(root, ignore_errors=True)
+            (root / "ComfyUI").mkdir(parents=True)
+            (root / "ComfyUI" / "requirements.txt").write_text("\n".join(requirements) + "\n")
+            return root
+
+        def step() -> int:
+            return _step(fresh("step"), manifest, env)
+
+        def plain() -> int:
+            root = fresh("uv")
+            venv = root / "venv"
+            install = [uv_bin, "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
+            return _timed([uv_bin, "venv", "-q", "--python", PYTHON, str(venv)], env, root) + (
+                _timed(
+                    [*install, "--index-url", index.url, *pinned, "-r",
+                     str(root / "ComfyUI" / "requirements.txt")],
+                    env,
+                    root,
+                )  # fmt: skip
+            )
+
+        plain()  # warms the cache (untimed)
+        for n in range(rounds):
+            for name, fn in (("step", step), ("uv", plain))[:: 1 if n % 2 == 0 else -1]:
+                times[name].append(fn())
+    subject, baseline = median(times["step"]), median(times["uv"])
+    return Result(
+        name=NAME,
+        figure="python_deps on a warm uv cache (torch + ComfyUI-shaped requirements)",
+        baseline=f"plain `uv venv` + `uv pip install` {fmt_ns(baseline)}",
+        subject=f"python_deps step {fmt_ns(subject)}",
+        ratio=subject / baseline,
+        target=f"<= {WARM_LIMIT}x",
+        passed=subject / baseline <= WARM_LIMIT,
+        raw={"ns": times, "rounds": rounds},
+        note=f"same index, same cache, ABBA medians of {rounds} rounds",
+    )
+
+
+def _pipeline(quick: bool) -> list[Result]:
     from fixtures.demo_fixture import add_torch_builds, build_fixture, write_manifest
     from fixtures.model_server import Fault, ModelServer
     from fixtures.package_index import PackageIndex
