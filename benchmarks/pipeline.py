@@ -115,14 +115,10 @@ def _warm_deps(quick: bool) -> Result:
             root = fresh("uv")
             venv = root / "venv"
             install = [uv_bin, "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
-            return _timed([uv_bin, "venv", "-q", "--python", PYTHON, str(venv)], env, root) + (
-                _timed(
-                    [*install, "--index-url", index.url, *pinned, "-r",
-                     str(root / "ComfyUI" / "requirements.txt")],
-                    env,
-                    root,
-                )  # fmt: skip
-            )
+            requirements_txt = str(root / "ComfyUI" / "requirements.txt")
+            created = _timed([uv_bin, "venv", "-q", "--python", PYTHON, str(venv)], env, root)
+            cmd = [*install, "--index-url", index.url, *pinned, "-r", requirements_txt]
+            return created + _timed(cmd, env, root)
 
         plain()  # warms the cache (untimed)
         for n in range(rounds):

@@ -42,7 +42,9 @@ class Console:
 
     def finished(self, index: int, name: str, line: str) -> None:
         with self._lock:
-            self._echo(f"      {line}" if self._last == name else f"{self.header(index, name)} {line}")
+            self._echo(
+                f"      {line}" if self._last == name else f"{self.header(index, name)} {line}"
+            )
             self._last = None
 
     def echo_for(self, name: str) -> Callable[[str], None]:

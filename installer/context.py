@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,10 +163,8 @@ class InstallContext:
         with self._lock:
             procs = list(self._procs)
         for proc in procs:
-            try:
+            with suppress(OSError):
                 proc.kill()
-            except OSError:
-                pass
 
     def add_bytes(self, count: int) -> None:
         with self._lock:

@@ -102,10 +102,11 @@ def run_install(
     """Run ``steps`` under one root span, each as soon as the steps it needs completed.
 
     Independent steps overlap on worker threads within ``limits`` per resource (see
-    :mod:`installer.scheduler`); ``--sequential`` runs them one at a time in listed order on this
-    thread (``Options.sequential``). A failed step skips the steps that need it (``dependency_failed``) while the others
-    finish. ``KeyboardInterrupt`` cancels every running step, records each as ``cancelled``,
-    starts nothing more and makes the run ``cancelled`` (exit code 130).
+    :mod:`installer.scheduler`); ``--sequential`` (``Options.sequential``) runs them one at a
+    time in listed order on this thread. A failed step skips the steps that need it
+    (``dependency_failed``) while the others finish. ``KeyboardInterrupt`` cancels every
+    running step, records each as ``cancelled``, starts nothing more and makes the run
+    ``cancelled`` (exit code 130).
     """
     only, skip = set(only), set(skip)
     result = RunResult()

@@ -7,6 +7,7 @@ the real runner and the real OpenTelemetry SDK (an in-memory exporter collects t
 from __future__ import annotations
 
 import _thread
+import itertools
 import subprocess
 import sys
 import threading
@@ -16,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import psutil
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -64,7 +64,9 @@ def ctx_for(tmp_path: Path, lines: list[str] | None = None, **options: object) -
     return ctx
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.integers(0, 15), min_size=len(STEPS), max_size=len(STEPS)))
 def test_dependency_order_and_exclusive_resources_hold_under_random_durations(
     tmp_path: Path, millis: list[int]
@@ -173,7 +175,9 @@ def test_ctrl_c_with_three_steps_running_cancels_each_and_records_it(tmp_path: P
             time.sleep(0.01)
 
     def runs_a_tool(ctx: InstallContext) -> None:  # blocked reading a tool's output
-        code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        code = (
+            f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        )
         threading.Timer(0.3, running.wait).start()
         ctx.run([sys.executable, "-c", code], log_name="tool.log", what="tool")
 
@@ -191,7 +195,11 @@ def test_ctrl_c_with_three_steps_running_cancels_each_and_records_it(tmp_path: P
     assert time.monotonic() - started < 5
     assert result.exit_code == 130 and result.interrupted
     status = {s.name: s.status for s in result.steps}
-    assert {n for n, s in status.items() if s == "cancelled"} == {"models", "ollama_models", "webgui"}
+    assert {n for n, s in status.items() if s == "cancelled"} == {
+        "models",
+        "ollama_models",
+        "webgui",
+    }
     assert "finalize" not in status  # nothing new started after Ctrl-C
     spans = recorder.spans()
     for name in ("models", "ollama_models", "webgui"):
@@ -219,7 +227,9 @@ def test_events_and_phases_land_in_their_own_steps_span(tmp_path: Path) -> None:
 
     lines: list[str] = []
     recorder = Recorder()
-    result = recorder.run(shaped({"models": emits("models"), "webgui": emits("webgui")}), ctx_for(tmp_path, lines))
+    result = recorder.run(
+        shaped({"models": emits("models"), "webgui": emits("webgui")}), ctx_for(tmp_path, lines)
+    )
     assert result.exit_code == 0
     spans = recorder.spans()
     for name in ("models", "webgui"):
@@ -228,13 +238,15 @@ def test_events_and_phases_land_in_their_own_steps_span(tmp_path: Path) -> None:
         assert [e.name for e in step.events] == [f"{name}_event", f"{name}_in_phase"] * 5
         assert [e.attributes["n"] for e in step.events] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
         phases = [
-            s for s in recorder.exporter.get_finished_spans() if s.name == f"dinoair.phase.{name}_phase"
+            s
+            for s in recorder.exporter.get_finished_spans()
+            if s.name == f"dinoair.phase.{name}_phase"
         ]
         assert len(phases) == 5
         for phase in phases:
             assert phase.parent is not None and phase.parent.span_id == step.context.span_id
     # a step's own lines say whose they are unless they follow its first line
-    for before, line in zip(lines, lines[1:]):
+    for before, line in itertools.pairwise(lines):
         for name in ("models", "webgui"):
             if f"{name} line" in line:
                 assert line.startswith(f"  {name}: ") or f"] {name}: " in before, (before, line)

@@ -383,7 +383,11 @@ def test_uv_resolves_torch_and_the_requirements_in_one_call(
     python_deps.run(ctx)
     log = (ctx.logs_dir / python_deps.UV_LOG).read_text()
     calls = [line for line in log.splitlines() if line.startswith("$ ")]
-    assert len(calls) == 1 and " -r " in calls[0] and "--exclude-newer 2024-01-01T23:59:59Z" in calls[0]
+    assert (
+        len(calls) == 1
+        and " -r " in calls[0]
+        and "--exclude-newer 2024-01-01T23:59:59Z" in calls[0]
+    )
     assert venv_versions(ctx, "torch", "torchvision", "needs-torch") == {
         "torch": "2.8.0+cpu",
         "torchvision": "0.23.0",
