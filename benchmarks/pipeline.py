@@ -44,7 +44,7 @@ CHAIN_LIMIT = 1.15
 RERUN_LIMIT = 0.1
 WARM_LIMIT = 1.1
 RATE = 200 * 1024  # bytes a second per connection: each checkpoint takes about 5 s
-FILE_DELAY = 2.0  # seconds the index waits before each wheel
+FILE_DELAY = 4.0  # seconds the index waits before each wheel: torch about as long as models
 
 
 def longest_chain(durations: dict[str, float]) -> tuple[float, list[str]]:
