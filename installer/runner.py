@@ -211,18 +211,26 @@ class _Run:
         worker.thread.start()
 
     def work(self, worker: _Worker) -> None:
-        """Runs one step (on its worker thread, or inline under --sequential)."""
-        token = otel_context.attach(self.root_context)
+        """Runs one step (on its worker thread, or inline under --sequential).
+
+        The runner's Ctrl-C can land anywhere in a worker, even after the step's own handling:
+        wherever it lands, the step is reported once, as cancelled, and the thread ends quietly.
+        """
         try:
-            outcome = _run_step(worker, self)
-        except KeyboardInterrupt:  # Ctrl-C landed outside the step's own handling
-            outcome = _cancelled(worker.step.name)
-            if worker.thread is None:
+            token = otel_context.attach(self.root_context)
+            try:
+                outcome = _run_step(worker, self)
+            finally:
+                otel_context.detach(token)
+            self.report(worker, outcome)
+        except KeyboardInterrupt:
+            if worker.thread is None:  # inline: the scheduler's own thread sees it
                 raise
-        finally:
-            otel_context.detach(token)
+            self.report(worker, _cancelled(worker.step.name))
+
+    def report(self, worker: _Worker, outcome: StepResult) -> None:
         with self.lock:
-            if worker.done:  # the scheduler gave up waiting and recorded it already
+            if worker.done:  # reported already, or the scheduler gave up waiting for it
                 return
             worker.done = True
         self.arrived.put(outcome)
