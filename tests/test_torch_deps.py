@@ -396,3 +396,18 @@ def test_uv_resolves_torch_and_the_requirements_in_one_call(
     pins = (python_deps.venv_dir(ctx) / python_deps.PINS_DIR / "pyproject.toml").read_text()
     assert f'url = "{torch_index.url}"' in pins and "explicit = true" in pins
     assert 'torchvision = { index = "dinoair-torch" }' in pins
+
+
+def test_an_unreachable_user_index_is_not_blamed_on_the_torch_index(
+    demo: Fixture, torch_index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One call names both indexes on its command line; the error names the one that failed."""
+    dead = "http://127.0.0.1:1/simple"
+    monkeypatch.setenv("PIP_INDEX_URL", dead)
+    manifest = prepared(demo, tmp_path, torch_index.url)
+    ctx = make_ctx(tmp_path / "dinoair", manifest)
+    with pytest.raises(InstallError) as info:
+        python_deps.run(ctx)
+    assert info.value.category == NETWORK
+    assert "the package index could not be reached" in str(info.value)
+    assert torch_index.url not in str(info.value)

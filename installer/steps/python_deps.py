@@ -347,7 +347,7 @@ class _Uv(_Installer):
             for requirement in plan.build.requirements:  # torch indexes carry no upload dates
                 cmd += ["--exclude-newer-package", f"{_requirement_name(requirement)}=false"]
         cmd += ["-r", str(pins), "-r", str(requirements)]
-        self._run(ctx, cmd, plan, "torch+requirements", progress)
+        self._run(ctx, cmd, plan, "torch and requirements", progress)
 
     def _indexes(self, plan: TorchPlan | None) -> list[str]:
         first = ["--extra-index-url", plan.index] if plan else []
@@ -490,7 +490,7 @@ def _write_torch_pins(ctx: InstallContext, plan: TorchPlan) -> Path:
     deps = ", ".join(json.dumps(req) for req in plan.build.requirements)
     sources = "".join(f'{name} = {{ index = "{TORCH_INDEX_NAME}" }}\n' for name in names)
     text = (
-        f'[project]\nname = "dinoair-torch-build"\nversion = "0"\ndependencies = [{deps}]\n\n'
+        f'[project]\nname = "dinoair"\nversion = "0"\ndependencies = [{deps}]\n\n'
         f'[[tool.uv.index]]\nname = "{TORCH_INDEX_NAME}"\nurl = {json.dumps(plan.index)}\n'
         f"explicit = true\n\n[tool.uv.sources]\n{sources}"
     )
@@ -654,7 +654,9 @@ def _log_mentions(log: Path, start: int, markers: tuple[str, ...]) -> bool:
             text = handle.read().decode(errors="replace")
     except OSError:
         return False
-    return any(marker in text for marker in markers)
+    # the tool's output only: the "$ ..." lines are our command lines, which name every index
+    output = "\n".join(line for line in text.splitlines() if not line.startswith("$ "))
+    return any(marker in output for marker in markers)
 
 
 STEP = Step(
