@@ -21,6 +21,7 @@ FIGURES = {
     "download": "benchmarks.download",
     "installer": "benchmarks.installer_rerun",
     "deps": "benchmarks.deps",
+    "pipeline": "benchmarks.pipeline",
 }
 
 

@@ -30,6 +30,7 @@ from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
+from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
 from .steps.preflight import detect_hardware, find_tools
 from .torch_plan import plan_torch
@@ -99,6 +100,11 @@ def _default_target() -> Path:
     "--dry-run",
     is_flag=True,
     help="Print the plan (steps, what each would do, download sizes); change nothing.",
+)
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="Run the steps one at a time in their listed order (for debugging), not side by side.",
 )
 @click.option(
     "--yes",
@@ -177,6 +183,7 @@ def cli(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     dry_run: bool,
+    sequential: bool,
     yes: bool,
     jobs: int,
     connections: int,
@@ -214,6 +221,7 @@ def cli(
         torch_index=torch_index,
         installer=installer_name,
         verify_timeout=verify_timeout,
+        sequential=sequential,
     )
     steps = STEPS
     try:
@@ -345,6 +353,7 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}sequential": options.sequential,
     }
 
 
@@ -414,7 +423,7 @@ def _print_summary(
     left_out = [s.name for s in result.steps if s.reason == "excluded_by_option"]
     for step in result.steps:
         if step.status == STEP_SKIPPED and step.reason not in (
-            "earlier_step_failed",
+            DEPENDENCY_FAILED,
             "excluded_by_option",
         ):
             detail = f" ({step.detail})" if step.detail else ""

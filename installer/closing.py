@@ -25,11 +25,12 @@ from otel_local_exporter import (
 )
 
 from .runner import ALWAYS_RUN, StepResult
+from .scheduler import DEPENDENCY_FAILED
 from .steps.finalize import SUMMARY
 
 # Skips that leave the step's part missing: everything else a step skips is in place already
 # or not needed on this machine (``already_installed``, ``ollama_not_found``, ``--no-models``).
-_NOT_DONE_REASONS = frozenset({"excluded_by_option", "earlier_step_failed", "nothing_installed"})
+_NOT_DONE_REASONS = frozenset({"excluded_by_option", DEPENDENCY_FAILED, "nothing_installed"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _why(step: StepResult | None, failed: str | None) -> str:
         return "cancelled"
     if step.status == STEP_FAILED:
         return "failed"
-    if step.reason == "earlier_step_failed":
+    if step.reason == DEPENDENCY_FAILED:
         return f"{failed} failed" if failed else "an earlier step failed"
     if step.reason == "excluded_by_option":
         return "left out by --only/--skip"

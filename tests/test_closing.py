@@ -236,7 +236,7 @@ def test_a_failed_preflight_over_a_partial_install_does_not_say_nothing_is_there
     earlier = [{"name": n, "status": "completed"} for n in ("preflight", "comfyui", "python_deps")]
     (target / "install_summary.json").write_text(json.dumps({"steps": earlier}))
     steps = [StepResult("preflight", "failed")]
-    steps += [StepResult(n, "skipped", reason="earlier_step_failed") for n in STEP_NAMES[1:]]
+    steps += [StepResult(n, "skipped", reason="dependency_failed") for n in STEP_NAMES[1:]]
     lines = closing_lines(steps, STEP_NAMES, target, "dinoair-install")
     assert lines == [
         f"Partly installed in {target}: preflight failed; verify, workflows, ollama_models, "

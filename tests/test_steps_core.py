@@ -439,7 +439,7 @@ def test_python_deps_failing_requirement_names_the_log(
         with pytest.raises(InstallError) as info:
             python_deps.run(ctx)
         assert info.value.category == INSTALLATION
-        assert "uv install (requirements) failed" in str(info.value)
+        assert "uv install (torch and requirements) failed" in str(info.value)
         assert "uv-install.log" in info.value.hint
         assert not python_deps.describe(ctx).startswith("skip")  # no stamp for a failure
     finally:

@@ -10,7 +10,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ..errors import InstallError
 from ._progress import make_bar
@@ -19,6 +20,20 @@ from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
 from ._transfer import download_one
 
 _logger = logging.getLogger(__name__)
+_shared_slots: threading.BoundedSemaphore | None = None
+
+
+@contextmanager
+def connection_budget(limit: int) -> Iterator[None]:
+    """One bound on open connections for every :func:`download_all` inside the block, so steps
+    that download at the same time (checkpoints beside other files) share ``--connections``
+    instead of each opening its own. The installer's runner holds it for the whole run."""
+    global _shared_slots
+    previous, _shared_slots = _shared_slots, threading.BoundedSemaphore(max(1, limit))
+    try:
+        yield
+    finally:
+        _shared_slots = previous
 
 
 def download_all(
@@ -41,14 +56,15 @@ def download_all(
     the ``.part`` files as resume state, and re-raises :class:`KeyboardInterrupt`.
     ``progress=True`` shows one bar per file on stderr when it is a terminal.
     ``connections`` is how many range requests one large file may run at once; open connections
-    across all files stay under ``max(connections, jobs)``.
+    across all files stay under ``max(connections, jobs)``, or under the run's
+    :func:`connection_budget` when one is held.
     """
     if not specs:
         return []
     if len({spec.dest for spec in specs}) != len(specs):
         raise ValueError("two downloads share one destination file")
     cancel = threading.Event()
-    slots = threading.BoundedSemaphore(max(connections, jobs))
+    slots = _shared_slots or threading.BoundedSemaphore(max(connections, jobs))
     bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
     results: list[DownloadResult | None] = [None] * len(specs)
     errors: list[BaseException | None] = [None] * len(specs)

@@ -89,6 +89,6 @@ STEP = Step(
     run=run,
     describe=describe,
     skip_if=skip_if,
-    needs=("preflight",),
+    needs=("comfyui",),  # the files go into ComfyUI/models, so the checkout must exist
     uses=frozenset({NETWORK}),
 )
