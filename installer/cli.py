@@ -420,7 +420,9 @@ def _print_summary(
 ) -> None:
     click.echo("")
     click.echo(summary_counts(result.steps, never_ran(result.steps, STEP_NAMES)))
-    left_out = [s.name for s in result.steps if s.reason == "excluded_by_option"]
+    left_out = sorted(
+        (s.name for s in result.steps if s.reason == "excluded_by_option"), key=STEP_NAMES.index
+    )
     for step in result.steps:
         if step.status == STEP_SKIPPED and step.reason not in (
             DEPENDENCY_FAILED,
