@@ -105,6 +105,12 @@ class InstallContext:
         return self.options.target / "ComfyUI"
 
     @property
+    def models_dir(self) -> Path:
+        """Models live beside the checkout (``<target>/models/``), found by ComfyUI through
+        ``ComfyUI/extra_model_paths.yaml`` (installer.lifecycle.models_home)."""
+        return self.options.target / "models"
+
+    @property
     def logs_dir(self) -> Path:
         return self.options.target / "logs"
 

@@ -63,12 +63,14 @@ def add_user_files(checkout: Path) -> None:
     readme.write_text(readme.read_text() + "\nMy note in a tracked file.\n")
 
 
-def assert_user_files(checkout: Path) -> None:
+def assert_user_files(checkout: Path, models_home: Path | None = None) -> None:
+    """``models_home``: where the user's model went (a full run moves models out of ComfyUI/)."""
     node = checkout / "custom_nodes/my_node/__init__.py"
     assert node.read_text() == "NODE_CLASS_MAPPINGS = {}\n"
     assert (checkout / "output/ComfyUI_00001_.png").read_bytes() == b"\x89PNG fake image"
     assert "dark" in (checkout / "user/default/comfy.settings.json").read_text()
-    assert (checkout / "models/checkpoints/mine.safetensors").read_bytes() == b"my model"
+    model = (models_home or checkout / "models") / "checkpoints/mine.safetensors"
+    assert model.read_bytes() == b"my model"
     assert "My note in a tracked file." in (checkout / "README.md").read_text()
 
 
@@ -157,9 +159,10 @@ def test_update_run_end_to_end_downloads_no_model(
         assert server.requests == [], "an update downloads no model"
     assert "updated ComfyUI in place" in second.stdout
     assert head_of(target / "ComfyUI") == fixture.head_commit
-    assert_user_files(target / "ComfyUI")
+    assert_user_files(target / "ComfyUI", models_home=target / "models")
+    assert "moved 1 model file" in second.stdout  # the user's own, out of ComfyUI/models
     for model in fixture.models:
-        assert (target / "ComfyUI/models/checkpoints" / model.name).stat().st_size == model.size
+        assert (target / "models/checkpoints" / model.name).stat().st_size == model.size
     doc = load_sessions(consented_home).files[0].data
     update = next(s for s in doc["spans"] if s["name"] == "dinoair.phase.update")
     assert update["status"]["code"] == "OK"

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
-from ..lifecycle import carry_over, update_in_place
+from ..lifecycle import carry_over, update_in_place, write_extra_model_paths
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
 BACKOFF_SECONDS = 1.0
@@ -80,12 +80,12 @@ def run(ctx: InstallContext) -> None:
         if problem == "modified":
             ctx.echo("  ComfyUI is at the pinned release; your local edits to its files are kept")
         ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": True}
-        ensure_user_folders(dest)
+        _settle(ctx, dest)
         return
     if problem == "wrong_ref":
         assert head is not None
         _update(ctx, dest, ref, head)
-        ensure_user_folders(dest)
+        _settle(ctx, dest)
         return
     aside = _clear_destination(ctx, dest, problem) if problem != "missing" else None
 
@@ -118,7 +118,14 @@ def run(ctx: InstallContext) -> None:
         if carried:
             ctx.event("user_folders_carried_over", folders=",".join(carried), source=aside.name)
             ctx.echo(f"  carried your {', '.join(carried)} from {aside.name} into the new checkout")
+    _settle(ctx, dest)
+
+
+def _settle(ctx: InstallContext, dest: Path) -> None:
+    """What every checkout gets, new or kept: ComfyUI's folders, and the path to the models."""
     ensure_user_folders(dest)
+    if write_extra_model_paths(dest, ctx.models_dir):
+        ctx.event("model_paths_written", file="extra_model_paths.yaml")
 
 
 def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
