@@ -28,6 +28,7 @@ from otel_local_exporter import (
 from . import __version__, consent
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize
+from .lifecycle import commands as lifecycle
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .steps import STEP_NAMES, STEPS
@@ -155,6 +156,28 @@ def _default_target() -> Path:
     show_default=True,
     help="Seconds ComfyUI's own quick test may take in the verify step.",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Check every part again (checkout, venv, model hashes, quick test, launch scripts) "
+    "and fix what is broken; what is fine is left as it is.",
+)
+@click.option(
+    "--uninstall",
+    is_flag=True,
+    help="Remove the install folder: shows what goes with sizes, then asks (--yes without a "
+    "terminal). Only a folder with the installer's install_summary.json.",
+)
+@click.option(
+    "--keep-models",
+    is_flag=True,
+    help="With --uninstall: keep models/ and the file that finds them.",
+)
+@click.option(
+    "--remove-telemetry-data",
+    is_flag=True,
+    help="With --uninstall: also remove the telemetry home ($DINOAIR_HOME or ~/.dinoair).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
 @click.version_option(__version__, "--version", prog_name="dinoair-install")
 def cli(
@@ -176,6 +199,10 @@ def cli(
     torch_index: str | None,
     installer_name: str,
     verify_timeout: float,
+    repair: bool,
+    uninstall: bool,
+    keep_models: bool,
+    remove_telemetry_data: bool,
     verbose: bool,
 ) -> None:
     """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
@@ -202,7 +229,14 @@ def cli(
         torch_index=torch_index,
         installer=installer_name,
         verify_timeout=verify_timeout,
+        repair=repair,
     )
+    if uninstall:
+        home = telemetry_home() if remove_telemetry_data else None
+        lifecycle.uninstall(options.target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        return
+    if keep_models or remove_telemetry_data:
+        raise click.UsageError("--keep-models and --remove-telemetry-data go with --uninstall")
     steps = STEPS
     try:
         loaded = load_manifest(manifest)
@@ -220,6 +254,8 @@ def cli(
         click.confirm(
             f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
         )
+    if repair:
+        lifecycle.repair(options.target, options.target / "venv")
     home = telemetry_home()
     decision = _decide_consent(home, disable_telemetry)
     provider = _tracing(decision, home)
@@ -262,7 +298,7 @@ def cli(
 
 
 _OURS = frozenset(
-    {"ComfyUI", "venv", "webgui", "logs", "start.sh", "start.bat", "install_summary.json"}
+    {"ComfyUI", "models", "venv", "webgui", "logs", "start.sh", "start.bat", "install_summary.json"}
 )
 
 
@@ -327,6 +363,7 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}repair": options.repair,
     }
 
 

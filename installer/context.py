@@ -62,6 +62,7 @@ class Options:
     torch_index: str | None = None  # replaces the index of the chosen torch build
     installer: str = "uv"  # uv | pip: what installs the Python dependencies
     verify_timeout: float = 300.0  # seconds ComfyUI's quick test may take
+    repair: bool = False  # --repair: re-check every part (installer.lifecycle.repair)
 
 
 class StepSkipped(Exception):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import stat
 import sys
 import time
 from datetime import datetime, timezone
@@ -30,6 +28,7 @@ from tqdm import tqdm
 
 from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
+from ..fsutil import remove_tree
 from ..lifecycle import carry_over, update_in_place, write_extra_model_paths
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
@@ -90,7 +89,7 @@ def run(ctx: InstallContext) -> None:
     aside = _clear_destination(ctx, dest, problem) if problem != "missing" else None
 
     partial = ctx.target / f"{PARTIAL_PREFIX}{os.getpid()}"
-    _remove_tree(partial)
+    remove_tree(partial)
     started = time.monotonic()
     try:
         _clone_with_retries(ctx, partial, repo_url, ref)
@@ -100,7 +99,7 @@ def run(ctx: InstallContext) -> None:
         os.replace(partial, dest)
     except BaseException:
         # Failure, Ctrl-C or SystemExit: never leave a half checkout behind.
-        _remove_tree(partial)
+        remove_tree(partial)
         raise
     seconds = round(time.monotonic() - started, 3)
     # git ignores --depth for a local path or a bundle: record what really happened.
@@ -295,7 +294,7 @@ def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: 
             ) from exc
         except git.GitCommandError as exc:
             detail = _git_error_text(exc, progress)
-            _remove_tree(partial)
+            remove_tree(partial)
             if not _is_network_failure(detail):
                 raise InstallError(
                     f"could not clone ComfyUI at {ref!r}: {_first_error_line(detail)}",
@@ -483,27 +482,9 @@ def _remove_stale_partials(target: Path) -> int:
         pid = int(pid_text)
         if pid != os.getpid() and psutil.pid_exists(pid):
             continue  # another installer run is cloning there right now
-        _remove_tree(path)
+        remove_tree(path)
         removed += 1
     return removed
-
-
-def _remove_tree(path: Path) -> None:
-    """Delete a folder we created, including git's read-only pack files on Windows."""
-    if not path.exists() and not path.is_symlink():
-        return
-
-    def make_writable(func: Any, name: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(name, stat.S_IWRITE | stat.S_IREAD)
-            func(name)
-
-    if path.is_symlink() or not path.is_dir():
-        path.unlink()
-    elif sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable)
-    else:
-        shutil.rmtree(path, onerror=make_writable)  # deprecated from 3.12 on
 
 
 STEP = Step(

@@ -1,0 +1,54 @@
+"""What ``--uninstall`` and ``--repair`` do at the command line (cli.py only dispatches here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InstallError
+from .repair import RECHECKS, forget_records
+from .uninstall import execute, human, plan_uninstall
+
+
+def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, yes: bool) -> None:
+    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line."""
+    try:
+        plan = plan_uninstall(target, keep_models=keep_models, telemetry_home=telemetry_home)
+    except InstallError as exc:
+        raise click.ClickException(f"{exc}. {exc.hint}") from None
+    click.echo(f"Uninstall DinoAir from {target}: this removes")
+    for entry in plan.remove:
+        name = _name(entry.path, target)
+        what = "link only; what it points to stays" if entry.link else human(entry.size)
+        click.echo(f"  {name} ({what})")
+    for entry in plan.keep:
+        click.echo(f"  keeps {_name(entry.path, target)} ({human(entry.size)})")
+    if telemetry_home is None:
+        click.echo("  keeps the telemetry data (add --remove-telemetry-data to remove it too)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                "nothing was removed: confirm with --yes when there is no terminal to ask"
+            )
+        click.confirm(f"Remove {human(plan.remove_bytes)}?", abort=True)
+    execute(plan)
+    kept = "; the models stay in models/" if keep_models else ""
+    click.echo(f"Removed {human(plan.remove_bytes)}{kept}.")
+
+
+def repair(target: Path, venv: Path) -> None:
+    """Set aside the records a re-run trusts, so the run that follows checks everything."""
+    forgotten = forget_records(target, venv)
+    click.echo(f"Repair: checking again {RECHECKS}; what passes is left as it is.")
+    if forgotten:
+        click.echo(f"  removed {len(forgotten)} record(s) of earlier checks")
+
+
+def _name(path: Path, target: Path) -> str:
+    try:
+        folder = path.is_dir() and not path.is_symlink()
+        return path.relative_to(target).as_posix() + ("/" if folder else "")
+    except ValueError:
+        return f"{path} (telemetry data)"
