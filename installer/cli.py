@@ -256,6 +256,7 @@ def cli(
         )
     if repair:
         lifecycle.repair(options.target, options.target / "venv")
+    lifecycle.recover(options.target)  # an update a killed run left half-done
     home = telemetry_home()
     decision = _decide_consent(home, disable_telemetry)
     provider = _tracing(decision, home)
@@ -293,7 +294,10 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
+    update = lifecycle.finish_update(options.target, result.outcome == RESULT_SUCCESS)
     _print_summary(ctx, result, decision)
+    if update:
+        click.echo(update, err=result.outcome != RESULT_SUCCESS)
     sys.exit(result.exit_code)
 
 

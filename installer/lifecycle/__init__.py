@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import transaction
 from .checkout import CARRY_OVER, UpdateResult, carry_over, update_in_place
 from .models_home import (
     MODEL_FOLDERS,
@@ -21,6 +22,7 @@ __all__ = [
     "checkpoint_path",
     "migrate_models",
     "models_to_migrate",
+    "transaction",
     "update_in_place",
     "write_extra_model_paths",
 ]

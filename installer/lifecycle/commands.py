@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import InstallError
+from . import transaction
 from .repair import RECHECKS, forget_records
 from .uninstall import execute, human, plan_uninstall
 
@@ -44,6 +45,47 @@ def repair(target: Path, venv: Path) -> None:
     click.echo(f"Repair: checking again {RECHECKS}; what passes is left as it is.")
     if forgotten:
         click.echo(f"  removed {len(forgotten)} record(s) of earlier checks")
+
+
+def recover(target: Path) -> None:
+    """Before a run: finish or undo an update that a killed run left (the journal says which)."""
+    journal = transaction.load(target)
+    try:
+        done = transaction.recover(target)
+    except Exception as exc:  # git or the file system refused: say so, the run decides the rest
+        raise click.ClickException(
+            f"could not finish the interrupted update of {target}: {exc}. "
+            "Move the ComfyUI folder aside and re-run to install afresh"
+        ) from None
+    if done == "swapped" and journal is not None:
+        click.echo(f"Completed the interrupted update to {journal.to_ref}.")
+    elif done == "rolled_back" and journal is not None:
+        click.echo(
+            f"An interrupted update to {journal.to_ref} was rolled back to "
+            f"{journal.from_commit[:12]}; trying it again now."
+        )
+
+
+def finish_update(target: Path, success: bool) -> str | None:
+    """After a run: swap the new release in, or roll back; the one line to print, if any."""
+    journal = transaction.load(target)
+    if journal is None:
+        return None
+    try:
+        done = transaction.finish(target, success)
+    except Exception as exc:
+        return (
+            f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "
+            "re-run the installer, which finishes or undoes it first"
+        )
+    if done == "rolled_back":
+        return (
+            f"The update to {journal.to_ref} was rolled back: the previous release "
+            f"({journal.from_commit[:12]}) is still installed, with its venv, and runs."
+        )
+    if done == "swapped":
+        return f"Updated to {journal.to_ref}: the new venv is in use; the old one was removed."
+    return None
 
 
 def _name(path: Path, target: Path) -> str:

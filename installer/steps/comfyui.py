@@ -29,7 +29,7 @@ from tqdm import tqdm
 from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import remove_tree
-from ..lifecycle import carry_over, update_in_place, write_extra_model_paths
+from ..lifecycle import carry_over, transaction, update_in_place, write_extra_model_paths
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
 BACKOFF_SECONDS = 1.0
@@ -129,6 +129,7 @@ def _settle(ctx: InstallContext, dest: Path) -> None:
 
 def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
     """Move a clean or edited checkout of another release to ``ref``, in place (a phase span)."""
+    journal = transaction.begin(ctx.target, head, ref)
     with ctx.phase("update", from_commit=head[:SHORT_SHA], to_release=ref) as phase:
         attempts = max(0, ctx.options.retries) + 1
         for attempt in range(1, attempts + 1):
@@ -158,6 +159,10 @@ def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
                 delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
                 ctx.event("fetch_retry", attempt=attempt, attempts=attempts, delay_seconds=delay)
                 time.sleep(delay)
+        journal.stash_ref = result.stash_ref
+        journal.save(ctx.target)
+        # python_deps and verify work on a new venv beside the old; swapped in on success.
+        ctx.venv_override = ctx.target / journal.new_venv
         phase.attributes.update(
             to_commit=result.to_commit[:SHORT_SHA],
             local_edits=result.edited_files,
