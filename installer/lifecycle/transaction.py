@@ -120,6 +120,7 @@ def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
 def rollback(target: Path, journal: Journal) -> None:
     """Put the checkout back at the release that worked, edits and all; drop the new venv."""
     checkout = target / "ComfyUI"
+    remove_tree(target / journal.new_venv)  # first: on a full disk this frees the space git needs
     with contextlib.suppress(FileNotFoundError):
         (checkout / ".git" / "index.lock").unlink()  # left by a git killed with the run
     with git.Repo(checkout) as repo:
@@ -129,5 +130,4 @@ def rollback(target: Path, journal: Journal) -> None:
         if journal.stash_ref and (moved or not repo.is_dirty(untracked_files=False)):
             with contextlib.suppress(git.GitCommandError):  # the edits stay in the stash anyway
                 repo.git.stash("apply", journal.stash_ref)
-    remove_tree(target / journal.new_venv)
     (target / JOURNAL).unlink(missing_ok=True)
