@@ -113,6 +113,15 @@ def test_a_good_update_swaps_the_new_venv_in(target: Path, demo: Fixture, tmp_pa
     assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
     assert quick_test(target).returncode == 0
 
+    # The next update (here back to the first release) replaces the link and removes the
+    # venv it pointed at.
+    back = run(install_command(target, demo.manifest, *ARGS))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert os.readlink(target / "venv") == transaction.new_venv_name(demo.tag)
+    assert leftovers(target) == [transaction.new_venv_name(demo.tag)]
+    assert head_of(target / "ComfyUI") == demo.commit
+    assert quick_test(target).returncode == 0
+
 
 def test_sigkill_during_the_update_then_a_normal_run_works(
     target: Path, demo: Fixture, tmp_path: Path

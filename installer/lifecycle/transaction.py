@@ -40,6 +40,7 @@ class Journal:
     to_ref: str
     new_venv: str  # folder name below the target
     stash_ref: str | None = None
+    old_venv: str | None = None  # what the venv link pointed at before (removed after the swap)
 
     def save(self, target: Path) -> None:
         write_atomic(target / JOURNAL, json.dumps(asdict(self)) + "\n")
@@ -59,7 +60,12 @@ def new_venv_name(ref: str) -> str:
 
 def begin(target: Path, from_commit: str, to_ref: str) -> Journal:
     """Journal an update before the checkout moves; returns the journal to update."""
-    journal = Journal(UPDATING, from_commit, to_ref, new_venv_name(to_ref))
+    name = new_venv_name(to_ref)
+    venv = target / VENV
+    if venv.is_symlink() and os.readlink(venv) == name:
+        name += "-b"  # the venv in use already has that name: never build over it
+    old = os.readlink(venv) if venv.is_symlink() else None
+    journal = Journal(UPDATING, from_commit, to_ref, name, old_venv=old)
     remove_tree(target / journal.new_venv)  # a leftover of an earlier, killed attempt
     journal.save(target)
     return journal
@@ -99,7 +105,6 @@ def recover(target: Path) -> str | None:
 def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
     """The swap, one idempotent rename at a time (a generator, so tests can stop between)."""
     venv, new = target / VENV, target / journal.new_venv
-    old_link = os.readlink(venv) if venv.is_symlink() else None
     if venv.is_dir() and not venv.is_symlink():
         os.rename(venv, target / PREVIOUS)  # the first swap: the real folder steps aside
         yield "previous_aside"
@@ -111,8 +116,9 @@ def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
         os.replace(link, venv)  # atomic: venv/ is the old venv or the new one, never neither
         yield "linked"
     remove_tree(target / PREVIOUS)
-    if old_link and old_link != journal.new_venv and "/" not in old_link:
-        remove_tree(target / old_link)
+    old = journal.old_venv
+    if old and old != journal.new_venv and "/" not in old and os.sep not in old:
+        remove_tree(target / old)  # a venv-<release> of ours, by name, never a path elsewhere
     (target / JOURNAL).unlink(missing_ok=True)
     yield "done"
 
