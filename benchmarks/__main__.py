@@ -22,6 +22,7 @@ FIGURES = {
     "installer": "benchmarks.installer_rerun",
     "deps": "benchmarks.deps",
     "pipeline": "benchmarks.pipeline",
+    "update": "benchmarks.update",
 }
 
 

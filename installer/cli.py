@@ -28,6 +28,7 @@ from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, quote, summary_counts
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
+from .lifecycle import commands as lifecycle
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .scheduler import DEPENDENCY_FAILED
@@ -173,6 +174,28 @@ def _default_target() -> Path:
     show_default=True,
     help="Seconds ComfyUI's own quick test may take in the verify step.",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Check every part again (checkout, venv, model hashes, quick test, launch scripts) "
+    "and fix what is broken; what is fine is left as it is.",
+)
+@click.option(
+    "--uninstall",
+    is_flag=True,
+    help="Remove the install folder: shows what goes with sizes, then asks (--yes without a "
+    "terminal). Only a folder with the installer's install_summary.json.",
+)
+@click.option(
+    "--keep-models",
+    is_flag=True,
+    help="With --uninstall: keep models/ and the file that finds them.",
+)
+@click.option(
+    "--remove-telemetry-data",
+    is_flag=True,
+    help="With --uninstall: also remove the telemetry home ($DINOAIR_HOME or ~/.dinoair).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Stream pip/npm/ollama output and debug logs.")
 @click.version_option(__version__, "--version", prog_name="dinoair-install")
 def cli(
@@ -195,6 +218,10 @@ def cli(
     torch_index: str | None,
     installer_name: str,
     verify_timeout: float,
+    repair: bool,
+    uninstall: bool,
+    keep_models: bool,
+    remove_telemetry_data: bool,
     verbose: bool,
 ) -> None:
     """Install DinoAir: ComfyUI, its Python packages, workflows, Ollama and checkpoint
@@ -222,7 +249,14 @@ def cli(
         installer=installer_name,
         verify_timeout=verify_timeout,
         sequential=sequential,
+        repair=repair,
     )
+    if uninstall:
+        home = telemetry_home() if remove_telemetry_data else None
+        lifecycle.uninstall(options.target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        return
+    if keep_models or remove_telemetry_data:
+        raise click.UsageError("--keep-models and --remove-telemetry-data go with --uninstall")
     steps = STEPS
     try:
         loaded = load_manifest(manifest)
@@ -240,6 +274,9 @@ def cli(
         click.confirm(
             f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
         )
+    if repair:
+        lifecycle.repair(options.target, options.target / "venv")
+    lifecycle.recover(options.target)  # an update a killed run left half-done
     home = telemetry_home()
     decision = _decide_consent(home, disable_telemetry)
     provider = _tracing(decision, home)
@@ -280,12 +317,15 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
+    update = lifecycle.finish_update(options.target, result.outcome == RESULT_SUCCESS)
     _print_summary(ctx, result, decision, manifest)
+    if update:
+        click.echo(update, err=result.outcome != RESULT_SUCCESS)
     sys.exit(result.exit_code)
 
 
 _OURS = frozenset(
-    {"ComfyUI", "venv", "webgui", "logs", "start.sh", "start.bat", "install_summary.json"}
+    {"ComfyUI", "models", "venv", "webgui", "logs", "start.sh", "start.bat", "install_summary.json"}
 )
 
 
@@ -354,6 +394,7 @@ def _run_attributes(
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
         f"{ARG_PREFIX}sequential": options.sequential,
+        f"{ARG_PREFIX}repair": options.repair,
     }
 
 

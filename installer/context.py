@@ -63,6 +63,7 @@ class Options:
     installer: str = "uv"  # uv | pip: what installs the Python dependencies
     verify_timeout: float = 300.0  # seconds ComfyUI's quick test may take
     sequential: bool = False  # one step at a time in listed order (debugging, benchmark baseline)
+    repair: bool = False  # --repair: re-check every part (installer.lifecycle.repair)
 
 
 class StepSkipped(Exception):
@@ -93,6 +94,7 @@ class InstallContext:
     outcomes: dict[str, Any] = field(default_factory=dict)  # what each step did, for the summary
     _sink: EventSink = field(default=_discard, repr=False)  # see set_event_sink
     _phase: PhaseFactory = field(default=lambda name, attrs: _plain_phase(name, attrs), repr=False)
+    venv_override: Path | None = None  # an update's new venv (installer.lifecycle.transaction)
     bytes_downloaded: int = 0
     usage: ChildUsage = field(default_factory=ChildUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -106,6 +108,18 @@ class InstallContext:
     @property
     def comfyui_dir(self) -> Path:
         return self.options.target / "ComfyUI"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models live beside the checkout (``<target>/models/``), found by ComfyUI through
+        ``ComfyUI/extra_model_paths.yaml`` (installer.lifecycle.models_home)."""
+        return self.options.target / "models"
+
+    @property
+    def venv_dir(self) -> Path:
+        """The venv this run installs into and verifies: ``venv/``, or during an update the new
+        venv beside it, swapped in only when the run succeeded."""
+        return self.venv_override or self.options.target / "venv"
 
     @property
     def logs_dir(self) -> Path:

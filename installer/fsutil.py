@@ -7,7 +7,13 @@ module only fixes the installer's default: files in an install folder are readab
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import stat
+import sys
 from pathlib import Path
+from typing import Any
 
 from otel_local_exporter import atomic_write
 
@@ -17,3 +23,22 @@ INSTALL_FILE_MODE = 0o644
 def write_atomic(path: Path, data: bytes | str, mode: int = INSTALL_FILE_MODE) -> None:
     """Readers see the old file or the new one, whole. Safe from several threads at once."""
     atomic_write(path, data, mode=mode)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a file or folder the installer owns, including git's read-only pack files on
+    Windows. A symlink is removed as a link: what it points to is never followed or touched."""
+    if not path.exists() and not path.is_symlink():
+        return
+
+    def make_writable(func: Any, name: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(name, stat.S_IWRITE | stat.S_IREAD)
+            func(name)
+
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    elif sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable)
+    else:
+        shutil.rmtree(path, onerror=make_writable)  # deprecated from 3.12 on

@@ -132,9 +132,7 @@ def test_full_install_then_a_fast_rerun(
     assert system["torch_build"] == "cpu"
     assert system["torch_device"] == "cpu"
     for model in fixture.models:
-        assert (
-            target / "ComfyUI/models/checkpoints" / model.name
-        ).read_bytes() == model.path.read_bytes()
+        assert (target / "models/checkpoints" / model.name).read_bytes() == model.path.read_bytes()
     assert (target / "start.sh").exists() and (target / "install_summary.json").exists()
 
     server.clear_log()
@@ -177,7 +175,7 @@ def test_checksum_mismatch_is_an_installation_error(
     result = install(tmp_path / "t", fixture.manifest, *FAST)
     assert result.returncode == 1
     assert "'models' failed (installation)" in result.stderr
-    assert not (tmp_path / "t/ComfyUI/models/checkpoints" / model.name).exists()
+    assert not (tmp_path / "t/models/checkpoints" / model.name).exists()
     doc = latest_session(consented_home)
     error = next(e for e in doc["events"] if e["event_type"] == "error")
     assert error["step_name"] == "models" and error["error_category"] == "installation"
@@ -279,7 +277,7 @@ def test_ctrl_c_cancels_the_running_step_and_exits_130(
     assert steps_of(doc)["models"]["status"] == "cancelled"
     assert doc["events"][-1]["summary"]["result"] == "cancelled"
     assert span_of(doc, "models")["attributes"]["installer.error.category"] == "cancelled"
-    assert not list((tmp_path / "t/ComfyUI/models/checkpoints").glob("*.safetensors"))
+    assert not list((tmp_path / "t/models/checkpoints").glob("*.safetensors"))
 
 
 @pytest.mark.parametrize(

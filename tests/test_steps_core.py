@@ -259,7 +259,8 @@ def init_other_repo(path: Path) -> None:
     (path / "my-notes.txt").write_text("keep me")
 
 
-@pytest.mark.parametrize("broken", ["not_a_repo", "wrong_origin", "wrong_ref", "modified"])
+# Another release or local edits are not broken: tests/test_lifecycle_update.py updates those.
+@pytest.mark.parametrize("broken", ["not_a_repo", "wrong_origin"])
 def test_broken_checkout_is_moved_aside_not_deleted(
     tmp_path: Path, demo: Fixture, broken: str
 ) -> None:
@@ -268,20 +269,11 @@ def test_broken_checkout_is_moved_aside_not_deleted(
     if broken == "not_a_repo":
         checkout.mkdir(parents=True)
         (checkout / "my-notes.txt").write_text("keep me")
-    elif broken == "wrong_origin":
+    else:
         checkout.mkdir(parents=True)
         init_other_repo(checkout)
-    else:
-        main = variant_manifest(
-            demo, tmp_path / "main", comfyui={"repo": str(demo.repo), "ref": "main"}
-        )
-        comfyui.run(make_ctx(target, main))  # a checkout of main, not of the pinned tag
-        if broken == "modified":
-            subprocess.run(
-                ["git", "-C", str(checkout), "checkout", "-q", "--detach", demo.commit], check=True
-            )
-            (checkout / "main.py").write_text("print('edited by hand')\n")
-        (checkout / "my-notes.txt").write_text("keep me")
+    (checkout / "custom_nodes" / "my_node").mkdir(parents=True)
+    (checkout / "custom_nodes" / "my_node" / "__init__.py").write_text("NODE = 1\n")
     events: Events = []
     ctx = make_ctx(target, demo.manifest, events)
 
@@ -295,6 +287,9 @@ def test_broken_checkout_is_moved_aside_not_deleted(
     assert (aside / "my-notes.txt").read_text() == "keep me"
     assert head_of(checkout) == demo.commit
     assert not (checkout / "my-notes.txt").exists()
+    # The user's folders are carried into the fresh checkout, not left behind.
+    assert (checkout / "custom_nodes" / "my_node" / "__init__.py").read_text() == "NODE = 1\n"
+    assert [a["folders"] for n, a in events if n == "user_folders_carried_over"] == ["custom_nodes"]
     assert_plain_attributes(events)
 
 

@@ -432,21 +432,21 @@ def test_models_download_then_verify_on_rerun(
         models.run(ctx)
 
         total = sum(len(d) for d in model_files.values())
-        assert (ctx.comfyui_dir / "models/checkpoints" / base).read_bytes() == model_files[base]
-        assert (ctx.comfyui_dir / "models/vae" / vae).read_bytes() == model_files[vae]
+        assert (ctx.models_dir / "checkpoints" / base).read_bytes() == model_files[base]
+        assert (ctx.models_dir / "vae" / vae).read_bytes() == model_files[vae]
         assert ctx.bytes_downloaded == total == srv.bytes_sent()
         assert ctx.outcomes["models"] == [
             {
                 "name": base,
                 "status": "downloaded",
                 "bytes_transferred": len(model_files[base]),
-                "path": f"ComfyUI/models/checkpoints/{base}",
+                "path": f"models/checkpoints/{base}",
             },
             {
                 "name": vae,
                 "status": "downloaded",
                 "bytes_transferred": len(model_files[vae]),
-                "path": f"ComfyUI/models/vae/{vae}",
+                "path": f"models/vae/{vae}",
             },
         ]
         assert event(events, "models_ready") == {
@@ -485,7 +485,7 @@ def test_models_checksum_mismatch_is_an_installation_error(
             models.run(ctx)
     assert categorize(raised.value) == INSTALLATION
     assert base in str(raised.value)
-    assert not (ctx.comfyui_dir / "models/checkpoints" / base).exists()
+    assert not (ctx.models_dir / "checkpoints" / base).exists()
 
 
 def test_models_skips(tmp_path: Path) -> None:

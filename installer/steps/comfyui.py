@@ -1,12 +1,14 @@
-"""ComfyUI: a shallow checkout of the pinned ref, reused when it is already right.
+"""ComfyUI: a shallow checkout of the pinned ref, reused when right, updated in place when not.
 
 The checkout is cloned into a temporary sibling (``ComfyUI.partial-<pid>``) and renamed into place
 only when complete, so Ctrl-C, a dropped connection or a bad ref never leaves a half checkout at
 ``ComfyUI/``. An existing ``ComfyUI/`` that is exactly the pinned commit of the pinned repository
-is reused without touching the network: that is what makes a second run fast. Anything else found
-there (not a repository, another origin, another commit, a corrupt or modified checkout) is moved
-aside to ``ComfyUI.broken-<UTC timestamp>``, never deleted: it may hold the user's work and the
-models downloaded into ``models/``.
+is reused without touching the network: that is what makes a second run fast; local edits to its
+tracked files are the user's and stay. A checkout of another release of the same repository is
+updated in place (:mod:`installer.lifecycle.checkout`): fetch the new ref, move to it, untracked
+user folders untouched, local edits stashed and re-applied. Only a checkout that cannot be updated
+(not a repository, another origin, corrupt) is moved aside to ``ComfyUI.broken-<UTC timestamp>``,
+never deleted, and the user's folders in it are carried over into the fresh clone.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import stat
 import sys
 import time
 from datetime import datetime, timezone
@@ -28,6 +28,8 @@ from tqdm import tqdm
 
 from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
+from ..fsutil import remove_tree
+from ..lifecycle import carry_over, transaction, update_in_place, write_extra_model_paths
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
 BACKOFF_SECONDS = 1.0
@@ -71,17 +73,23 @@ def run(ctx: InstallContext) -> None:
         ctx.event("stale_partial_removed", count=removed)
 
     problem, head = inspect_checkout(dest, repo_url, ref)
-    if problem is None:
+    if problem in (None, "modified"):
         assert head is not None
-        ctx.event("checkout_reused", commit=head[:SHORT_SHA])
+        ctx.event("checkout_reused", commit=head[:SHORT_SHA], local_edits=problem == "modified")
+        if problem == "modified":
+            ctx.echo("  ComfyUI is at the pinned release; your local edits to its files are kept")
         ctx.outcomes["comfyui"] = {"ref": ref, "commit": head[:SHORT_SHA], "reused": True}
-        ensure_user_folders(dest)
+        _settle(ctx, dest)
         return
-    if problem != "missing":
-        _clear_destination(ctx, dest, problem)
+    if problem == "wrong_ref":
+        assert head is not None
+        _update(ctx, dest, ref, head)
+        _settle(ctx, dest)
+        return
+    aside = _clear_destination(ctx, dest, problem) if problem != "missing" else None
 
     partial = ctx.target / f"{PARTIAL_PREFIX}{os.getpid()}"
-    _remove_tree(partial)
+    remove_tree(partial)
     started = time.monotonic()
     try:
         _clone_with_retries(ctx, partial, repo_url, ref)
@@ -91,7 +99,7 @@ def run(ctx: InstallContext) -> None:
         os.replace(partial, dest)
     except BaseException:
         # Failure, Ctrl-C or SystemExit: never leave a half checkout behind.
-        _remove_tree(partial)
+        remove_tree(partial)
         raise
     seconds = round(time.monotonic() - started, 3)
     # git ignores --depth for a local path or a bundle: record what really happened.
@@ -104,22 +112,114 @@ def run(ctx: InstallContext) -> None:
         "reused": False,
         "shallow": shallow,
     }
+    if aside is not None:
+        carried = carry_over(aside, dest)
+        if carried:
+            ctx.event("user_folders_carried_over", folders=",".join(carried), source=aside.name)
+            ctx.echo(f"  carried your {', '.join(carried)} from {aside.name} into the new checkout")
+    _settle(ctx, dest)
+
+
+def _settle(ctx: InstallContext, dest: Path) -> None:
+    """What every checkout gets, new or kept: ComfyUI's folders, and the path to the models."""
     ensure_user_folders(dest)
+    if write_extra_model_paths(dest, ctx.models_dir):
+        ctx.event("model_paths_written", file="extra_model_paths.yaml")
+
+
+def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
+    """Move a clean or edited checkout of another release to ``ref``, in place (a phase span)."""
+    journal = transaction.begin(ctx.target, head, ref)
+    with ctx.phase("update", from_commit=head[:SHORT_SHA], to_release=ref) as phase:
+        attempts = max(0, ctx.options.retries) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                result = update_in_place(dest, ref, _git_env(ctx.options.timeout))
+                break
+            except git.GitCommandNotFound as exc:
+                raise SystemRequirementError(
+                    "missing tool: git could not be started",
+                    hint="install git and make sure `git --version` works, then re-run",
+                ) from exc
+            except git.GitCommandError as exc:
+                detail = str(exc.stderr or exc).replace("stderr: '", "").strip().strip("'")
+                if not _is_network_failure(detail):
+                    raise InstallError(
+                        f"could not update ComfyUI to {ref!r}: {_first_error_line(detail)}; "
+                        f"the checkout is unchanged at {head[:SHORT_SHA]}",
+                        hint="check that comfyui.ref in the manifest names a tag, branch or "
+                        "full commit sha of comfyui.repo, then re-run",
+                    ) from exc
+                if attempt == attempts:
+                    raise NetworkError(
+                        f"could not download ComfyUI {ref} after {attempts} attempts: "
+                        f"{_first_error_line(detail)}; the checkout is unchanged",
+                        hint="check your connection (git honours https_proxy) and re-run",
+                    ) from exc
+                delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
+                ctx.event("fetch_retry", attempt=attempt, attempts=attempts, delay_seconds=delay)
+                time.sleep(delay)
+        journal.stash_ref = result.stash_ref
+        journal.save(ctx.target)
+        # python_deps and verify work on a new venv beside the old; swapped in on success.
+        ctx.venv_override = ctx.target / journal.new_venv
+        phase.attributes.update(
+            to_commit=result.to_commit[:SHORT_SHA],
+            local_edits=result.edited_files,
+            edits_reapplied=result.edits_reapplied,
+            result="updated",
+        )
+    ctx.event(
+        "checkout_updated",
+        from_commit=head[:SHORT_SHA],
+        to_commit=result.to_commit[:SHORT_SHA],
+        local_edits=result.edited_files,
+    )
+    ctx.echo(f"  updated ComfyUI in place from {head[:SHORT_SHA]} to {ref}; your folders stayed")
+    if result.edited_files:
+        files = f"{result.edited_files} file{'s' if result.edited_files != 1 else ''}"
+        if result.edits_reapplied:
+            ctx.echo(
+                f"  your local edits to {files} were stashed and re-applied on {ref} "
+                "(a copy stays in `git stash list`)"
+            )
+        else:
+            ctx.echo(
+                f"  your local edits to {files} do not apply to {ref}: kept in git stash, "
+                "see `git -C ComfyUI stash list`"
+            )
+    ctx.outcomes["comfyui"] = {
+        "ref": ref,
+        "commit": result.to_commit[:SHORT_SHA],
+        "reused": False,
+        "updated_from": head[:SHORT_SHA],
+        "local_edits": result.edited_files,
+    }
 
 
 def describe(ctx: InstallContext) -> str:
     ref = ctx.manifest.comfyui_ref
     problem, head = inspect_checkout(ctx.comfyui_dir, ctx.manifest.comfyui_repo, ref)
-    if problem is None:
+    if problem in (None, "modified"):
         assert head is not None
-        return f"reuse the ComfyUI checkout at {ref} ({head[:SHORT_SHA]}); no download"
+        kept = ", keeping your local edits" if problem == "modified" else ""
+        return f"reuse the ComfyUI checkout at {ref} ({head[:SHORT_SHA]}){kept}; no download"
+    if problem == "wrong_ref":
+        assert head is not None
+        return (
+            f"update the ComfyUI checkout in place from {head[:SHORT_SHA]} to {ref} (fetch the "
+            "new release only; your custom nodes, models, inputs and outputs stay)"
+        )
     if is_local_source(ctx.manifest.comfyui_repo):
         action = f"clone ComfyUI {ref} into ComfyUI/ (full history: git ignores depth locally)"
     else:
         action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MiB) into ComfyUI/"
     if problem == "missing":
         return action
-    return f"move the existing ComfyUI/ aside ({problem.replace('_', ' ')}), then {action}"
+    return (
+        f"move the existing ComfyUI/ aside ({problem.replace('_', ' ')}), then {action} "
+        "and carry your custom nodes, models, inputs and outputs over"
+    )
 
 
 # Folders ComfyUI expects (upstream keeps them with placeholder files; a checkout without them,
@@ -142,8 +242,9 @@ def inspect_checkout(path: Path, repo_url: str, ref: str) -> tuple[str | None, s
     """Whether ``path`` is a checkout of ``ref`` from ``repo_url``: ``(problem, head sha)``.
 
     ``problem`` is None for a reusable checkout, else one of ``missing``, ``not_a_repo``,
-    ``wrong_origin``, ``corrupt``, ``wrong_ref``, ``modified``. Reads only, no network: the
-    ref is resolved against the tags and branches the earlier clone stored.
+    ``wrong_origin``, ``corrupt``, ``wrong_ref`` (another release, maybe with local edits),
+    ``modified`` (the pinned release with local edits). Reads only, no network: the ref is
+    resolved against the tags and branches the earlier clone stored.
     """
     if not path.exists() and not path.is_symlink():
         return "missing", None
@@ -166,13 +267,12 @@ def inspect_checkout(path: Path, repo_url: str, ref: str) -> tuple[str | None, s
             head = repo.head.commit.hexsha  # reads the commit object, not just the ref
         except Exception:
             return "corrupt", None
-        expected = _local_ref_commit(repo, ref)
-        if expected != head:
-            return "wrong_ref", head
         try:  # diffing index and work tree against HEAD also reads its trees and blobs
             dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
         except Exception:
             return "corrupt", head
+        if _local_ref_commit(repo, ref) != head:
+            return "wrong_ref", head  # another release: updated in place, edits and all
         if dirty:
             return "modified", head
         return None, head
@@ -199,7 +299,7 @@ def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: 
             ) from exc
         except git.GitCommandError as exc:
             detail = _git_error_text(exc, progress)
-            _remove_tree(partial)
+            remove_tree(partial)
             if not _is_network_failure(detail):
                 raise InstallError(
                     f"could not clone ComfyUI at {ref!r}: {_first_error_line(detail)}",
@@ -360,10 +460,11 @@ def _normalize_url(url: str) -> str:
     return url
 
 
-def _clear_destination(ctx: InstallContext, dest: Path, problem: str) -> None:
+def _clear_destination(ctx: InstallContext, dest: Path, problem: str) -> Path | None:
+    """Move an unusable ``ComfyUI/`` aside; returns where it went (None: it was empty)."""
     if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
         dest.rmdir()  # an empty folder holds nothing worth keeping
-        return
+        return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     aside = dest.with_name(f"{BROKEN_PREFIX}{stamp}")
     suffix = 1
@@ -372,10 +473,8 @@ def _clear_destination(ctx: InstallContext, dest: Path, problem: str) -> None:
         suffix += 1
     os.rename(dest, aside)
     ctx.event("checkout_moved_aside", reason=problem, folder=aside.name)
-    ctx.echo(
-        f"  existing ComfyUI folder kept as {aside.name} ({problem.replace('_', ' ')}); "
-        "models inside it moved with it"
-    )
+    ctx.echo(f"  existing ComfyUI folder kept as {aside.name} ({problem.replace('_', ' ')})")
+    return aside
 
 
 def _remove_stale_partials(target: Path) -> int:
@@ -388,27 +487,9 @@ def _remove_stale_partials(target: Path) -> int:
         pid = int(pid_text)
         if pid != os.getpid() and psutil.pid_exists(pid):
             continue  # another installer run is cloning there right now
-        _remove_tree(path)
+        remove_tree(path)
         removed += 1
     return removed
-
-
-def _remove_tree(path: Path) -> None:
-    """Delete a folder we created, including git's read-only pack files on Windows."""
-    if not path.exists() and not path.is_symlink():
-        return
-
-    def make_writable(func: Any, name: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(name, stat.S_IWRITE | stat.S_IREAD)
-            func(name)
-
-    if path.is_symlink() or not path.is_dir():
-        path.unlink()
-    elif sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable)
-    else:
-        shutil.rmtree(path, onerror=make_writable)  # deprecated from 3.12 on
 
 
 STEP = Step(

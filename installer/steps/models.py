@@ -1,4 +1,8 @@
-"""Download the manifest's checkpoint models into the ComfyUI checkout, verified by SHA-256.
+"""Download the manifest's checkpoint models into ``<target>/models/``, verified by SHA-256.
+
+Models live beside the checkout (:mod:`installer.lifecycle.models_home`), so an update or a
+replaced checkout never costs a download; an install from before that layout has its files moved
+out of ``ComfyUI/models/`` first (a ``migrate_models`` phase), never fetched again.
 
 The work is :func:`installer.download.download_all`: resumable, parallel (files and, for a
 large file, ranges over several connections), checksummed. This step
@@ -14,6 +18,7 @@ from pathlib import Path
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, download_all, resumed_note
 from ..errors import InstallError
+from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
 from ..units import size
 
 
@@ -29,18 +34,19 @@ def describe(ctx: InstallContext) -> str:
     count = len(ctx.manifest.checkpoints)
     return (
         f"download {count} checkpoint file{'s' if count != 1 else ''} "
-        f"({size(ctx.manifest.download_bytes)}) into ComfyUI/models, "
+        f"({size(ctx.manifest.download_bytes)}) into models/, "
         f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
     )
 
 
 def run(ctx: InstallContext) -> None:
-    if not ctx.comfyui_dir.is_dir():
-        raise InstallError(
-            "ComfyUI is not installed in the target folder, so there is no place for its models",
-            hint="re-run the installer so the comfyui step installs ComfyUI first",
+    _migrate(ctx)
+    specs = [
+        DownloadSpec(
+            c.name, c.url, checkpoint_path(ctx.target, ctx.comfyui_dir, c), c.size, c.sha256
         )
-    specs = [DownloadSpec.from_checkpoint(c, ctx.comfyui_dir) for c in ctx.manifest.checkpoints]
+        for c in ctx.manifest.checkpoints
+    ]
     results = download_all(
         specs,
         jobs=ctx.options.jobs,
@@ -76,8 +82,33 @@ def run(ctx: InstallContext) -> None:
     )
 
 
+def _migrate(ctx: InstallContext) -> None:
+    """Move models an older install kept inside the checkout to ``<target>/models/``."""
+    if not models_to_migrate(ctx.comfyui_dir):
+        return
+    with ctx.phase("migrate_models") as phase:
+        moved = migrate_models(ctx.comfyui_dir, ctx.models_dir)
+        phase.attributes.update(
+            files=moved.files,
+            bytes_saved=moved.bytes,
+            renamed=moved.renamed,
+            copied=moved.copied,
+            conflicts=len(moved.kept),
+            result="migrated",
+        )
+    ctx.echo(
+        f"  moved {moved.files} model file{'s' if moved.files != 1 else ''} "
+        f"({size(moved.bytes)}) from ComfyUI/models to models/ (no download)"
+    )
+    if moved.kept:
+        ctx.echo(
+            f"  left {len(moved.kept)} file(s) in ComfyUI/models: a different file of the same "
+            "name is already in models/"
+        )
+
+
 def _relative(path: Path, root: Path) -> str:
-    """A path below the target as ``ComfyUI/models/...``: summaries never hold absolute paths."""
+    """A path below the target as ``models/...``: summaries never hold absolute paths."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -89,6 +120,6 @@ STEP = Step(
     run=run,
     describe=describe,
     skip_if=skip_if,
-    needs=("comfyui",),  # the files go into ComfyUI/models, so the checkout must exist
+    needs=("comfyui",),  # old-layout models move out of ComfyUI/models: the checkout must be settled
     uses=frozenset({NETWORK}),
 )

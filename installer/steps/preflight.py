@@ -24,6 +24,7 @@ from otel_local_exporter import attributes as attr
 from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
+from ..lifecycle import checkpoint_path
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
 
@@ -162,7 +163,12 @@ def required_bytes(ctx: InstallContext) -> int:
     needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES + venv_bytes(ctx)
     if not ctx.options.no_models:
         for checkpoint in ctx.manifest.checkpoints:
-            if _file_size(ctx.comfyui_dir / checkpoint.dest / checkpoint.name) != checkpoint.size:
+            # In place, or still inside the checkout from before models moved out (a rename).
+            paths = (
+                checkpoint_path(ctx.target, ctx.comfyui_dir, checkpoint),
+                ctx.comfyui_dir / checkpoint.dest / checkpoint.name,
+            )
+            if all(_file_size(path) != checkpoint.size for path in paths):
                 needed += checkpoint.size
     return needed
 

@@ -66,7 +66,7 @@ _DISK_FULL_MARKERS = ("No space left on device", "[Errno 28]")
 
 
 def venv_dir(ctx: InstallContext) -> Path:
-    return ctx.target / "venv"
+    return ctx.venv_dir  # the new venv beside the old during an update
 
 
 def venv_python(ctx: InstallContext) -> Path:

@@ -64,7 +64,7 @@ def _model(fixture: Fixture):
 
 
 def _final(target: Path, name: str) -> Path:
-    return target / "ComfyUI" / CHECKPOINT_DEST / name
+    return target / CHECKPOINT_DEST / name  # models live beside the checkout (docs/lifecycle.md)
 
 
 def _no_corrupt_model(fixture: Fixture, target: Path) -> None:

@@ -1,0 +1,96 @@
+"""What ``--uninstall`` and ``--repair`` do at the command line (cli.py only dispatches here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InstallError
+from . import transaction
+from .repair import RECHECKS, forget_records
+from .uninstall import execute, human, plan_uninstall
+
+
+def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, yes: bool) -> None:
+    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line."""
+    try:
+        plan = plan_uninstall(target, keep_models=keep_models, telemetry_home=telemetry_home)
+    except InstallError as exc:
+        raise click.ClickException(f"{exc}. {exc.hint}") from None
+    click.echo(f"Uninstall DinoAir from {target}: this removes")
+    for entry in plan.remove:
+        name = _name(entry.path, target)
+        what = "link only; what it points to stays" if entry.link else human(entry.size)
+        click.echo(f"  {name} ({what})")
+    for entry in plan.keep:
+        click.echo(f"  keeps {_name(entry.path, target)} ({human(entry.size)})")
+    if telemetry_home is None:
+        click.echo("  keeps the telemetry data (add --remove-telemetry-data to remove it too)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                "nothing was removed: confirm with --yes when there is no terminal to ask"
+            )
+        click.confirm(f"Remove {human(plan.remove_bytes)}?", abort=True)
+    execute(plan)
+    kept = "; the models stay in models/" if keep_models else ""
+    click.echo(f"Removed {human(plan.remove_bytes)}{kept}.")
+
+
+def repair(target: Path, venv: Path) -> None:
+    """Set aside the records a re-run trusts, so the run that follows checks everything."""
+    forgotten = forget_records(target, venv)
+    click.echo(f"Repair: checking again {RECHECKS}; what passes is left as it is.")
+    if forgotten:
+        click.echo(f"  removed {len(forgotten)} record(s) of earlier checks")
+
+
+def recover(target: Path) -> None:
+    """Before a run: finish or undo an update that a killed run left (the journal says which)."""
+    journal = transaction.load(target)
+    try:
+        done = transaction.recover(target)
+    except Exception as exc:  # git or the file system refused: say so, the run decides the rest
+        raise click.ClickException(
+            f"could not finish the interrupted update of {target}: {exc}. "
+            "Move the ComfyUI folder aside and re-run to install afresh"
+        ) from None
+    if done == "swapped" and journal is not None:
+        click.echo(f"Completed the interrupted update to {journal.to_ref}.")
+    elif done == "rolled_back" and journal is not None:
+        click.echo(
+            f"An interrupted update to {journal.to_ref} was rolled back to "
+            f"{journal.from_commit[:12]}; trying it again now."
+        )
+
+
+def finish_update(target: Path, success: bool) -> str | None:
+    """After a run: swap the new release in, or roll back; the one line to print, if any."""
+    journal = transaction.load(target)
+    if journal is None:
+        return None
+    try:
+        done = transaction.finish(target, success)
+    except Exception as exc:
+        return (
+            f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "
+            "re-run the installer, which finishes or undoes it first"
+        )
+    if done == "rolled_back":
+        return (
+            f"The update to {journal.to_ref} was rolled back: the previous release "
+            f"({journal.from_commit[:12]}) is still installed, with its venv, and runs."
+        )
+    if done == "swapped":
+        return f"Updated to {journal.to_ref}: the new venv is in use; the old one was removed."
+    return None
+
+
+def _name(path: Path, target: Path) -> str:
+    try:
+        folder = path.is_dir() and not path.is_symlink()
+        return path.relative_to(target).as_posix() + ("/" if folder else "")
+    except ValueError:
+        return f"{path} (telemetry data)"

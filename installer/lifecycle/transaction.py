@@ -1,0 +1,139 @@
+"""An update is all or nothing: a journal, a new venv beside the old, one atomic swap.
+
+While an update runs, ``<target>/.dinoair-update.json`` (the journal) names the release that
+worked (its commit and the stash holding the user's edits) and the new venv
+(``venv-<commit>``), which python_deps and verify use instead of ``venv`` (``ctx.venv_override``).
+The old ``venv`` is not touched until the run succeeded; then ``venv`` becomes a symbolic link to
+the new venv by one ``os.replace`` (``start.sh`` goes through ``venv/``, so it follows). If the run
+fails or is cancelled, the checkout goes back to the old commit, the user's edits are re-applied
+and the new venv is removed: the previous release is installed and runs, exactly as before.
+
+A run killed at any moment leaves a journal; the next run calls :func:`recover` first: in state
+``updating`` it rolls back (nothing was swapped), in state ``swapping`` (verify had passed) it
+completes the swap. Every step of both is idempotent, so a kill during recovery is fine too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import git
+
+from ..fsutil import remove_tree, write_atomic
+
+JOURNAL = ".dinoair-update.json"
+VENV = "venv"
+PREVIOUS = "venv.previous"  # a real venv folder from before the first swap, kept until it is done
+UPDATING, SWAPPING = "updating", "swapping"
+
+
+@dataclass
+class Journal:
+    state: str
+    from_commit: str
+    to_ref: str
+    new_venv: str  # folder name below the target
+    stash_ref: str | None = None
+    old_venv: str | None = None  # what the venv link pointed at before (removed after the swap)
+
+    def save(self, target: Path) -> None:
+        write_atomic(target / JOURNAL, json.dumps(asdict(self)) + "\n")
+
+
+def load(target: Path) -> Journal | None:
+    try:
+        data = json.loads((target / JOURNAL).read_text(encoding="utf-8"))
+        return Journal(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def new_venv_name(ref: str) -> str:
+    return "venv-" + re.sub(r"[^A-Za-z0-9._-]", "_", ref)[:60]
+
+
+def begin(target: Path, from_commit: str, to_ref: str) -> Journal:
+    """Journal an update before the checkout moves; returns the journal to update."""
+    name = new_venv_name(to_ref)
+    venv = target / VENV
+    if venv.is_symlink() and os.readlink(venv) == name:
+        name += "-b"  # the venv in use already has that name: never build over it
+    old = os.readlink(venv) if venv.is_symlink() else None
+    journal = Journal(UPDATING, from_commit, to_ref, name, old_venv=old)
+    remove_tree(target / journal.new_venv)  # a leftover of an earlier, killed attempt
+    journal.save(target)
+    return journal
+
+
+def finish(target: Path, success: bool) -> str | None:
+    """After the run: swap on success, roll back otherwise. Returns what happened, or None."""
+    journal = load(target)
+    if journal is None:
+        return None
+    if not success:
+        rollback(target, journal)
+        return "rolled_back"
+    if not (target / journal.new_venv).is_dir():  # python_deps did not run (--skip): keep venv
+        (target / JOURNAL).unlink()
+        return "kept_venv"
+    journal.state = SWAPPING
+    journal.save(target)
+    for _ in swap_steps(target, journal):
+        pass
+    return "swapped"
+
+
+def recover(target: Path) -> str | None:
+    """Finish what a killed run left: roll back an update, or complete a swap."""
+    journal = load(target)
+    if journal is None:
+        return None
+    if journal.state == SWAPPING:
+        for _ in swap_steps(target, journal):
+            pass
+        return "swapped"
+    rollback(target, journal)
+    return "rolled_back"
+
+
+def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
+    """The swap, one idempotent rename at a time (a generator, so tests can stop between)."""
+    venv, new = target / VENV, target / journal.new_venv
+    if venv.is_dir() and not venv.is_symlink():
+        os.rename(venv, target / PREVIOUS)  # the first swap: the real folder steps aside
+        yield "previous_aside"
+    if new.is_dir() and not (venv.is_symlink() and os.readlink(venv) == journal.new_venv):
+        link = target / f"{VENV}.swap"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        link.symlink_to(journal.new_venv, target_is_directory=True)
+        os.replace(link, venv)  # atomic: venv/ is the old venv or the new one, never neither
+        yield "linked"
+    remove_tree(target / PREVIOUS)
+    old = journal.old_venv
+    if old and old != journal.new_venv and "/" not in old and os.sep not in old:
+        remove_tree(target / old)  # a venv-<release> of ours, by name, never a path elsewhere
+    (target / JOURNAL).unlink(missing_ok=True)
+    yield "done"
+
+
+def rollback(target: Path, journal: Journal) -> None:
+    """Put the checkout back at the release that worked, edits and all; drop the new venv."""
+    checkout = target / "ComfyUI"
+    remove_tree(target / journal.new_venv)  # first: on a full disk this frees the space git needs
+    with contextlib.suppress(FileNotFoundError):
+        (checkout / ".git" / "index.lock").unlink()  # left by a git killed with the run
+    with git.Repo(checkout) as repo:
+        moved = repo.head.commit.hexsha != journal.from_commit
+        if moved:  # the new release's files go; untracked user files are not git's to touch
+            repo.git.reset("--hard", "--quiet", journal.from_commit)
+        if journal.stash_ref and (moved or not repo.is_dirty(untracked_files=False)):
+            with contextlib.suppress(git.GitCommandError):  # the edits stay in the stash anyway
+                repo.git.stash("apply", journal.stash_ref)
+    (target / JOURNAL).unlink(missing_ok=True)

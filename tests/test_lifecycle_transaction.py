@@ -1,0 +1,175 @@
+"""An update is all or nothing (issue 18, point 4): real venvs, real uv, real git, real SIGKILL.
+
+One real install of the demo release (python_deps and verify run for real: uv builds the venv
+from the fixture's local torch index and the wheel inside the repository); each test works on a
+copy of it. The fixture's ``v0.0.3-broken`` release names a requirement that cannot install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import git
+import pytest
+
+from fixtures.commands import install_command
+from fixtures.demo_fixture import Fixture, build_fixture
+from installer.lifecycle import transaction
+from installer.steps import comfyui
+from tests.contexts import make_ctx
+from tests.test_lifecycle_update import pinned
+
+REPO = Path(__file__).resolve().parent.parent
+ARGS = ["--no-models", "--skip", "webgui", "--retries", "0"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    return build_fixture(tmp_path_factory.mktemp("fixture"), model_base_url="http://127.0.0.1:9")
+
+
+@pytest.fixture(scope="module")
+def installed(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("installed") / "DinoAir"
+    done = run(install_command(target, demo.manifest, *ARGS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return target
+
+
+@pytest.fixture
+def target(installed: Path, tmp_path: Path) -> Path:
+    # A venv is not relocatable (its scripts name its path): copy to the same path, by moving
+    # the original aside for the duration of the test and back after.
+    backup = installed.with_name("DinoAir.pristine")
+    shutil.copytree(installed, backup, symlinks=True)
+    yield installed
+    shutil.rmtree(installed)
+    backup.rename(installed)
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd, cwd=REPO, env=dict(os.environ), text=True, capture_output=True, timeout=300
+    )
+
+
+def head_of(checkout: Path) -> str:
+    with git.Repo(checkout) as repo:
+        return repo.head.commit.hexsha
+
+
+def quick_test(target: Path) -> subprocess.CompletedProcess[str]:
+    """What start.sh runs, through venv/ as start.sh does: ComfyUI's own quick test."""
+    return subprocess.run(
+        [str(target / "venv/bin/python"), "main.py", "--quick-test-for-ci", "--cpu"],
+        cwd=target / "ComfyUI",
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def leftovers(target: Path) -> list[str]:
+    return sorted(
+        p.name for p in target.iterdir() if p.name.startswith(("venv-", "venv.", ".dinoair-update"))
+    )
+
+
+def test_a_failed_update_rolls_back_to_the_release_that_worked(
+    target: Path, demo: Fixture, tmp_path: Path
+) -> None:
+    (target / "ComfyUI/output").mkdir(exist_ok=True)
+    (target / "ComfyUI/output/keep.png").write_bytes(b"png")
+    venv_before = (target / "venv").resolve()
+
+    done = run(install_command(target, pinned(demo, tmp_path / "b", demo.broken_tag), *ARGS))
+
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert "step 'python_deps' failed" in lines[0]
+    assert lines[-1] == (
+        f"The update to {demo.broken_tag} was rolled back: the previous release "
+        f"({demo.commit[:12]}) is still installed, with its venv, and runs."
+    )
+    assert head_of(target / "ComfyUI") == demo.commit
+    assert (target / "venv").resolve() == venv_before and not (target / "venv").is_symlink()
+    assert leftovers(target) == []
+    assert (target / "ComfyUI/output/keep.png").read_bytes() == b"png"
+    assert quick_test(target).returncode == 0
+
+
+def test_a_good_update_swaps_the_new_venv_in(target: Path, demo: Fixture, tmp_path: Path) -> None:
+    done = run(install_command(target, pinned(demo, tmp_path / "n", demo.next_tag), *ARGS))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Updated to {demo.next_tag}: the new venv is in use" in done.stdout
+    assert head_of(target / "ComfyUI") == demo.head_commit
+    assert os.readlink(target / "venv") == transaction.new_venv_name(demo.next_tag)
+    assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
+    assert quick_test(target).returncode == 0
+
+    # The next update (here back to the first release) replaces the link and removes the
+    # venv it pointed at.
+    back = run(install_command(target, demo.manifest, *ARGS))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert os.readlink(target / "venv") == transaction.new_venv_name(demo.tag)
+    assert leftovers(target) == [transaction.new_venv_name(demo.tag)]
+    assert head_of(target / "ComfyUI") == demo.commit
+    assert quick_test(target).returncode == 0
+
+
+def test_sigkill_during_the_update_then_a_normal_run_works(
+    target: Path, demo: Fixture, tmp_path: Path
+) -> None:
+    manifest = pinned(demo, tmp_path / "n", demo.next_tag)
+    proc = subprocess.Popen(
+        install_command(target, manifest, *ARGS),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (target / transaction.JOURNAL).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (target / transaction.JOURNAL).exists(), "killed while the update was under way"
+
+    done = run(install_command(target, manifest, *ARGS))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert head_of(target / "ComfyUI") == demo.head_commit
+    assert quick_test(target).returncode == 0
+    assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
+
+
+@pytest.mark.parametrize("stop_after", [0, 1])
+def test_sigkill_during_the_swap_leaves_a_working_install(
+    target: Path, demo: Fixture, tmp_path: Path, stop_after: int
+) -> None:
+    """The swap, stopped after each of its renames (as a SIGKILL would), then a normal run."""
+    manifest = pinned(demo, tmp_path / "n", demo.next_tag)
+    ctx = make_ctx(target, manifest)
+    comfyui.run(ctx)  # the checkout moves to the next release, the journal is written
+    journal = transaction.load(target)
+    assert journal is not None and ctx.venv_override == target / journal.new_venv
+    shutil.copytree(target / "venv", target / journal.new_venv, symlinks=True)  # "python_deps"
+    journal.state = transaction.SWAPPING
+    journal.save(target)
+    steps = transaction.swap_steps(target, journal)
+    for _ in range(stop_after + 1):
+        next(steps)
+    del steps  # the process dies here: nothing after the last rename runs
+
+    done = run(install_command(target, manifest, *ARGS))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Completed the interrupted update to {demo.next_tag}." in done.stdout
+    assert os.readlink(target / "venv") == journal.new_venv
+    assert leftovers(target) == [journal.new_venv]
+    assert quick_test(target).returncode == 0
