@@ -167,9 +167,12 @@ class InstallContext:
         )
 
     def adopt(self, child: InstallContext) -> None:
-        """Keep what a finished step set on its child context (preflight's hardware)."""
+        """Keep what a finished step set on its child context (preflight's hardware, the
+        comfyui step's update venv): the steps that need it read it from their own child."""
         if child.hardware is not None and child.hardware is not self.hardware:
             self.hardware = child.hardware
+        if child.venv_override is not None:
+            self.venv_override = child.venv_override
 
     def stop_tools(self) -> None:
         """Ctrl-C for a step on a worker thread: kill the tools it runs through :meth:`run`, so

@@ -16,6 +16,7 @@ from fixtures.model_server import ModelServer
 from installer.lifecycle import MODEL_FOLDERS, write_extra_model_paths
 from installer.lifecycle.models_home import BLOCK_START
 from installer.steps import comfyui, models
+from installer.units import size
 from tests.contexts import Events, make_ctx
 from tests.mounts import tmpfs
 
@@ -100,7 +101,7 @@ def test_an_old_install_is_migrated_by_rename_without_a_download(
         m.name: (target / "models/checkpoints" / m.name).stat().st_ino for m in demo.models
     } == inodes
     total = sum(m.size for m in demo.models)
-    moved = f"moved 2 model files ({total / 1e6:.1f} MB) from ComfyUI/models to models/"
+    moved = f"moved 2 model files ({size(total)}) from ComfyUI/models to models/"
     assert lines[0] == f"  {moved} (no download)"
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, download_all, resumed_note
-from ..errors import InstallError
 from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
 from ..units import size
 
@@ -120,6 +119,6 @@ STEP = Step(
     run=run,
     describe=describe,
     skip_if=skip_if,
-    needs=("comfyui",),  # old-layout models move out of ComfyUI/models: the checkout must be settled
+    needs=("comfyui",),  # old-layout models move out of ComfyUI/models: the checkout is settled
     uses=frozenset({NETWORK}),
 )
