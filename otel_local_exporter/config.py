@@ -148,7 +148,7 @@ class TelemetryConfig:
         return "enabled" if self.telemetry_enabled else "disabled"
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented fields, exactly as they are saved (``redact_terms`` once there are any)."""
+        """The documented fields, exactly as saved (``redact_terms`` once there are any)."""
         saved = self.export_view()
         if self.redact_terms:
             saved["redact_terms"] = list(self.redact_terms)

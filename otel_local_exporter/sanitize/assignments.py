@@ -181,7 +181,7 @@ def _shell_word_end(s: str, i: int, stop: int) -> int:
 
 
 def _sets(op: str) -> bool:
-    """Does ``op`` set a variable (``=``, Make's ``:=``, ``::=``, ``:::=``, ``?=``, ``+=``, ``!=``)?"""
+    """Does ``op`` set a variable (``=``; Make's ``:=``, ``::=``, ``:::=``, ``?=``, ``+=``)?"""
     return op == "=" or (
         len(op) >= 2 and op[-1] == "=" and not op.strip(":?+!=") and "==" not in op
     )

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
+from .assignments import holds_nothing
 from .rule import PLACEHOLDER_NAMES, Rule
 from .secret_names import is_secret_key
-from .assignments import holds_nothing
 
 _HEADER = re.compile(
     r"(?m)^(?P<indent>[ \t]*)(?:-[ \t]+)?(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.-]{0,80})(?P=q)"

@@ -41,11 +41,11 @@ class Sanitizer:
     ``Path.home()`` (and its real path), the host from ``socket.gethostname()`` and
     ``platform.node()`` (full and short form). ``extra_secrets`` are literal values to replace.
     ``terms`` are the user's own words to hide (``None``: the ``redact_terms`` of the config
-    file, so every session, crash report, export and draft honours them). Those five build the default chain (:func:`default_rules`); ``rules`` passes a chain of
-    your own instead (like structlog's ``processors=[...]``), applied in order. ``counts``
-    tells how many replacements of each kind (:data:`KINDS`) were made so far; the export
-    prints a summary from it. Thread-safe;
-    :meth:`text` and :meth:`value` never raise.
+    file, so every session, crash report, export and draft honours them). Those five build
+    the default chain (:func:`default_rules`); ``rules`` passes a chain of your own instead
+    (like structlog's ``processors=[...]``), applied in order. ``counts`` tells how many
+    replacements of each kind (:data:`KINDS`) were made so far; the export prints a summary
+    from it. Thread-safe; :meth:`text` and :meth:`value` never raise.
     """
 
     def __init__(

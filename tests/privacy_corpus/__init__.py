@@ -16,7 +16,6 @@ from otel_local_exporter.sanitize import CATALOGUE
 from . import last_tenth
 from .last_tenth import Case
 
-
 _R = random.Random(20261130)
 _ALNUM = string.ascii_letters + string.digits
 _B64 = _ALNUM + "+/"

@@ -301,7 +301,7 @@ def sentences() -> list[Case]:
                 template.format(t="<SECRET>"),
             )
         )
-    for i in range(4):  # a pass-phrase on its own .env line still goes whole
+    for _ in range(4):  # a pass-phrase on its own .env line still goes whole
         value = phrase()
         text = f"PASSWORD={value}"
         cases.append(Case("sentences", text, tuple(value.split()), "PASSWORD=<SECRET>"))
