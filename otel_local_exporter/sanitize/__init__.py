@@ -72,8 +72,9 @@ Design choices, and why:
   ``dist-packages``, ``node_modules``): ``<PATH>/site-packages/git/cmd.py`` says which library
   failed and nothing about who ran it. So does the project's own source below its package
   (``<PATH>/installer/runner.py``: a ``.py`` file under ``installer/``,
-  ``otel_local_exporter/`` or ``telemetry_cli/``), so a traceback stays readable. Relative paths (``models/checkpoints/x.safetensors``,
-  ``./venv/lib``) stay; paths written through the home (``~/x``, ``$HOME/x``) do not.
+  ``otel_local_exporter/`` or ``telemetry_cli/``), so a traceback stays readable. Relative
+  paths (``models/checkpoints/x.safetensors``, ``./venv/lib``) stay; paths written through the
+  home (``~/x``, ``$HOME/x``) do not.
 * **System folders stay.** ``/usr``, ``/bin``, ``/lib*``, ``/etc``, ``/proc``, ``/sys``, ``/dev``,
   ``/opt/homebrew``, ``/opt/conda``, ``/nix/store``, ``/System``, ``/Library``, ``/Applications``
   hold no names, unless a ``home``/``Users`` folder appears below them. Every other absolute
