@@ -168,6 +168,31 @@ class TelemetryConfig:
 
     # -- changing --------------------------------------------------------------------------
 
+    def add_terms(self, terms: list[str]) -> list[str]:
+        """Add ``terms`` to :attr:`redact_terms` (case-insensitive duplicates are skipped);
+        return those added. Raises ``ValueError`` (one line for the user) on a bad term."""
+        added: list[str] = []
+        for term in terms:
+            problem = redact_term_problem(term)
+            if problem:
+                raise ValueError(f"{problem}: {term!r}")
+            if _term_index([*self.redact_terms, *added], term) == -1:
+                added.append(term)
+        if len(self.redact_terms) + len(added) > MAX_REDACT_TERMS:
+            raise ValueError(f"at most {MAX_REDACT_TERMS} terms are allowed; remove some first")
+        self.redact_terms = [*self.redact_terms, *added]
+        return added
+
+    def remove_terms(self, terms: list[str]) -> None:
+        """Remove ``terms`` (in any case). Raises ``KeyError`` naming the first one not there."""
+        kept = list(self.redact_terms)
+        for term in terms:
+            index = _term_index(kept, term)
+            if index == -1:
+                raise KeyError(term)
+            del kept[index]
+        self.redact_terms = kept
+
     def enable(self, *, error_reporting: bool = True, usage_analytics: bool = True) -> None:
         """Record consent: switches on, a fresh consent time, a random ``user_id`` if none.
 
@@ -234,6 +259,12 @@ def redact_term_problem(term: Any) -> str | None:
     if not MIN_REDACT_TERM_LENGTH <= len(term) <= MAX_REDACT_TERM_LENGTH:
         return f"a term must have {MIN_REDACT_TERM_LENGTH} to {MAX_REDACT_TERM_LENGTH} characters"
     return None
+
+
+def _term_index(terms: list[str], term: str) -> int:
+    """Where ``term`` is in ``terms``, case-insensitively (the rule ignores case), or -1."""
+    folded = term.casefold()
+    return next((i for i, t in enumerate(terms) if t.casefold() == folded), -1)
 
 
 def _shape(value: Any) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import click
 
 from otel_local_exporter import TelemetryConfig, telemetry_home
-from otel_local_exporter.config import MAX_REDACT_TERMS, redact_term_problem
 
 from ._shared import CONTEXT, echo_json, json_option, plural
 from .enable import save
@@ -34,12 +33,6 @@ def _now(count: int) -> str:
     return f"{plural(count, 'term')} {'is' if count == 1 else 'are'} now"
 
 
-def _find(terms: list[str], term: str) -> int:
-    """The index of ``term`` in ``terms``, case-insensitively (the rule ignores case), or -1."""
-    folded = term.casefold()
-    return next((i for i, t in enumerate(terms) if t.casefold() == folded), -1)
-
-
 @click.group("redact", context_settings=CONTEXT)
 def command() -> None:
     """Words of your own that must never be kept: an organisation, a code name, a second user
@@ -53,21 +46,13 @@ def command() -> None:
 def add(terms: tuple[str, ...]) -> None:
     """Add TERMS (quote a term that has blanks: "Acme Corp")."""
     config = _load()
-    added: list[str] = []
-    for term in terms:
-        problem = redact_term_problem(term)
-        if problem:
-            raise click.ClickException(f"{problem}: {term!r}")
-        if _find(config.redact_terms, term) == -1 and _find(added, term) == -1:
-            added.append(term)
-    if len(config.redact_terms) + len(added) > MAX_REDACT_TERMS:
-        raise click.ClickException(
-            f"at most {MAX_REDACT_TERMS} terms are allowed; remove some first (redact remove)"
-        )
+    try:
+        added = config.add_terms(list(terms))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if not added:
         click.echo("Nothing changed: every term is already on the list.")
         return
-    config.redact_terms = [*config.redact_terms, *added]
     save(config)
     click.echo(
         f"Added {plural(len(added), 'term')}; {_now(len(config.redact_terms))} replaced by "
@@ -95,17 +80,14 @@ def list_terms(as_json: bool) -> None:
 def remove(terms: tuple[str, ...]) -> None:
     """Remove TERMS (in any case)."""
     config = _load()
-    kept = list(config.redact_terms)
-    for term in terms:
-        index = _find(kept, term)
-        if index == -1:
-            raise click.ClickException(
-                f"{term!r} is not on the list; see dinoair-telemetry redact list"
-            )
-        del kept[index]
-    config.redact_terms = kept
+    try:
+        config.remove_terms(list(terms))
+    except KeyError as exc:
+        raise click.ClickException(
+            f"{exc.args[0]!r} is not on the list; see dinoair-telemetry redact list"
+        ) from None
     save(config)
     click.echo(
-        f"Removed {plural(len(terms), 'term')}; {plural(len(kept), 'term')} left. "
-        f"Saved to {config.path}."
+        f"Removed {plural(len(terms), 'term')}; {plural(len(config.redact_terms), 'term')} "
+        f"left. Saved to {config.path}."
     )
