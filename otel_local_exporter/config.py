@@ -30,6 +30,9 @@ KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED
 
 _BOOL_FIELDS = ("error_reporting_enabled", "usage_analytics_enabled")
 _TEXT_FIELDS = ("user_id", "install_id", "consent_timestamp", "opt_out_timestamp")
+MAX_REDACT_TERMS = 100
+MAX_REDACT_TERM_LENGTH = 200
+MIN_REDACT_TERM_LENGTH = 2
 
 
 def kill_switch(environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
@@ -62,6 +65,8 @@ class TelemetryConfig:
     install_id: str | None = None
     consent_timestamp: str | None = None
     opt_out_timestamp: str | None = None
+    redact_terms: list[str] = field(default_factory=list)
+    """The user's own words to scrub everywhere (an organisation, a code name); never exported."""
     exists: bool = False
     problem: str | None = field(default=None, compare=False)
 
@@ -119,7 +124,12 @@ class TelemetryConfig:
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 return f"{name} must be a string or null, not {_json_kind(value)}"
+        terms = data.get("redact_terms", [])
+        problem = redact_terms_problem(terms)
+        if problem:
+            return problem
         self.telemetry_enabled = enabled
+        self.redact_terms = list(terms)
         for name in _BOOL_FIELDS:
             setattr(self, name, data.get(name, True))
         for name in _TEXT_FIELDS:
@@ -138,7 +148,14 @@ class TelemetryConfig:
         return "enabled" if self.telemetry_enabled else "disabled"
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented fields, exactly as they are saved."""
+        """The documented fields, exactly as saved (``redact_terms`` once there are any)."""
+        saved = self.export_view()
+        if self.redact_terms:
+            saved["redact_terms"] = list(self.redact_terms)
+        return saved
+
+    def export_view(self) -> dict[str, Any]:
+        """The fields an export may carry: all but ``redact_terms``, which name what to hide."""
         return {
             "telemetry_enabled": self.telemetry_enabled,
             "error_reporting_enabled": self.error_reporting_enabled,
@@ -150,6 +167,31 @@ class TelemetryConfig:
         }
 
     # -- changing --------------------------------------------------------------------------
+
+    def add_terms(self, terms: list[str]) -> list[str]:
+        """Add ``terms`` to :attr:`redact_terms` (case-insensitive duplicates are skipped);
+        return those added. Raises ``ValueError`` (one line for the user) on a bad term."""
+        added: list[str] = []
+        for term in terms:
+            problem = redact_term_problem(term)
+            if problem:
+                raise ValueError(f"{problem}: {term!r}")
+            if _term_index([*self.redact_terms, *added], term) == -1:
+                added.append(term)
+        if len(self.redact_terms) + len(added) > MAX_REDACT_TERMS:
+            raise ValueError(f"at most {MAX_REDACT_TERMS} terms are allowed; remove some first")
+        self.redact_terms = [*self.redact_terms, *added]
+        return added
+
+    def remove_terms(self, terms: list[str]) -> None:
+        """Remove ``terms`` (in any case). Raises ``KeyError`` naming the first one not there."""
+        kept = list(self.redact_terms)
+        for term in terms:
+            index = _term_index(kept, term)
+            if index == -1:
+                raise KeyError(term)
+            del kept[index]
+        self.redact_terms = kept
 
     def enable(self, *, error_reporting: bool = True, usage_analytics: bool = True) -> None:
         """Record consent: switches on, a fresh consent time, a random ``user_id`` if none.
@@ -189,6 +231,45 @@ class TelemetryConfig:
         atomic_write(self.path, payload.encode("utf-8"))
         self.exists = True
         return kept
+
+
+def redact_terms_problem(terms: Any) -> str | None:
+    """Why ``terms`` cannot be the ``redact_terms`` field, or ``None`` when it can.
+
+    A list of distinct strings of 2 to 200 characters that are not blank, at most 100 of them:
+    a one-letter term would shred every word that holds the letter.
+    """
+    if not isinstance(terms, list):
+        return f"redact_terms must be a list of strings, not {_shape(terms)}"
+    if len(terms) > MAX_REDACT_TERMS:
+        return f"redact_terms holds {len(terms)} terms; at most {MAX_REDACT_TERMS} are allowed"
+    for term in terms:
+        problem = redact_term_problem(term)
+        if problem:
+            return f"redact_terms: {problem}"
+    return None
+
+
+def redact_term_problem(term: Any) -> str | None:
+    """Why ``term`` cannot be one of the ``redact_terms``, or ``None`` when it can."""
+    if not isinstance(term, str):
+        return f"a term must be a string, not {_shape(term)}"
+    if term != term.strip() or "\n" in term:
+        return "a term must not start or end with blanks, nor hold a line break"
+    if not MIN_REDACT_TERM_LENGTH <= len(term) <= MAX_REDACT_TERM_LENGTH:
+        return f"a term must have {MIN_REDACT_TERM_LENGTH} to {MAX_REDACT_TERM_LENGTH} characters"
+    return None
+
+
+def _term_index(terms: list[str], term: str) -> int:
+    """Where ``term`` is in ``terms``, case-insensitively (the rule ignores case), or -1."""
+    folded = term.casefold()
+    return next((i for i, t in enumerate(terms) if t.casefold() == folded), -1)
+
+
+def _shape(value: Any) -> str:
+    """``_json_kind`` without the text of a string: a problem message must not repeat a term."""
+    return "a string" if isinstance(value, str) else _json_kind(value)
 
 
 def _json_kind(value: Any) -> str:

@@ -38,6 +38,8 @@ COMMANDS: dict[str, Entry] = {
         "report_issue", "Draft a bug report from a failed install (sends nothing)."
     ),
     "clear-data": Entry("clear_data", "Delete the collected data (keeps your choice)."),
+    "redact": Entry("redact", "Words of your own to scrub everywhere: add, list, remove."),
+    "selftest": Entry("selftest", "Show that planted secrets, paths and your terms never survive."),
 }
 
 _GROUP_HELP = f"""Manage DinoAir's local telemetry: see what was recorded, export it, clear it,

@@ -49,3 +49,16 @@ def test_the_whole_corpus_as_one_text_gives_the_same_result() -> None:
     joined = "\n".join(texts * 3)
     assert len(joined) > 20_000
     assert _sanitizer().text(joined) == "\n".join(_sanitizer().text(t) for t in texts * 3)
+
+
+SENTENCES = [case for case in CASES if case.expected is not None]
+
+
+def test_there_are_at_least_40_sentences_with_a_secret_inside() -> None:
+    assert len({case.text for case in SENTENCES}) >= 40
+
+
+@pytest.mark.parametrize("case", SENTENCES, ids=[f"sentence-{i}" for i in range(len(SENTENCES))])
+def test_the_secret_goes_and_every_other_word_stays(case: Case) -> None:
+    """``HF_TOKEN=hf_... was rejected by the hub (401)``: the error message is the bug report."""
+    assert _sanitizer().text(case.text) == case.expected

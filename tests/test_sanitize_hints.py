@@ -27,8 +27,19 @@ from otel_local_exporter.sanitize.rule import LINE_MODE_MIN
 from otel_local_exporter.sanitize.secret_names import words
 
 IDENTITIES = (
-    {"user": "alice", "home": "/home/alice", "host": "alice-laptop", "extra_secrets": ["s3cr3t"]},
-    {"user": "Jane Doe", "home": "C:\\Users\\Jane Doe", "host": "JANE-PC.corp.example"},
+    {
+        "user": "alice",
+        "home": "/home/alice",
+        "host": "alice-laptop",
+        "extra_secrets": ["s3cr3t"],
+        "terms": ["Acme Corp", "falcon"],
+    },
+    {
+        "user": "Jane Doe",
+        "home": "C:\\Users\\Jane Doe",
+        "host": "JANE-PC.corp.example",
+        "terms": [],
+    },
 )
 CHAINS = [default_rules(**identity) for identity in IDENTITIES]
 RULES = {rule.name + str(i): rule for i, chain in enumerate(CHAINS) for rule in chain}

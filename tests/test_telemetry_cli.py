@@ -211,6 +211,8 @@ COMMANDS = [
     "clear-data",
     "export",
     "report-issue",
+    "redact",
+    "selftest",
 ]
 
 

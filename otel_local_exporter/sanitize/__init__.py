@@ -19,14 +19,15 @@ Where things live (a new rule goes into the module of its subject, and into
 * ``secrets.py``   PEM private keys, ``Authorization``/``Cookie`` headers, ``Bearer``/``Basic``
 * ``assignments.py``  the grammar of a secret-named key and its value (operators, calls,
                    commands, flags, XML, sibling fields, where a value ends), credential flags
-* ``blocks.py``   a YAML block scalar (``password: |``) under a secret-named key
+* ``blocks.py``   a YAML block scalar (``password: |``) under a secret-named key, an XML
+                   value on its own lines, a Kubernetes ``Secret``'s values
 * ``values.py``   what a value is: code to keep (``get_token()``), or where a ``.env`` value ends
 * ``secret_names.py``  which names name a secret: the vocabulary and keep-words, as data
 * ``tokens.py``    the vendor token catalogue, one line per prefix with its length and alphabet
 * ``web.py``       URLs, scp remotes, e-mail addresses, IPv4/IPv6/MAC
 * ``paths.py``     homes and absolute paths in every slash style
 * ``identity.py``  the login name and the host name as words
-* ``detect.py``    detection of the current user, home and host
+* ``detect.py``    detection of the current user, home and host, and the user's own terms
 * ``chain.py``     :func:`default_rules`: the default chain and why it has this order
 
 The default chain, in order; secrets go first so that nothing later can split or hide them:
@@ -36,6 +37,8 @@ The default chain, in order; secrets go first so that nothing later can split or
 3. ``secret_sibling`` ``{"name": "API_KEY", "value": v}``, ``- name: X_TOKEN`` then
                       ``value: v`` on the next line, in either order       -> ``value: <SECRET>``
    ``secret_block``   ``password: |`` and the deeper-indented lines after it -> ``<SECRET>``
+   ``secret_xml_block``  ``<apiToken>`` with the value on the lines below    -> ``<SECRET>``
+   ``secret_kubernetes`` the values under ``data:`` of a ``kind: Secret``   -> ``<SECRET>``
 4. ``secret_flag``    ``curl -u user:pass``, ``mysql -pS3cr3t``, ``-p 'x y'`` -> ``-u <SECRET>``
 5. ``auth_header``    ``Authorization:``, ``Proxy-Authorization:``, ``Cookie:``, ``Set-Cookie:``
                       (the rest of the line)                               -> ``Cookie: <SECRET>``
@@ -57,6 +60,7 @@ The default chain, in order; secrets go first so that nothing later can split or
 14. ``backslash_path``  UNC ``\\\\server\\share``, drive-less ``\\Users\\<n>``  -> ``<PATH>``
 15. ``home_relative_path``  ``~/x``, ``~bob/x``, ``$HOME/x``, ``%USERPROFILE%\\x``,
                       ``{Path.home()}/x``                                  -> ``<PATH>``
+    ``redact_terms``  the user's own words (config ``redact_terms``)     -> ``<REDACTED>``
 16. ``host``          the host name, full and short form, as a word         -> ``<HOST>``
 17. ``user``          the login name, as a word, any case                   -> ``<USER>``
 18. ``ipv6``          IPv6 (compressed, zone ids, v4-mapped) and MAC        -> ``<IP>``
@@ -66,8 +70,11 @@ Design choices, and why:
 
 * **Package tails stay.** A path keeps what follows a package root (``site-packages``,
   ``dist-packages``, ``node_modules``): ``<PATH>/site-packages/git/cmd.py`` says which library
-  failed and nothing about who ran it. Relative paths (``models/checkpoints/x.safetensors``,
-  ``./venv/lib``) stay; paths written through the home (``~/x``, ``$HOME/x``) do not.
+  failed and nothing about who ran it. So does the project's own source below its package
+  (``<PATH>/installer/runner.py``: a ``.py`` file under ``installer/``,
+  ``otel_local_exporter/`` or ``telemetry_cli/``), so a traceback stays readable. Relative
+  paths (``models/checkpoints/x.safetensors``, ``./venv/lib``) stay; paths written through the
+  home (``~/x``, ``$HOME/x``) do not.
 * **System folders stay.** ``/usr``, ``/bin``, ``/lib*``, ``/etc``, ``/proc``, ``/sys``, ``/dev``,
   ``/opt/homebrew``, ``/opt/conda``, ``/nix/store``, ``/System``, ``/Library``, ``/Applications``
   hold no names, unless a ``home``/``Users`` folder appears below them. Every other absolute

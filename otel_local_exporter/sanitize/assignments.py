@@ -44,7 +44,8 @@ import string as _string
 
 from .rule import PLACEHOLDER_NAMES, LowerCasePattern, Rule, by_first_character
 from .secret_names import is_secret_key
-from .values import is_code, runs_a_command
+from .tokens import TOKEN_PATTERN
+from .values import is_code, runs_a_command, token_then_prose
 
 STEMS = (
     "token",
@@ -61,6 +62,8 @@ STEMS = (
     "jwt",
     "session",
     "key",
+    "contribsys",
+    "contrase",
 )
 """Every secret name holds one of these (lower case): the rule's needles, tested to be true."""
 
@@ -70,7 +73,7 @@ FLAG_ONLY_NAMES = frozenset({"key"})
 KEEP_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "[]", "{}", "()"})
 TYPE_NAMES = frozenset({"str", "string", "bytes", "int", "bool", "secretstr", "any", "object"})
 
-_IDENT = frozenset(_string.ascii_letters + _string.digits + "_.-")
+_IDENT = frozenset(_string.ascii_letters + _string.digits + "_.-ñÑ")  # contraseña
 _STEM = re.compile("|".join(STEMS))
 _ASCII_LOWER = str.maketrans(_string.ascii_uppercase, _string.ascii_lowercase)
 _PLACEHOLDER_AT = re.compile(r"\\*[\"'`]?<(?:" + PLACEHOLDER_NAMES + ")>")
@@ -82,7 +85,7 @@ _TYPE = r"[&*]?[A-Za-z_][\w.]*(?:\[[^\]\n]{0,40}\]|<[^>\n]{0,40}>)?\??"
 _OPERATOR = re.compile(
     r"(?:[ \t]*:[ \t]*" + _TYPE + r"[ \t]*(?==(?![=>~]))|[ \t]+" + _TYPE + r"[ \t]*(?==(?![=>~])))?"
     r"(?P<sp>[ \t]*)"
-    r"(?P<op>::=|:=|=>|===|!==|==|!=|\?\?=|\|\|=|[?+.|&]=|<-|=(?!~)|:(?![:/\\]))"
+    r"(?P<op>[:?+!]{2,4}=(?!=)|:=|=>|===|!==|==|!=|\?\?=|\|\|=|[?+.|&]=|<-|=(?!~)|:(?![:/\\]))"
 )
 _CONDITION_BEFORE = re.compile(r"(?<![\w.])(?:if|elif|while|not|and|or|lambda|else)[ \t]+\Z")
 _CALL_COMMA = re.compile(r"[ \t]*,[ \t]*")
@@ -177,7 +180,25 @@ def _shell_word_end(s: str, i: int, stop: int) -> int:
     return min(i, stop)
 
 
-def _holds_nothing(value: str, name: str, op: str, *, quoted: bool = True) -> bool:
+def _sets(op: str) -> bool:
+    """Does ``op`` set a variable (``=``; Make's ``:=``, ``::=``, ``:::=``, ``?=``, ``+=``)?"""
+    return op == "=" or (
+        len(op) >= 2 and op[-1] == "=" and not op.strip(":?+!=") and "==" not in op
+    )
+
+
+def _value_end(s: str, p: int, stop: int) -> int:
+    """Where a whole-line value that starts at ``p`` ends: the line's end, blanks trimmed, or
+    the end of its first word when that word is one token and prose follows it
+    (``HF_TOKEN=hf_... was rejected by the hub (401)``: :func:`.values.token_then_prose`)."""
+    end = stop
+    while end > p and s[end - 1] in " \t":
+        end -= 1
+    token = token_then_prose(s[p:end])
+    return end if token is None else p + token
+
+
+def holds_nothing(value: str, name: str, op: str, *, quoted: bool = True) -> bool:
     """Values that reveal nothing: left in place and not counted.
 
     An unquoted value may also be code that says where a secret comes from (``get_token()``);
@@ -246,6 +267,9 @@ class AssignmentPattern:
             return None
         if a and s[a - 1] == "<" and s.startswith(">", b) and core in _PLACEHOLDER_WORDS:
             return None  # a placeholder already written: <SECRET>
+        token = TOKEN_PATTERN.match(s, a)
+        if token is not None and token.end() > b:  # pscale_pw_x=y: a token, not a name
+            return a, token.end()
         flag = dashes == 2
         if not (is_secret_key(core) or (flag and core.lower() in FLAG_ONLY_NAMES)):
             return None
@@ -271,6 +295,10 @@ class AssignmentPattern:
         op = ""
         m = _OPERATOR.match(s, p, stop)
         if m is not None:
+            typed = s[p : m.start("sp")]
+            type_at = p + len(typed) - len(typed.lstrip(" \t:"))
+            if typed and TOKEN_PATTERN.match(s, type_at) is not None:
+                return None  # "token pscale_pw_x=y": a token, not a typed declaration
             op, p = m.group("op"), m.end()
             if op == ":" and _CONDITION_BEFORE.search(s, max(0, a - dashes - 12), a - dashes):
                 return None  # if not token: ... is code, not a YAML pair
@@ -299,29 +327,24 @@ class AssignmentPattern:
             if op == "," and _NAME.fullmatch(s, start, end) and is_secret_key(s[start:end]):
                 return None  # set('auth', 'password', v): the next name takes the value
             return self._checked(s, start, end, core, op)
-        spaced = m is not None and op == "=" and bool(m.group("sp")) and s[p - 1] in " \t"
+        spaced = m is not None and _sets(op) and bool(m.group("sp")) and s[p - 1] in " \t"
         if not flag and (op == ":" or spaced) and _starts_line(s, a - dashes - len(quote)):
             if s[p] in "|>":  # a YAML block: the value is on the next lines
                 return None
-            end = stop
-            while end > p and s[end - 1] in " \t":
-                end -= 1
-            return self._checked(s, p, end, core, op, quoted=False)
+            return self._checked(s, p, _value_end(s, p, stop), core, op, quoted=False)
         scheme = _SCHEME_AT.match(s, p, stop)  # TOKEN=Bearer abc: the credential is the next word
         word_start = scheme.end() if scheme is not None else p
         end = _shell_word_end(s, word_start, stop)
-        whole_line = op == "=" and not flag and not quote and _starts_line(s, a - dashes)
+        whole_line = _sets(op) and not flag and not quote and _starts_line(s, a - dashes)
         if whole_line and end < stop and not runs_a_command(s[end:stop]):
-            end = stop  # a whole line NAME=value with no command after it: a .env line
-            while end > p and s[end - 1] in " \t":
-                end -= 1
+            end = _value_end(s, p, stop)  # a whole line NAME=value with no command after it
         return self._checked(s, p, end, core, op, quoted=False)
 
     @staticmethod
     def _checked(
         s: str, start: int, end: int, name: str, op: str, *, quoted: bool = True
     ) -> tuple[int, int] | None:
-        if end <= start or _holds_nothing(s[start:end], name, op, quoted=quoted):
+        if end <= start or holds_nothing(s[start:end], name, op, quoted=quoted):
             return None
         return start, end
 
@@ -431,7 +454,7 @@ class SiblingPattern:
                     end -= 1
             else:
                 end = _shell_word_end(s, p, stop)
-        if end <= start or _holds_nothing(s[start:end], "", op.group("op"), quoted=q is not None):
+        if end <= start or holds_nothing(s[start:end], "", op.group("op"), quoted=q is not None):
             return None
         column = field_start + 1 - line_start if line_start >= 0 else -1
         if column > 0 and s[field_start] in "\"'":

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from .rule import Rule
+from .assignments import holds_nothing
+from .rule import PLACEHOLDER_NAMES, Rule
 from .secret_names import is_secret_key
 
 _HEADER = re.compile(
@@ -96,3 +97,163 @@ SECRET_BLOCK = Rule(
     ),
 )
 """A YAML block scalar (``key: |`` / ``key: >-``) under a secret-named key: the whole block."""
+
+
+class XmlBlockPattern:
+    """``subn`` for ``<apiToken>`` on one line, the value on the next ones, then ``</apiToken>``.
+
+    The one-line form is :mod:`.assignments`' job; this one spans lines, so it runs on the whole
+    text. The value may not hold a ``<`` and is read at most 4096 characters far (linear cost);
+    the blanks around it stay, so the element keeps its layout: ``<apiToken>\\n  <SECRET>\\n``.
+    """
+
+    _element = re.compile(
+        r"<(?P<name>[A-Za-z_][\w.:-]{0,80})(?:[ \t][^<>\n]{0,200})?>"
+        r"(?P<value>[ \t]*\r?\n[^<]{1,4096})</(?P=name)[ \t]*>"
+    )
+
+    def subn(self, repl: str, string: str) -> tuple[str, int]:
+        out: list[str] = []
+        pos = count = 0
+        for m in self._element.finditer(string):
+            if not is_secret_key(m.group("name").rsplit(":", 1)[-1]):
+                continue
+            value = m.group("value")
+            inner = value.strip()
+            if not inner or holds_nothing(inner, m.group("name"), "=") or "<" in inner:
+                continue
+            start = m.start("value") + len(value) - len(value.lstrip())
+            out.append(string[pos:start])
+            out.append(repl)
+            pos, count = start + len(inner), count + 1
+        if not count:
+            return string, 0
+        out.append(string[pos:])
+        return "".join(out), count
+
+
+SECRET_XML_BLOCK = Rule(
+    "secret_xml_block",
+    "secret",
+    XmlBlockPattern(),
+    "<SECRET>",
+    needles=("</",),
+    line_local=False,  # the value is on the lines between the tags
+    whole_text=True,
+    chars=frozenset("<"),
+    examples=(
+        "<apiToken>\n    9f2cab31d4e5\n</apiToken>\n<name>\n  keep me\n</name>",
+        '<settings>\n  <ns:password type="x">\n\tcorrect horse\n  </ns:password>\n</settings>',
+    ),
+)
+"""An XML/HTML element named like a secret whose value stands on its own lines."""
+
+
+_SECRET_KIND = re.compile(r"(?m)^[ \t]*[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?Secret[\"']?[ \t]*\r?$")
+_DATA_HEADER = re.compile(r"(?m)^(?P<indent>[ \t]*)(?:data|stringData)[ \t]*:[ \t]*\r?$")
+_PLACEHOLDER = re.compile(r"[\"']?<(?:" + PLACEHOLDER_NAMES + r")>")
+_DOCUMENT_SPAN = 8192  # how far a manifest's "kind: Secret" is looked for around "data:"
+
+
+class KubernetesSecretPattern:
+    """``subn`` for the values under ``data:`` / ``stringData:`` of a Kubernetes ``Secret``.
+
+    The names of a Secret's entries are the user's own (``username``, ``.dockerconfigjson``,
+    ``tls.crt``), so every value goes, whatever its key is called, as long as the same YAML
+    document (between ``---`` lines, within 8 KiB) says ``kind: Secret``; a ``ConfigMap``'s
+    ``data:`` stays. Each value is replaced on its own (the keys stay); a block scalar
+    (``key: |``) loses its deeper lines.
+    """
+
+    _anchor = re.compile(r"ata[ \t]*:")
+    _entry = re.compile(r"(?P<key>[^\s:#][^:\n]{0,200}?:)(?:[ \t]+(?P<value>[^\n]*?))?[ \t]*\r?$")
+
+    def subn(self, repl: str, string: str) -> tuple[str, int]:
+        spans: list[tuple[int, int]] = []
+        floor = 0
+        hit = self._anchor.search(string)
+        while hit is not None:
+            line_start = string.rfind("\n", floor, hit.start()) + 1 or floor
+            header = _DATA_HEADER.match(string, line_start)
+            if header is not None and self._in_a_secret(string, line_start):
+                floor = self._values(string, header, spans)
+                hit = self._anchor.search(string, floor)
+            else:
+                hit = self._anchor.search(string, hit.end())
+        if not spans:
+            return string, 0
+        out: list[str] = []
+        pos = 0
+        for start, end in spans:
+            out.append(string[pos:start])
+            out.append(repl)
+            pos = end
+        out.append(string[pos:])
+        return "".join(out), len(spans)
+
+    @staticmethod
+    def _in_a_secret(s: str, i: int) -> bool:
+        head = max(0, i - _DOCUMENT_SPAN)
+        begin = s.rfind("\n---", head, i)
+        begin = head if begin == -1 else begin + 4
+        end = s.find("\n---", i, i + _DOCUMENT_SPAN)
+        end = min(len(s), i + _DOCUMENT_SPAN) if end == -1 else end
+        return _SECRET_KIND.search(s, begin, end) is not None
+
+    def _values(self, s: str, header: re.Match[str], spans: list[tuple[int, int]]) -> int:
+        """Add the spans of the values below ``header``; return where the entries end."""
+        depth = len(header.group("indent").expandtabs())
+        size = len(s)
+        p = header.end() + 1
+        child = -1
+        while p < size:
+            nl = s.find("\n", p)
+            nl = size if nl == -1 else nl
+            line = s[p:nl]
+            text = line.lstrip(" \t")
+            if text.strip() and not text.startswith("#"):
+                indent = len(line[: len(line) - len(text)].expandtabs())
+                if indent <= depth:
+                    return p
+                child = indent if child == -1 else child
+                start = p + len(line) - len(text)
+                end = nl - 1 if line.endswith("\r") else nl
+                while end > start and s[end - 1] in " \t":
+                    end -= 1
+                if s.startswith("<", start) and _PLACEHOLDER.match(s, start, end):
+                    pass  # already written by an earlier rule
+                elif indent > child:  # a line of a block scalar
+                    spans.append((start, end))
+                else:
+                    entry = self._entry.match(s, start, nl)
+                    value = entry.group("value") if entry is not None else None
+                    if (
+                        value
+                        and value[0] not in "|>"
+                        and not _PLACEHOLDER.search(value)
+                        and not holds_nothing(value, "", ":")
+                    ):
+                        v_start = entry.start("value") if entry is not None else start
+                        if value[0] in "\"'" and len(value) > 1 and value[-1] == value[0]:
+                            v_start, end = v_start + 1, v_start + len(value) - 1
+                        if end > v_start:
+                            spans.append((v_start, end))
+            p = nl + 1
+        return size
+
+
+SECRET_KUBERNETES = Rule(
+    "secret_kubernetes",
+    "secret",
+    KubernetesSecretPattern(),
+    "<SECRET>",
+    triggers=(re.compile(r"ata[ \t]*:"),),
+    line_local=False,  # "kind: Secret" and the values are on different lines
+    whole_text=True,
+    chars=frozenset(":"),
+    examples=(
+        "apiVersion: v1\nkind: Secret\ndata:\n  username: YWRtaW4=\n  tls.key: |\n    LS0t\n",
+        "kind: ConfigMap\ndata:\n  port: '8188'\n---\nkind: Secret\nstringData:\n  x: 'a b'\n",
+    ),
+)
+"""Every value under ``data:``/``stringData:`` in a Kubernetes ``Secret`` manifest."""

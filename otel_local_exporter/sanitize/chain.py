@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .assignments import SECRET_ASSIGNMENT, SECRET_FLAG, SECRET_SIBLING
-from .blocks import SECRET_BLOCK
-from .detect import detect_homes, detect_hosts, detect_users
+from .blocks import SECRET_BLOCK, SECRET_KUBERNETES, SECRET_XML_BLOCK
+from .detect import detect_homes, detect_hosts, detect_terms, detect_users
 from .identity import host_forms, name_rule
 from .paths import (
     BACKSLASH_PATH,
@@ -33,20 +33,25 @@ def default_rules(
     home: str | None = None,
     host: str | None = None,
     extra_secrets: Iterable[str] = (),
+    terms: Iterable[str] | None = None,
 ) -> list[Rule]:
     """The chain :class:`Sanitizer` runs by default, for this user, home and host.
 
-    ``None`` means *detect* the current one (:mod:`.detect`). The result is a plain list: add,
+    ``None`` means *detect* the current one (:mod:`.detect`); for ``terms``, the user's
+    ``redact_terms`` from the config file. The result is a plain list: add,
     drop or reorder rules and pass it as ``Sanitizer(rules=...)``.
     """
     users = detect_users() if user is None else [user]
     homes = detect_homes() if home is None else [str(home)]
     hosts = detect_hosts() if host is None else [host]
+    own_terms = detect_terms() if terms is None else list(terms)
     chain = (
         literal_rule(extra_secrets),
         PRIVATE_KEY,
         SECRET_SIBLING,
         SECRET_BLOCK,
+        SECRET_XML_BLOCK,
+        SECRET_KUBERNETES,
         SECRET_FLAG,
         AUTH_HEADER,
         SECRET_ASSIGNMENT,
@@ -61,6 +66,8 @@ def default_rules(
         posix_path_rule(homes),
         BACKSLASH_PATH,
         HOME_RELATIVE_PATH,
+        # the user's own words go before the host and user rules, which could split them
+        name_rule("redact_terms", "term", "<REDACTED>", own_terms),
         name_rule("host", "host", "<HOST>", host_forms(hosts)),
         name_rule("user", "user", "<USER>", users),
         IPV6,

@@ -13,6 +13,8 @@ import platform
 import socket
 from pathlib import Path
 
+from ..config import TelemetryConfig  # one way: the config never imports the sanitizer
+
 _logger = logging.getLogger(__name__)
 
 
@@ -53,3 +55,18 @@ def detect_hosts() -> list[str]:
         except Exception:
             _logger.debug("host name probe failed", exc_info=True)
     return hosts
+
+
+def detect_terms() -> list[str]:
+    """The user's own ``redact_terms`` from the config file of the telemetry home.
+
+    Read at each :class:`Sanitizer` built with the defaults, so a term added by
+    ``dinoair-telemetry redact add`` applies to the next session, crash report, export and
+    report-issue draft alike. An invalid or unreadable config gives no terms (it also turns
+    telemetry off, so nothing is recorded).
+    """
+    try:
+        return list(TelemetryConfig.load().redact_terms)
+    except Exception:
+        _logger.debug("could not read the redact terms", exc_info=True)
+        return []

@@ -20,7 +20,7 @@ from .secret_names import is_secret_key
 
 _logger = logging.getLogger(__name__)
 
-KINDS = ("path", "user", "host", "url", "email", "ip", "secret")
+KINDS = ("path", "user", "host", "url", "email", "ip", "secret", "term")
 """The kinds :attr:`Sanitizer.counts` reports."""
 
 UNSANITIZABLE = "<UNSANITIZABLE>"
@@ -40,11 +40,12 @@ class Sanitizer:
     from ``getpass.getuser()`` and ``$USER``/``$USERNAME``/``$LOGNAME``, the home from
     ``Path.home()`` (and its real path), the host from ``socket.gethostname()`` and
     ``platform.node()`` (full and short form). ``extra_secrets`` are literal values to replace.
-    Those four build the default chain (:func:`default_rules`); ``rules`` passes a chain of
-    your own instead (like structlog's ``processors=[...]``), applied in order. ``counts``
-    tells how many replacements of each kind (:data:`KINDS`) were made so far; the export
-    prints a summary from it. Thread-safe;
-    :meth:`text` and :meth:`value` never raise.
+    ``terms`` are the user's own words to hide (``None``: the ``redact_terms`` of the config
+    file, so every session, crash report, export and draft honours them). Those five build
+    the default chain (:func:`default_rules`); ``rules`` passes a chain of your own instead
+    (like structlog's ``processors=[...]``), applied in order. ``counts`` tells how many
+    replacements of each kind (:data:`KINDS`) were made so far; the export prints a summary
+    from it. Thread-safe; :meth:`text` and :meth:`value` never raise.
     """
 
     def __init__(
@@ -55,11 +56,14 @@ class Sanitizer:
         home: str | None = None,
         host: str | None = None,
         extra_secrets: Iterable[str] = (),
+        terms: Iterable[str] | None = None,
     ) -> None:
         if rules is None:
-            rules = default_rules(user=user, home=home, host=host, extra_secrets=extra_secrets)
-        elif user is not None or home is not None or host is not None or extra_secrets:
-            raise TypeError("pass rules, or user/home/host/extra_secrets for default_rules()")
+            rules = default_rules(
+                user=user, home=home, host=host, extra_secrets=extra_secrets, terms=terms
+            )
+        elif user is not None or home is not None or host is not None or extra_secrets or terms:
+            raise TypeError("pass rules, or user/home/host/extra_secrets/terms for default_rules()")
         chain = tuple(rules)
         for rule in chain:
             if not isinstance(rule, Rule):

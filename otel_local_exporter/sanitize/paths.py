@@ -1,5 +1,7 @@
 """Paths: the user's own home in any spelling, anyone's home, and absolute paths that could name
-someone; package tails (``site-packages/...``) and system folders stay readable."""
+someone; package tails (``site-packages/...``), the project's own source files
+(``<PATH>/installer/steps/models.py``: a traceback a maintainer can read) and system folders
+stay readable."""
 
 from __future__ import annotations
 
@@ -10,7 +12,17 @@ from .rule import AnchoredPattern, Rule
 
 # A whole run of separators (JSON doubles them), bounded: a long run must not cost quadratic time.
 _SEP = r"[/\\]{1,4}(?![/\\])"
-_PKG = r"(?:site-packages|dist-packages|node_modules)"
+# The project's own packages, as the folder of a Python source file (a traceback frame:
+# ".../installer/steps/models.py"): the tail from the package on names code, not a person.
+PROJECT_PACKAGES = ("installer", "otel_local_exporter", "telemetry_cli")
+_OWN_SOURCE = r"(?=(?:[/\\]{1,4}[\w.-]+){1,8}\.py(?![\w.]))"
+_PKG = (
+    r"(?:site-packages|dist-packages|node_modules|(?:"
+    + "|".join(PROJECT_PACKAGES)
+    + ")"
+    + _OWN_SOURCE
+    + ")"
+)
 _POSIX_C = r"[^\s/\\\"'`<>|:;,()\[\]{}*?]"  # one character of a POSIX path part
 _WIN_C = r"[^\s/\\\"'`<>|:*?,;]"  # one character of a Windows path part (parens allowed)
 _USERS = r"(?:[Hh][Oo][Mm][Ee][Ss]?|[Uu][Ss][Ee][Rr][Ss])"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lines with hits
 
 # A placeholder already written must never be rewritten by a later rule (a user called "path").
-PLACEHOLDER_NAMES = "URL|EMAIL|PATH|USER|HOST|IP|SECRET|TRUNCATED|UNSANITIZABLE"
+PLACEHOLDER_NAMES = "URL|EMAIL|PATH|USER|HOST|IP|SECRET|REDACTED|TRUNCATED|UNSANITIZABLE"
 _PLACEHOLDER = f"<(?:{PLACEHOLDER_NAMES})>"
 PLACEHOLDER_LOWER = _PLACEHOLDER.lower()  # for patterns run on lower-cased text
 

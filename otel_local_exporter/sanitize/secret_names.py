@@ -47,12 +47,14 @@ SECRET_WORDS = frozenset(
         "jwt",
         "session",
         "sessionid",
+        "contribsys",  # Sidekiq Enterprise: BUNDLE_GEMS__CONTRIBSYS__COM=user:pass
     }
 )
 """Whole words that make a name secret."""
 
-SECRET_FRAGMENTS = ("secret", "password", "passwd", "passphrase", "credential")
-"""Found anywhere inside a word: ``mysecretstring``, ``dbpassword``, ``pgpassword``."""
+SECRET_FRAGMENTS = ("secret", "password", "passwd", "passphrase", "credential", "contrase")
+"""Found anywhere inside a word: ``mysecretstring``, ``dbpassword``, ``pgpassword``,
+``contraseña`` (detect-secrets' keyword list has the Spanish word)."""
 
 SECRET_SUFFIXES = ("token", "tokens")
 """A word ending so: ``authtoken``, ``hftoken``, ``accesstoken`` (not ``tokenizer``)."""

@@ -108,7 +108,8 @@ CATALOGUE: tuple[Token, ...] = (
     Token.prefixed("Linear", "lin_", r"(?:api|oauth)_[A-Za-z0-9]{40,64}" + _B, **_T),
     Token.prefixed("Databricks", "dapi", r"[a-f0-9]{32}(?:-[0-9])?" + _B),
     Token.prefixed("DigitalOcean", "do", r"[opr]_v1_[a-f0-9]{64}" + _B, **_T),
-    Token.prefixed("PlanetScale", "pscale_", r"(?:tkn|pw|oauth)_" + _U + "{32,64}", **_T),
+    # gitleaks' alphabet: "=" and "." belong to the token (pscale_tkn_5mdn...=_tk4e...)
+    Token.prefixed("PlanetScale", "pscale_", r"(?:tkn|pw|oauth)_[\w=.-]{32,64}"),
     Token.prefixed("Twilio API key", "SK", r"[0-9a-fA-F]{32}" + _B),
     Token.prefixed("Replicate", "r8_", r"[A-Za-z0-9]{37}" + _B, **_T),
     Token.prefixed("Groq", "gsk_", r"[A-Za-z0-9]{48,}", **_T),
@@ -128,22 +129,44 @@ CATALOGUE: tuple[Token, ...] = (
         r"(?![A-Za-z0-9_.-])",
         r"\." + _U + r"{6}\." + _U + "{27}",
     ),
+    # the keys that only their shape gives away (gitleaks' and detect-secrets' rules)
+    Token(
+        "JWT, base64-encoded",  # base64("eyJ") is "ZXlK": a JWT encoded once more
+        _word_start("Z") + r"XlK[A-Za-z0-9+/_-]{40,}={0,2}",
+        "ZXlK",
+    ),
+    Token.prefixed(
+        "New Relic", "NR", r"(?:AK|AA|RA|BR|II|IQ)-[A-Za-z0-9-]{27,32}" + _B, trigger=r"NR[A-Z]{2}-"
+    ),
+    Token.prefixed("New Relic browser", "NRJS-", r"[a-f0-9]{19}" + _B),
+    Token.prefixed("JFrog API key", "AKC", r"[A-Za-z0-9]{60,80}" + _B),
+    Token.prefixed("JFrog reference token", "cmVmdGtu", r"[A-Za-z0-9+/]{40,80}={0,2}"),
+    Token.prefixed("Atlassian API token", "ATATT3", r"[A-Za-z0-9_=-]{150,250}"),
+    Token.prefixed("SonarQube", "sq", r"[pua]_[a-f0-9]{40}" + _B, trigger=r"sq[pua]_"),
 )
 """Every token the rule knows, with its vendor (for the README and the corpus)."""
+
+# "=" inside or after a token (padding, a second part) belongs to it: "...=_tk4e..." goes too
+TOKEN_PATTERN = re.compile(
+    "(?:" + "|".join(t.regex for t in CATALOGUE) + ")(?:=+[A-Za-z0-9_+/-]*)*"
+)
+"""Every token of :data:`CATALOGUE`, with what follows an ``=`` inside it."""
 
 KNOWN_TOKENS = Rule(
     "known_tokens",
     "secret",
-    re.compile("|".join(t.regex for t in CATALOGUE)),
+    TOKEN_PATTERN,
     "<SECRET>",
     triggers=tuple(re.compile(src) for src in by_first_character(t.trigger for t in CATALOGUE)),
     # every token holds one of these (AKIA/SK/dapi tokens have no punctuation)
-    chars=frozenset("_-.:AKp"),
+    chars=frozenset("_-.:AKpZc"),
     examples=(
         "use hf_" + "aB3" * 11 + " and sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc" + " now",
         "FlyV1 fm2_" + "lJPECAAAAAAAAMT" * 3 + ",fm2_" + "x7Yz" * 8,
         "SG." + "a" * 22 + "." + "b" * 43 + " SK" + "0123456789abcdef" * 2 + " dapi" + "f" * 32,
         "123456789:AA" + "Hh5kZ" * 6 + "abc bot; MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe." + "x" * 30,
+        "ZXlK" + "aGJHY2lP" * 6 + "= NRAK-" + "a1b2c3d4e" * 3 + " AKCp8" + "kQ2z" * 17,
+        "cmVmdGtu" + "OjAxOjE3" * 7 + " ATATT3xF" + "fGF0" * 45 + " sqp_" + "0a1b" * 10,
     ),
 )
 """Tokens recognisable by their prefix (:data:`CATALOGUE`), wherever they stand."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 
 from .secret_names import is_secret_key
+from .tokens import TOKEN_PATTERN
 
 LAUNCHERS = frozenset(
     {
@@ -205,3 +206,49 @@ def _argument(v: str, i: int, depth: int) -> int | None:
         return m.end()
     parsed = _expression(v, i, depth)
     return None if parsed is None else parsed[0]
+
+
+_FIRST_WORD = re.compile(r"[^\s\"'`]+")
+_WORD_TAIL = ".,;:!?)]}"
+_PROSE_WORD = re.compile(r"[(\[\"']?(?:[A-Za-z][a-z]*(?:['-][a-z]+)*|[0-9]{1,4})[.,;:!?)\]\"']*")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_.:-]{16,}")
+
+
+def looks_like_a_token(word: str) -> bool:
+    """Is ``word`` one opaque token: a vendor token, or a long run that mixes letters and digits?
+
+    Only a token marks where a value ends before prose; ``correct`` (a pass-phrase's first word)
+    is not one, so ``PASSWORD=correct horse battery staple`` still loses all four words.
+    """
+    if TOKEN_PATTERN.fullmatch(word) is not None:
+        return True
+    if _TOKEN_CHARS.fullmatch(word) is None:
+        return False
+    has_digit = any(c.isdigit() for c in word)
+    has_letter = any(c.isalpha() for c in word)
+    return has_digit and has_letter and len(set(word)) >= 10
+
+
+def token_then_prose(value: str) -> int | None:
+    """The length of ``value``'s first word if it is one token and prose follows it, else None.
+
+    Prose is words of letters (``was rejected by the hub``), numbers such as a status code
+    (``(401)``) and punctuation, with at least one lower-case word of two letters or more: what
+    an error message adds after a token. A second opaque word (``Xk9mP2 q8Z!r``) is not prose,
+    so a value with blanks still goes whole.
+    """
+    first = _FIRST_WORD.match(value)
+    if first is None or first.end() == len(value):
+        return None
+    word = first.group()
+    stripped = word.rstrip(_WORD_TAIL)
+    if not stripped or not looks_like_a_token(stripped):
+        return None
+    rest = value[first.end() :].split()
+    if not rest or not all(_PROSE_WORD.fullmatch(w) for w in rest):
+        return None
+    if not any(
+        len(w.strip("()[].,;:!?\"'")) >= 2 and w.strip("()[].,;:!?\"'").islower() for w in rest
+    ):
+        return None
+    return len(stripped)

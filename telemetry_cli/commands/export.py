@@ -62,7 +62,7 @@ def command(file: str, force: bool, session_prefix: str | None, fmt: str) -> Non
     else:
         config = TelemetryConfig.load(home)
         result = bundle.build_json_bundle(
-            config=None if config.problem else config.to_dict(),
+            config=None if config.problem else config.export_view(),
             config_problem=config.problem,
             sessions=session_files,
             crashes=crash_files,

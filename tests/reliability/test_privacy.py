@@ -10,6 +10,7 @@ The installer runs as a subprocess in an environment full of things that identif
 * secrets in the environment (``HF_TOKEN``, ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
   ``OPENAI_API_KEY``) and in the manifest's URLs (``http://mark:pass@...``, ``?token=...``),
 * ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` naming the host, the user and an e-mail,
+* the installer's own checkout and virtual environment, which every traceback frame names,
 * failing steps whose error messages carry the path, the names, an e-mail address and tokens,
   and a failing custom step whose traceback shows a source line assigning a key
   (``os.environ["CIVITAI_API_KEY"] = "..."``) and whose message carries a failing subprocess's
@@ -56,6 +57,7 @@ from tests.reliability.conftest import (
     write_manifest_file,
 )
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # where installer/ lives
 USER = "mark"
 HOST = socket.gethostname()
 PERSON = "Zoë Ångström home"
@@ -156,6 +158,9 @@ def seeded_values(home: Path) -> dict[str, list[re.Pattern[bytes]]]:
         "URL signature": _literal(SIGNATURE),
         "CIVITAI_API_KEY in a traceback's source line": _literal(CIVITAI_KEY),
         "curl -u password in a subprocess's output": _literal(CURL_PASSWORD),
+        # where the installer's own code and environment live (a traceback shows both)
+        "venv location": _literal(sys.prefix),
+        "checkout location": _literal(str(CHECKOUT)),
     }
     for name, secret in (
         ("HF_TOKEN", HF_TOKEN),
@@ -530,6 +535,8 @@ def test_the_scanner_finds_every_seeded_value(trial, seeded: Seeded) -> None:
         "URL signature": SIGNATURE,
         "CIVITAI_API_KEY in a traceback's source line": f'os.environ["X"] = "{CIVITAI_KEY}"',
         "curl -u password in a subprocess's output": f"curl -u {USER}:{CURL_PASSWORD} x",
+        "venv location": f'File "{sys.prefix}/lib/x.py"',
+        "checkout location": json.dumps(f"{CHECKOUT}/installer/runner.py"),
     }
     with trial.attempt(
         "privacy: the scanner catches every seeded value (positive control)",
@@ -621,3 +628,44 @@ def test_report_issue_is_clean_for_every_error_category(trial, seeded: Seeded) -
         else:
             assert len(hints) == 1, result.stderr
             assert "dinoair-telemetry report-issue" in hints[0], result.stderr
+
+
+def test_a_failing_installs_traceback_keeps_the_installers_own_frames(
+    trial, seeded: Seeded
+) -> None:
+    """Issue 22: a maintainer reads ``installer/runner.py``, nobody reads whose folder it was."""
+    with trial.attempt(
+        "privacy: tracebacks keep package-relative frames",
+        how="the stack traces of the unexpected failures in the sessions and crash reports",
+    ):
+        stacks = [
+            e.get("attributes", {}).get("exception.stacktrace", "")
+            for d in _sessions(seeded)
+            for span in d.get("spans", [])
+            for e in span.get("events", [])
+        ]
+        for path in (seeded.telemetry_home / "crashes").glob("crash_*.json"):
+            stacks.append(json.dumps(json.loads(path.read_bytes())))
+        text = "\n".join(s for s in stacks if s)
+        assert re.search(r'File \\?"<PATH>/installer/runner\.py\\?", line [0-9]+', text), text[
+            :2000
+        ]
+        assert not re.search(r'File \\?"/', text), "a frame kept an absolute path"
+
+
+def test_selftest_passes_in_the_seeded_environment(trial, seeded: Seeded) -> None:
+    """``dinoair-telemetry selftest`` as the person runs it: their name, home, host and env."""
+    with trial.attempt(
+        "privacy: dinoair-telemetry selftest",
+        how="the command in the seeded environment (login name, home, host, tokens in env)",
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "telemetry_cli", "selftest"],
+            env=seeded.env,
+            cwd=seeded.home,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Self-test passed: none of" in result.stdout
