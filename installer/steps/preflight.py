@@ -127,7 +127,8 @@ def system_attributes(hardware: Hardware, plan: TorchPlan | None) -> dict[str, A
 
 def describe(ctx: InstallContext) -> str:
     return (
-        f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, git and pip, that the target "
+        f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, "
+        f"{'git and pip' if ctx.options.installer == 'pip' else 'git'}, that the target "
         f"folder is writable and has {_gib(required_bytes(ctx))} GiB free; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
