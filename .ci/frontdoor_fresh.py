@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
         alias.parent.mkdir(parents=True, exist_ok=True)
         if not alias.is_symlink():
             alias.symlink_to("/")
-        prefix = ["chroot", str(root)]
+        prefix = [shutil.which("chroot") or "/usr/sbin/chroot", str(root)]
     shutil.rmtree(work, ignore_errors=True)
     checkout = work / "checkout"
     checkout.mkdir(parents=True)
@@ -91,6 +91,9 @@ def main(argv: list[str]) -> int:
     run(str(checkout / "telemetry_cli.py"), "status")
 
     fixture = build_fixture(work / "fixture")
+    # The bundled web GUI and workflows from the copied checkout: the chroot sees only ROOT.
+    fixture.webgui_dir = checkout / "installer" / "data" / "webgui"
+    fixture.workflows_dir = checkout / "installer" / "data" / "workflows"
     target = work / "DinoAir"
     config = TelemetryConfig.load(home)
     config.enable()

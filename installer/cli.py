@@ -20,9 +20,9 @@ from otel_local_exporter import (
     TelemetryConfig,
     configure_tracing,
     resolve_consent,
+    schema,
     telemetry_home,
 )
-from otel_local_exporter.schema import SYSTEM_INSTALLER_ENV, SYSTEM_INSTALLER_ENV_SECONDS
 
 from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, quote, summary_counts
@@ -422,7 +422,7 @@ def frontdoor_attributes(value: str) -> dict[str, Any]:
         took = round(float(seconds), 3)
     except ValueError:
         took = 0.0
-    return {SYSTEM_INSTALLER_ENV: how, SYSTEM_INSTALLER_ENV_SECONDS: took}
+    return {schema.SYSTEM_INSTALLER_ENV: how, schema.SYSTEM_INSTALLER_ENV_SECONDS: took}
 
 
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:

@@ -135,7 +135,8 @@ def find_tools(ctx: InstallContext) -> dict[str, str | None]:
 
 def describe(ctx: InstallContext) -> str:
     return (
-        f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, git and pip, that the target "
+        f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, "
+        f"{'git and pip' if ctx.options.installer == 'pip' else 'git'}, that the target "
         f"folder is writable and has {size(required_bytes(ctx))} free; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
