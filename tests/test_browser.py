@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,9 +122,7 @@ def test_enter_sends_and_the_answer_streams_in(stack: dict[str, Any], browser: A
     page.close()
 
 
-def test_an_ollama_that_is_down_shows_a_readable_error(
-    stack: dict[str, Any], browser: Any
-) -> None:
+def test_an_ollama_that_is_down_shows_a_readable_error(stack: dict[str, Any], browser: Any) -> None:
     """The GUI server alone, told Ollama listens on a port where nothing does."""
     gui, dead = free_port(), free_port()
     server = subprocess.Popen(
