@@ -1,9 +1,8 @@
 """The later installation steps, run for real on temporary folders.
 
-workflows, webgui and finalize work on real files; webgui runs the machine's real npm (the
-bundled app has no dependencies, and the registry is pointed at a closed port to prove it needs
-no network); models downloads from the real loopback ``ModelServer``; ollama_models runs a small
-fake ``ollama`` executable, because Ollama itself cannot be installed offline.
+workflows, webgui and finalize work on real files; webgui runs the machine's real npm for a GUI
+with a local dependency (the registry is pointed at a closed port to prove it needs no network);
+models downloads from the real loopback ``ModelServer`` (ollama_models: tests/test_ollama.py).
 """
 
 from __future__ import annotations
@@ -279,117 +278,6 @@ def test_workflows_without_comfyui_fail_without_creating_it(tmp_path: Path) -> N
         workflows.run(ctx)
     assert raised.value.category == INSTALLATION
     assert not ctx.comfyui_dir.exists()  # a later clone into it must still work
-
-
-# -- ollama_models -------------------------------------------------------------------------------
-
-FAKE_OLLAMA = """\
-#!{python}
-# A stand-in for `ollama list` / `ollama pull`: records its arguments, keeps pulled models.
-import os, sys
-here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(here, "calls.log"), "a") as log:
-    log.write(" ".join(sys.argv[1:]) + "\\n")
-state = os.path.join(here, "models.txt")
-models = open(state).read().split() if os.path.exists(state) else []
-if os.environ.get("FAKE_OLLAMA_DOWN"):
-    sys.exit("Error: could not connect to ollama app, is it running?")
-if sys.argv[1] == "list":
-    print("NAME                ID              SIZE      MODIFIED")
-    for name in models:
-        print(f"{{name:<20}}a80c4f17acd5    2.0 GB    2 weeks ago")
-elif sys.argv[1] == "pull":
-    if os.environ.get("FAKE_OLLAMA_FAIL_PULL"):
-        print("pulling manifest")
-        sys.exit("Error: pull model manifest: file does not exist")
-    name = sys.argv[2] if ":" in sys.argv[2] else sys.argv[2] + ":latest"
-    print("pulling manifest\\nverifying sha256 digest\\nsuccess")
-    with open(state, "a") as fh:
-        fh.write(name + "\\n")
-"""
-
-
-@pytest.fixture
-def fake_ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An executable ``ollama`` on PATH; returns its folder (calls.log, models.txt)."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    script = folder / "ollama"
-    script.write_text(FAKE_OLLAMA.format(python=sys.executable))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("FAKE_OLLAMA_DOWN", raising=False)
-    monkeypatch.delenv("FAKE_OLLAMA_FAIL_PULL", raising=False)
-    return folder
-
-
-def calls(folder: Path) -> list[str]:
-    log = folder / "calls.log"
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def test_ollama_pulls_missing_models_only(tmp_path: Path, fake_ollama: Path) -> None:
-    (fake_ollama / "models.txt").write_text("llama3.2:latest\n")
-    manifest = write_manifest(tmp_path / "m", ollama_models=["llama3.2", "qwen2.5:0.5b"])
-    ctx, events = make_ctx(tmp_path, manifest, tools={"ollama": shutil.which("ollama")})
-    assert ollama_models.STEP.skip_if(ctx) is None
-    ollama_models.run(ctx)
-
-    assert calls(fake_ollama) == ["list", "pull qwen2.5:0.5b"]
-    assert event(events, "model_present") == {"model": "llama3.2"}
-    pulled = event(events, "model_pulled")
-    assert pulled["model"] == "qwen2.5:0.5b" and isinstance(pulled["duration_ms"], int)
-    assert ctx.outcomes["ollama_models"] == [
-        {"name": "llama3.2", "status": "present"},
-        {"name": "qwen2.5:0.5b", "status": "pulled"},
-    ]
-    assert "success" in (ctx.logs_dir / "ollama-pull.log").read_text()
-    assert_plain_attributes(events, tmp_path)
-
-    events.clear()
-    ollama_models.run(ctx)  # a re-run pulls nothing
-    assert calls(fake_ollama)[2:] == ["list"]
-    assert names(events) == ["model_present", "model_present"]
-
-
-def test_ollama_skips(tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, _ = make_ctx(tmp_path, no_models=True)
-    assert ollama_models.STEP.skip_if(ctx) == "no_models_flag"
-
-    ctx, _ = make_ctx(tmp_path / "b", tools={"ollama": None})
-    with pytest.raises(StepSkipped) as skipped:
-        ollama_models.run(ctx)
-    assert skipped.value.reason == "ollama_not_found"
-
-    monkeypatch.setenv("FAKE_OLLAMA_DOWN", "1")
-    ctx, _ = make_ctx(tmp_path / "c", tools={"ollama": shutil.which("ollama")})
-    with pytest.raises(StepSkipped) as skipped:
-        ollama_models.run(ctx)
-    assert skipped.value.reason == "ollama_not_running"
-    assert "ollama serve" in skipped.value.detail
-
-
-def test_ollama_failed_pull_is_an_installation_error_naming_the_log(
-    tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FAKE_OLLAMA_FAIL_PULL", "1")
-    ctx, _ = make_ctx(tmp_path, tools={"ollama": shutil.which("ollama")})
-    with pytest.raises(InstallError) as raised:
-        ollama_models.run(ctx)
-    assert raised.value.category == INSTALLATION
-    assert "ollama pull llama3.2" in str(raised.value)
-    assert "ollama-pull.log" in raised.value.hint
-
-
-def test_ollama_list_parsing() -> None:
-    output = (
-        "NAME                 ID              SIZE      MODIFIED\n"
-        "llama3.2:latest      a80c4f17acd5    2.0 GB    2 weeks ago\n"
-        "hf.co/org/m:Q4_K_M   1234            1 GB      now\n\n"
-    )
-    assert ollama_models.parse_list(output) == {"llama3.2:latest", "hf.co/org/m:q4_k_m"}
-    assert ollama_models.normalize("Llama3.2") == "llama3.2:latest"
-    assert ollama_models.normalize("library/qwen2.5:0.5b") == "qwen2.5:0.5b"
 
 
 # -- models --------------------------------------------------------------------------------------
