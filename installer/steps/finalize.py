@@ -30,7 +30,7 @@ _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")  # /x, C:\x, \\server\share
 
 
 def describe(ctx: InstallContext) -> str:
-    return f"write start.sh, start.bat and {SUMMARY} into the target folder"
+    return f"write start.sh, start.bat, start.py and {SUMMARY} into the target folder"
 
 
 def run(ctx: InstallContext) -> None:

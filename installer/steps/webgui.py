@@ -60,13 +60,16 @@ def run(ctx: InstallContext) -> None:
     ctx.outcomes["webgui"] = outcome
     ctx.event("webgui_copied", written=written, unchanged=unchanged)
 
+    changed = "installed" if written else "present"
     if not _declared_dependencies(dest):
         outcome["npm"] = "not_needed"  # served by server.py with the venv's Python
         outcome["server"] = "python" if (dest / "server.py").is_file() else "node"
+        ctx.event("component", component="webgui", status=changed, source="bundle")
         return
     outcome["server"] = "node"
     npm = ctx.tools.get("npm")
     if not npm:
+        ctx.event("component", component="webgui", status="skipped", source="npm_not_found")
         ctx.skip(
             "npm_not_found",
             "this web GUI has npm dependencies: install Node.js (it comes with npm), "
@@ -75,6 +78,7 @@ def run(ctx: InstallContext) -> None:
     stamp = _stamp(dest)
     if _installed_stamp(dest) == stamp and _dependencies_present(dest):
         outcome["npm"] = "already_installed"
+        ctx.event("component", component="webgui", status=changed, source="npm")
         ctx.skip("already_installed")
     command = "ci" if (dest / "package-lock.json").is_file() else "install"
     ctx.run([npm, command, *_NPM_FLAGS], log_name=LOG_NAME, cwd=dest, what=f"npm {command}")
@@ -82,6 +86,7 @@ def run(ctx: InstallContext) -> None:
     write_atomic(dest / STAMP, (_stamp(dest) + "\n").encode())
     outcome["npm"] = command
     ctx.event("npm_installed", command=command)
+    ctx.event("component", component="webgui", status="installed", source="npm")
 
 
 def _copy_bundle(source: Path, dest: Path) -> tuple[int, int]:
