@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import InstallError, NetworkError
+from .process_group import own_group, stop
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 FOLDER = "ollama"  # under the install folder: bin/ollama (or ollama.exe), lib/, models/
@@ -200,7 +201,7 @@ def serving(binary: Path | str, models: Path, log: Path, timeout: float) -> Iter
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                **_own_group(),
+                **own_group(),
             )
         except OSError as exc:
             raise InstallError(
@@ -223,7 +224,7 @@ def serving(binary: Path | str, models: Path, log: Path, timeout: float) -> Iter
             time.sleep(0.1)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 def normalize(model: str) -> str:
@@ -248,20 +249,3 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
         body = {}
     message = body.get("error") if isinstance(body, dict) else None
     return str(message) if message else f"HTTP {exc.code}"
-
-
-def _own_group() -> dict[str, Any]:
-    if os.name == "nt":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    return {"start_new_session": True}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
