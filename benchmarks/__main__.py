@@ -16,10 +16,12 @@ FIGURES = {
     "spans": "benchmarks.spans",
     "sanitizer": "benchmarks.sanitizer",
     "cli": "benchmarks.cli",
+    "frontdoor": "benchmarks.frontdoor",
     "report_from": "benchmarks.report_from",
     "download": "benchmarks.download",
     "installer": "benchmarks.installer_rerun",
     "deps": "benchmarks.deps",
+    "pipeline": "benchmarks.pipeline",
 }
 
 

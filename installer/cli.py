@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from otel_local_exporter import (
     RESULT_CANCELLED,
     RESULT_SUCCESS,
     STEP_SKIPPED,
-    STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
     TelemetryConfig,
@@ -24,15 +22,19 @@ from otel_local_exporter import (
     resolve_consent,
     telemetry_home,
 )
+from otel_local_exporter.schema import SYSTEM_INSTALLER_ENV, SYSTEM_INSTALLER_ENV_SECONDS
 
 from . import __version__, consent
+from .closing import closing_lines, never_ran, next_command, quote, summary_counts
 from .context import InstallContext, Options, Step
-from .errors import HINTS, InstallError, categorize
+from .errors import HINTS, InstallError, categorize, is_bug
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .runner import ALWAYS_RUN, RunResult, run_install
+from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
-from .steps.preflight import detect_hardware
+from .steps.preflight import detect_hardware, find_tools
 from .torch_plan import plan_torch
+from .units import size
 
 _logger = logging.getLogger(__name__)
 
@@ -42,7 +44,16 @@ Exit codes: 0 success, 1 a step failed, 2 usage error, 130 cancelled (Ctrl-C).
 Telemetry is off unless you said yes. It stays on this computer, in
 $DINOAIR_HOME or ~/.dinoair; see `dinoair-telemetry --help`. Switch it off for
 one run with --disable-telemetry, or always with DINOAIR_DISABLE_TELEMETRY=1.
+\b
+`python3 install.py` runs this command from a fresh clone with any Python 3.10+:
+on its first run it sets up the installer's own environment in
+~/.dinoair/installer-env (or $DINOAIR_INSTALLER_ENV) from requirements/installer.lock;
+delete that folder to remove it. See docs/front-door.md.
 """
+
+# Set by the front door (frontdoor/handover.py) as "<how>:<seconds>" before it hands over.
+FRONTDOOR_ENV_VAR = "DINOAIR_FRONTDOOR_ENV"
+_FRONTDOOR_HOWS = ("reused", "created", "rebuilt", "current")
 
 
 def _default_target() -> Path:
@@ -57,7 +68,9 @@ def _default_target() -> Path:
     help="Folder to install into.  [default: ~/DinoAir]",
 )
 @click.option(
-    "--no-models", is_flag=True, help="Skip the Ollama and checkpoint model downloads (about 7 GB)."
+    "--no-models",
+    is_flag=True,
+    help="Skip the Ollama and checkpoint model downloads (the checkpoints alone: about 7 GiB).",
 )
 @click.option(
     "--disable-telemetry",
@@ -87,6 +100,11 @@ def _default_target() -> Path:
     "--dry-run",
     is_flag=True,
     help="Print the plan (steps, what each would do, download sizes); change nothing.",
+)
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="Run the steps one at a time in their listed order (for debugging), not side by side.",
 )
 @click.option(
     "--yes",
@@ -165,6 +183,7 @@ def cli(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     dry_run: bool,
+    sequential: bool,
     yes: bool,
     jobs: int,
     connections: int,
@@ -202,6 +221,7 @@ def cli(
         torch_index=torch_index,
         installer=installer_name,
         verify_timeout=verify_timeout,
+        sequential=sequential,
     )
     steps = STEPS
     try:
@@ -243,7 +263,10 @@ def cli(
             tracer,
             only=only,
             skip=skip,
-            run_attributes=_run_attributes(options, manifest, only, skip),
+            run_attributes={
+                **_run_attributes(options, manifest, only, skip),
+                **frontdoor_attributes(os.environ.get(FRONTDOOR_ENV_VAR, "")),
+            },
             on_crash=on_crash,
         )
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
@@ -257,7 +280,7 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    _print_summary(ctx, result, decision)
+    _print_summary(ctx, result, decision, manifest)
     sys.exit(result.exit_code)
 
 
@@ -287,6 +310,9 @@ def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
     decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
     if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
         decision = consent.ask(config, home)
+    line = consent.invalid_config_line(decision, home_prefix())
+    if line:
+        click.echo(line)
     return decision
 
 
@@ -327,73 +353,130 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}sequential": options.sequential,
     }
+
+
+# Plan-time skips that only hold until an earlier step of the same run makes what is missing.
+_MADE_BY = {"nothing_installed": ("comfyui", "python_deps")}
+# Skip reasons in words, for the plan (the run's own lines keep the codes the summary records).
+_SKIP_WORDS = {
+    "excluded_by_option": "left out by --only/--skip",
+    "no_models_flag": "--no-models was given",
+    "no_checkpoints": "the manifest lists no checkpoint models",
+    "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
+}
+
+
+def frontdoor_attributes(value: str) -> dict[str, Any]:
+    """How the front door got the installer's environment (usage analytics); {} if not used.
+
+    The front door runs before OpenTelemetry is installed, so it records nothing itself; it
+    passes ``<how>:<seconds>`` on and this root-span attribute is its only trace.
+    """
+    how, _, seconds = value.partition(":")
+    if how not in _FRONTDOOR_HOWS:
+        return {}
+    try:
+        took = round(float(seconds), 3)
+    except ValueError:
+        took = 0.0
+    return {SYSTEM_INSTALLER_ENV: how, SYSTEM_INSTALLER_ENV_SECONDS: took}
 
 
 def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Plan for {ctx.target} (dry run: nothing will be changed)")
     ctx.hardware = detect_hardware(ctx.options)
+    find_tools(ctx)  # what preflight will find: a step that needs a missing tool says so
     click.echo(f"Hardware: {ctx.hardware.describe()}")
     plan = plan_torch(ctx.manifest, ctx.hardware, ctx.options.torch_index)
     click.echo(f"Torch: {plan.describe() if plan else 'no torch section in the manifest'}")
     click.echo(f"Installer: {ctx.options.installer}")
+    running: set[str] = set()
     for index, step in enumerate(STEPS, 1):
         if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
-            line = "skipped (excluded_by_option)"
+            reason: str | None = "excluded_by_option"
         else:
             reason = step.skip_if(ctx)
-            line = f"skipped ({reason})" if reason else step.describe(ctx)
+            if reason in _MADE_BY and set(_MADE_BY[reason]) <= running:
+                reason = None
+        if reason:
+            line = f"skip: {_SKIP_WORDS.get(reason, reason)}"
+        else:
+            running.add(step.name)
+            text = step.describe(ctx)
+            line = text if text.startswith("skip: ") else f"run: {text}"
         click.echo(f"  {index}. {step.name:<14} {line}")
-    if not ctx.options.no_models:
-        size = ctx.manifest.download_bytes
+    if "models" in running:
         click.echo(
             f"Checkpoint downloads: {len(ctx.manifest.checkpoints)} files, "
-            f"{size / 2**30:.2f} GiB (files already verified are not downloaded again)"
+            f"{size(ctx.manifest.download_bytes)} (files already verified are not downloaded "
+            "again)"
         )
 
 
-def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDecision) -> None:
+def _print_summary(
+    ctx: InstallContext, result: RunResult, decision: ConsentDecision, manifest: Path | None
+) -> None:
     click.echo("")
-    counts = {s: sum(1 for r in result.steps if r.status == s) for s in STEP_STATUSES}
-    click.echo("Summary: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    click.echo(summary_counts(result.steps, never_ran(result.steps, STEP_NAMES)))
+    left_out = [s.name for s in result.steps if s.reason == "excluded_by_option"]
     for step in result.steps:
-        if step.status == STEP_SKIPPED and step.reason not in ("earlier_step_failed",):
+        if step.status == STEP_SKIPPED and step.reason not in (
+            DEPENDENCY_FAILED,
+            "excluded_by_option",
+        ):
             detail = f" ({step.detail})" if step.detail else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
+    if left_out:  # one line, not one per step: the user chose them together
+        click.echo(f"  - left out by --only/--skip: {', '.join(left_out)}")
+    command = next_command(ctx.target, _default_target().absolute(), manifest)
+    failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
+    for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):
+        click.echo(line, err=failed)
     failure = result.failure
-    if result.outcome == RESULT_SUCCESS:
-        click.echo(f"DinoAir is installed in {ctx.target}. Start it with {ctx.target / 'start.sh'}")
-    elif result.outcome == RESULT_CANCELLED:
-        click.echo("Installation cancelled. " + HINTS["cancelled"].capitalize() + ".", err=True)
-    elif failure is not None:
+    if failure is not None and result.outcome != RESULT_CANCELLED:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")
         click.echo(
             f"Error: step '{failure.name}' failed ({failure.error_category}): "
             f"{failure.error}. Try: {hint}",
             err=True,
         )
-        click.echo(
-            report_hint(ctx.target, result.session_id if decision.enabled else None), err=True
-        )
+        if is_bug(failure.error_category):
+            kept = result.session_id if decision.enabled else None
+            click.echo(report_hint(ctx.target, kept), err=True)
     if result.crash_report:
         click.echo(f"A crash report was saved: {result.crash_report}", err=True)
     if decision.enabled and result.session_id:
         click.echo(
             f"Telemetry session {result.session_id[:12]} kept locally "
-            "(`dinoair-telemetry show-data --latest`)."
+            f"(`{home_prefix()}dinoair-telemetry show-data --latest`)."
         )
 
 
 def report_hint(target: Path, kept_id: str | None = None) -> str:
-    """The line that ends a failure: the one command that drafts the bug report.
+    """The line that ends a failure that looks like a bug: the command that drafts the report.
 
     It names the session when one was kept (or, after a crash outside any step, the crash
-    report's id), and always the install folder, whose ``install_summary.json`` names the
-    issue tracker (and whose logs are the report when nothing was kept).
+    report's id), and the install folder when it exists: its ``install_summary.json`` names the
+    issue tracker and its logs are the report when nothing was kept. A folder that was never
+    created is not named (``report-issue`` would find nothing there).
     """
     session = f" {kept_id[:12]}" if kept_id else ""
-    folder = f'"{target}"' if os.name == "nt" else shlex.quote(str(target))
-    return f"Draft a bug report: dinoair-telemetry report-issue{session} --install-dir {folder}"
+    folder = f" --install-dir {quote(str(target))}" if target.is_dir() else ""
+    if not session and not folder:
+        return (
+            "To report this bug, copy the error line above into a new issue "
+            "(no session and no install folder was kept to draft a report from)."
+        )
+    return f"Draft a bug report: {home_prefix()}dinoair-telemetry report-issue{session}{folder}"
+
+
+def home_prefix() -> str:
+    """``DINOAIR_HOME=... `` when the run used a telemetry home of its own, so that a command
+    the user copies from a hint reads the same home (the demo's, a test's), else nothing."""
+    home = os.environ.get("DINOAIR_HOME")
+    return f"DINOAIR_HOME={quote(home)} " if home else ""
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:

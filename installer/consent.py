@@ -60,3 +60,15 @@ def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
             click.echo("Telemetry stays off. (`dinoair-telemetry disable` stops this question.)\n")
             return ConsentDecision(False, "prompt", "you answered no")
         click.echo("Please answer y, n or more.")
+
+
+def invalid_config_line(decision: ConsentDecision, prefix: str = "") -> str | None:
+    """The one line said when an invalid ``telemetry_config.json`` turns telemetry off: without
+    it the user would learn only from ``dinoair-telemetry status`` that their choice was ignored.
+    ``prefix`` is the ``DINOAIR_HOME=...`` the command needs to read the same home."""
+    if decision.source != "config-invalid":
+        return None
+    return (
+        f"Telemetry is off: {decision.reason}. `{prefix}dinoair-telemetry status` explains it; "
+        "`dinoair-telemetry enable` or `disable` rewrites the file."
+    )

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -62,6 +62,7 @@ class Options:
     torch_index: str | None = None  # replaces the index of the chosen torch build
     installer: str = "uv"  # uv | pip: what installs the Python dependencies
     verify_timeout: float = 300.0  # seconds ComfyUI's quick test may take
+    sequential: bool = False  # one step at a time in listed order (debugging, benchmark baseline)
 
 
 class StepSkipped(Exception):
@@ -95,6 +96,8 @@ class InstallContext:
     bytes_downloaded: int = 0
     usage: ChildUsage = field(default_factory=ChildUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _parent: InstallContext | None = field(default=None, repr=False)  # see for_step
+    _procs: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
 
     @property
     def target(self) -> Path:
@@ -127,9 +130,47 @@ class InstallContext:
         """What :meth:`phase` opens (the runner binds it to the running step's span)."""
         self._phase = factory or _plain_phase
 
+    def for_step(
+        self,
+        *,
+        sink: EventSink | None = None,
+        phase: PhaseFactory | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> InstallContext:
+        """A child context for one running step. Several steps run at once, so what reports
+        about a step (its event sink, phase factory, child-process usage, echo) must be its own;
+        options, manifest, tools, system facts and outcomes stay shared with this context.
+        ``bytes_downloaded`` starts at the run's total so far and :meth:`add_bytes` counts into
+        both. The runner calls :meth:`adopt` when the step ends to keep what it detected."""
+        return replace(
+            self,
+            echo=echo or self.echo,
+            _sink=sink or _discard,
+            _phase=phase or _plain_phase,
+            usage=ChildUsage(),
+            _parent=self,
+            _procs=set(),
+        )
+
+    def adopt(self, child: InstallContext) -> None:
+        """Keep what a finished step set on its child context (preflight's hardware)."""
+        if child.hardware is not None and child.hardware is not self.hardware:
+            self.hardware = child.hardware
+
+    def stop_tools(self) -> None:
+        """Ctrl-C for a step on a worker thread: kill the tools it runs through :meth:`run`, so
+        its blocking read of their output ends and the runner's ``KeyboardInterrupt`` lands."""
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with suppress(OSError):
+                proc.kill()
+
     def add_bytes(self, count: int) -> None:
         with self._lock:
             self.bytes_downloaded += count
+            if self._parent is not None:
+                self._parent.bytes_downloaded += count
 
     def skip(self, reason: str, detail: str = "") -> NoReturn:
         """Stop this step as ``skipped`` with a short machine-readable reason."""
@@ -164,6 +205,8 @@ class InstallContext:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+            with self._lock:
+                self._procs.add(proc)
             watcher = _UsageWatcher(proc.pid)
             watcher.start()
             try:
@@ -183,6 +226,7 @@ class InstallContext:
             finally:
                 usage = watcher.stop()
                 with self._lock:
+                    self._procs.discard(proc)
                     self.usage.cpu_seconds += usage.cpu_seconds
                     self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, usage.peak_rss_bytes)
         if code != 0:

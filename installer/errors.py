@@ -29,6 +29,16 @@ HINTS = {
     CANCELLED: "re-run the installer to continue where it stopped",
 }
 
+# Failures of the user's input or choice, not of the installer: the hint says how to fix the
+# input (or how to continue), and no bug report is offered for them.
+_NOT_BUGS = frozenset({CONFIGURATION, CANCELLED})
+
+
+def is_bug(category: str | None) -> bool:
+    """Whether a failure of this category is worth a bug report."""
+    return category not in _NOT_BUGS
+
+
 _SYSTEM_ERRNOS = frozenset(
     {
         errno.EACCES,

@@ -7,14 +7,18 @@ into it is guarded, and the install's outcome and exit code are the same with or
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
@@ -32,8 +36,11 @@ from otel_local_exporter import (
 from otel_local_exporter import attributes as attr
 
 from . import __version__
+from .console import Console
 from .context import ChildUsage, InstallContext, PhaseFactory, PhaseRecord, Step, StepSkipped
+from .download import connection_budget
 from .errors import CANCELLED, UNEXPECTED, categorize
+from .scheduler import DEPENDENCY_FAILED, default_limits, next_steps
 
 _logger = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ class RunResult:
     steps: list[StepResult] = field(default_factory=list)
     session_id: str | None = None
     crash_report: str | None = None
-    interrupted: bool = False  # Ctrl-C arrived between steps
+    interrupted: bool = False  # Ctrl-C arrived: running steps were cancelled, none started
 
     @property
     def failure(self) -> StepResult | None:
@@ -90,11 +97,16 @@ def run_install(
     skip: Iterable[str] = (),
     run_attributes: dict[str, Any] | None = None,
     on_crash: CrashHook | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> RunResult:
-    """Run ``steps`` in order under one root span; stop at the first failure.
+    """Run ``steps`` under one root span, each as soon as the steps it needs completed.
 
-    ``KeyboardInterrupt`` marks the running step and the run ``cancelled`` (the exit code becomes
-    130) and no further step runs.
+    Independent steps overlap on worker threads within ``limits`` per resource (see
+    :mod:`installer.scheduler`); ``--sequential`` (``Options.sequential``) runs them one at a
+    time in listed order on this thread. A failed step skips the steps that need it
+    (``dependency_failed``) while the others finish. ``KeyboardInterrupt`` cancels every
+    running step, records each as ``cancelled``, starts nothing more and makes the run
+    ``cancelled`` (exit code 130).
     """
     only, skip = set(only), set(skip)
     result = RunResult()
@@ -110,54 +122,198 @@ def run_install(
         span_context = root.get_span_context()
         if span_context.is_valid and root.is_recording():
             result.session_id = f"{span_context.trace_id:032x}"
+        run = _Run(steps, ctx, tracer, result, on_crash, Console(ctx.echo, len(steps)))
         try:
-            for index, step in enumerate(steps, 1):
-                header = f"[{index}/{len(steps)}] {step.name}:"
-                if result.failure is not None:
-                    outcome = StepResult(step.name, STEP_SKIPPED, reason="earlier_step_failed")
-                    _record_skip_span(tracer, outcome)
-                    ctx.echo(f"{header} {_step_line(outcome)}")
-                elif step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
-                    outcome = StepResult(step.name, STEP_SKIPPED, reason="excluded_by_option")
-                    _record_skip_span(tracer, outcome)
-                    ctx.echo(f"{header} {_step_line(outcome)}")
-                else:  # a skip decided already says so in the first line, not what it would do
-                    try:
-                        decided = step.skip_if(ctx)
-                    except Exception:  # _run_step asks again and reports the failure
-                        decided = None
-                    ctx.echo(f"{header} {f'skip ({decided})' if decided else step.describe(ctx)}")
-                    outcome = _run_step(step, ctx, tracer, result, on_crash)
-                    ctx.echo(f"      {_step_line(outcome)}")
-                result.steps.append(outcome)
-                ctx.outcomes["steps"].append(outcome.summary())
-                if ctx.system:  # hardware and torch facts found by the step (usage analytics)
-                    _guard(root.set_attributes, dict(ctx.system))
-                if outcome.status == STEP_CANCELLED:
-                    break
+            with connection_budget(max(ctx.options.connections, ctx.options.jobs)):
+                run.schedule(only, skip, ctx.options.sequential, limits or default_limits(), root)
         except KeyboardInterrupt:
             result.interrupted = True
+            run.cancel_running(root)
         finally:
             _guard(_finish_root, root, result)
     return result
 
 
-def _run_step(
-    step: Step,
-    ctx: InstallContext,
-    tracer: trace.Tracer,
-    result: RunResult,
-    on_crash: CrashHook | None,
-) -> StepResult:
+_CANCEL_GRACE = 3.0  # seconds running steps get to record their cancellation after Ctrl-C
+
+
+@dataclass
+class _Worker:
+    step: Step
+    thread: threading.Thread | None = None  # None: runs on the scheduler's thread
+    ctx: InstallContext | None = None  # the step's child context, once its span is open
+    done: bool = False
+
+
+class _Run:
+    """One run's scheduling state: what finished, what runs, where outcomes arrive."""
+
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        ctx: InstallContext,
+        tracer: trace.Tracer,
+        result: RunResult,
+        on_crash: CrashHook | None,
+        console: Console,
+    ):
+        self.steps, self.ctx, self.tracer, self.result = steps, ctx, tracer, result
+        self.on_crash, self.console = on_crash, console
+        self.index = {step.name: n for n, step in enumerate(steps, 1)}
+        self.finished: dict[str, tuple[str, str | None]] = {}
+        self.running: dict[str, _Worker] = {}
+        self.arrived: queue.SimpleQueue[StepResult] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        # the root span's context, handed to each worker thread explicitly (threads do not
+        # inherit the caller's OpenTelemetry context): every step span is a child of the root
+        self.root_context = otel_context.get_current()
+
+    def schedule(
+        self,
+        only: set[str],
+        skip: set[str],
+        sequential: bool,
+        limits: Mapping[str, int],
+        root: trace.Span,
+    ) -> None:
+        while True:
+            running = [worker.step for worker in self.running.values()]
+            decision = next_steps(
+                self.steps, self.finished, running, limits=limits, sequential=sequential
+            )
+            for step in decision.blocked:
+                self.record_skip(step, DEPENDENCY_FAILED, root)
+            for step in decision.start:
+                if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
+                    self.record_skip(step, "excluded_by_option", root)
+                else:
+                    self.launch(step, inline=sequential, root=root)
+            if decision.blocked or decision.start:
+                continue
+            if not self.running:
+                return
+            try:
+                outcome = self.arrived.get(timeout=0.1)  # short waits keep Ctrl-C responsive
+            except queue.Empty:
+                continue
+            self.complete(outcome, root)
+
+    def launch(self, step: Step, *, inline: bool, root: trace.Span) -> None:
+        worker = _Worker(step)
+        self.running[step.name] = worker
+        if inline:
+            self.work(worker)
+            self.complete(self.arrived.get(), root)
+            return
+        worker.thread = threading.Thread(
+            target=self.work, args=(worker,), name=f"dinoair-step-{step.name}", daemon=True
+        )
+        worker.thread.start()
+
+    def work(self, worker: _Worker) -> None:
+        """Runs one step (on its worker thread, or inline under --sequential).
+
+        The runner's Ctrl-C can land anywhere in a worker, even after the step's own handling:
+        wherever it lands, the step is reported once, as cancelled, and the thread ends quietly.
+        """
+        try:
+            token = otel_context.attach(self.root_context)
+            try:
+                outcome = _run_step(worker, self)
+            finally:
+                otel_context.detach(token)
+            self.report(worker, outcome)
+        except KeyboardInterrupt:
+            if worker.thread is None:  # inline: the scheduler's own thread sees it
+                raise
+            self.report(worker, _cancelled(worker.step.name))
+
+    def report(self, worker: _Worker, outcome: StepResult) -> None:
+        with self.lock:
+            if worker.done:  # reported already, or the scheduler gave up waiting for it
+                return
+            worker.done = True
+        self.arrived.put(outcome)
+
+    def complete(self, outcome: StepResult, root: trace.Span) -> None:
+        worker = self.running.pop(outcome.name, None)
+        if worker is not None and worker.ctx is not None:
+            self.ctx.adopt(worker.ctx)
+        self.finished[outcome.name] = (outcome.status, outcome.reason)
+        self.result.steps.append(outcome)
+        self.ctx.outcomes["steps"].append(outcome.summary())
+        if self.ctx.system:  # hardware and torch facts found by the step (usage analytics)
+            _guard(root.set_attributes, dict(self.ctx.system))
+        if outcome.status == STEP_CANCELLED and not self.result.interrupted:
+            raise KeyboardInterrupt  # a step saw Ctrl-C first: cancel the others, start nothing
+
+    def record_skip(self, step: Step, reason: str, root: trace.Span) -> None:
+        outcome = StepResult(step.name, STEP_SKIPPED, reason=reason)
+        with self.tracer.start_as_current_span(
+            f"dinoair.step.{step.name}",
+            context=self.root_context,
+            attributes={attr.STEP_NAME: step.name},
+        ) as span:
+            _guard(_finish_step_span, span, outcome, ChildUsage())
+        self.console.once(self.index[step.name], step.name, _step_line(outcome))
+        self.complete(outcome, root)
+
+    def cancel_running(self, root: trace.Span) -> None:
+        """Ctrl-C reaches the main thread only: raise it in every running step's thread and
+        stop the tools they run, give them a moment to record it, record the rest ourselves."""
+        with self.lock:
+            workers = [w for w in self.running.values() if not w.done and w.thread is not None]
+            for worker in workers:
+                if worker.thread is not None and worker.thread.ident is not None:
+                    _raise_in_thread(worker.thread.ident, KeyboardInterrupt)
+        for worker in workers:
+            if worker.ctx is not None:
+                _guard(worker.ctx.stop_tools)
+        deadline = time.monotonic() + _CANCEL_GRACE
+        while self.running and time.monotonic() < deadline:
+            try:
+                self.complete(self.arrived.get(timeout=0.05), root)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                break
+        with self.lock:
+            late = [w for w in self.running.values() if not w.done]
+            for worker in late:
+                worker.done = True
+        for worker in late:
+            self.complete(_cancelled(worker.step.name), root)
+
+
+def _raise_in_thread(ident: int, exc: type[BaseException]) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc))
+
+
+def _cancelled(name: str) -> StepResult:
+    return StepResult(
+        name, STEP_CANCELLED, error_category=CANCELLED, error="cancelled by the user (Ctrl-C)"
+    )
+
+
+def _run_step(worker: _Worker, run: _Run) -> StepResult:
+    step, tracer, console = worker.step, run.tracer, run.console
+    index = run.index[step.name]
+    try:  # a skip decided already says so in the first line, not what it would do
+        decided = step.skip_if(run.ctx)
+    except Exception:  # asked again below, where the failure is reported
+        decided = None
+    console.started(index, step.name, f"skip ({decided})" if decided else step.describe(run.ctx))
     with tracer.start_as_current_span(
         f"dinoair.step.{step.name}",
         attributes={attr.STEP_NAME: step.name},
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        ctx.set_event_sink(_event_sink(span))
-        ctx.set_phase_factory(_phase_factory(tracer))
-        ctx.usage = ChildUsage()
+        ctx = worker.ctx = run.ctx.for_step(
+            sink=_event_sink(span),
+            phase=_phase_factory(tracer),
+            echo=console.echo_for(step.name),
+        )
         bytes_before = ctx.bytes_downloaded
         started = time.monotonic()
         outcome = StepResult(step.name, STEP_COMPLETED)
@@ -179,24 +335,15 @@ def _run_step(
             outcome.error = str(exc) or type(exc).__name__
             outcome.hint = getattr(exc, "hint", None)
             _guard(_mark_error, span, exc, category, record=True)
-            if category == UNEXPECTED and on_crash is not None:
-                path = _guard(on_crash, exc, category, step.name, span.get_span_context())
-                result.crash_report = str(path) if path else None
+            if category == UNEXPECTED and run.on_crash is not None:
+                path = _guard(run.on_crash, exc, category, step.name, span.get_span_context())
+                run.result.crash_report = str(path) if path else None
         finally:
             outcome.duration_ms = round((time.monotonic() - started) * 1000)
             outcome.bytes_downloaded = ctx.bytes_downloaded - bytes_before
-            ctx.set_event_sink(None)
-            ctx.set_phase_factory(None)
             _guard(_finish_step_span, span, outcome, ctx.usage)
+    console.finished(index, step.name, _step_line(outcome))
     return outcome
-
-
-def _record_skip_span(tracer: trace.Tracer, outcome: StepResult) -> None:
-    """Steps that never ran still appear in the trace, so the session tells the whole story."""
-    with tracer.start_as_current_span(
-        f"dinoair.step.{outcome.name}", attributes={attr.STEP_NAME: outcome.name}
-    ) as span:
-        _guard(_finish_step_span, span, outcome, ChildUsage())
 
 
 def _finish_step_span(span: trace.Span, outcome: StepResult, usage: ChildUsage) -> None:

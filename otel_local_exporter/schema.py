@@ -77,6 +77,8 @@ __all__ = [
     "SYSTEM_CUDA_VERSION",
     "SYSTEM_DRIVER_MAJOR",
     "SYSTEM_GPU_MODEL",
+    "SYSTEM_INSTALLER_ENV",
+    "SYSTEM_INSTALLER_ENV_SECONDS",
     "SYSTEM_PREFIX",
     "SYSTEM_ROCM_VERSION",
     "SYSTEM_TORCH_BUILD",
@@ -130,6 +132,10 @@ SYSTEM_CUDA_VERSION = f"{SYSTEM_PREFIX}cuda_version"
 SYSTEM_ROCM_VERSION = f"{SYSTEM_PREFIX}rocm_version"
 SYSTEM_TORCH_BUILD = f"{SYSTEM_PREFIX}torch_build"
 SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
+# How ``python3 install.py`` obtained the installer's own environment: reused | created | rebuilt
+# (or current: run from a venv that already had it), and the seconds that took.
+SYSTEM_INSTALLER_ENV = f"{SYSTEM_PREFIX}installer_env"
+SYSTEM_INSTALLER_ENV_SECONDS = f"{SYSTEM_PREFIX}installer_env_seconds"
 
 # Step spans.
 STEP_NAME = "installer.step"

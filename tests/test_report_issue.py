@@ -306,7 +306,8 @@ def test_the_installers_hint_opens_the_install_folders_tracker(home: Path, tmp_p
     session = record_session(home, fail=True)
     target = installed_with_tracker(tmp_path / "x y", "https://example.org/team/dino")
     hint = report_hint(target, session_id(session))
-    command = shlex.split(hint.split(": ", 1)[1])
+    # A run with DINOAIR_HOME set prefixes it, so the copied command reads the same home.
+    command = [w for w in shlex.split(hint.split(": ", 1)[1]) if not w.startswith("DINOAIR_HOME=")]
     assert command[:3] == ["dinoair-telemetry", "report-issue", session_id(session)[:12]]
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -399,16 +400,20 @@ def test_a_crash_outside_any_step_ends_with_the_hint_too(
         assert len(crashes) == 1, crashes
         crash = json.loads(crashes[0].read_text())
         assert crash["session_id"] is None and not list((home / "sessions").glob("*.json"))
-        assert lines[-1] == report_hint(target, crash["crash_id"])
-        assert f"report-issue {crash['crash_id'][:12]} --install-dir" in lines[-1]
-    else:
-        assert not crashes
-        assert lines[-1] == report_hint(target)
+        # The folder was never created, so it is not named; the home the run used is.
+        assert not target.exists()
         assert lines[-1] == (
-            f"Draft a bug report: dinoair-telemetry report-issue --install-dir {target}"
+            f"Draft a bug report: DINOAIR_HOME={home} dinoair-telemetry report-issue "
+            f"{crash['crash_id'][:12]}"
         )
+    else:
+        # Nothing was kept and no folder was made: the hint names neither (both would mislead).
+        assert not crashes and not target.exists()
+        assert lines[-1] == report_hint(target)
+        assert lines[-1].startswith("To report this bug, copy the error line above")
+        return
     drafted = subprocess.run(
-        [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[1:]],
+        [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[2:]],
         cwd=REPO,
         env=subprocess_env(home),
         capture_output=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -346,7 +347,9 @@ def test_progress_counts_packages_and_bytes(
         progress.installed,
     ) == counts
     assert progress.bytes == size
-    assert f"{tool} (torch): " in progress.line() and "MB" in progress.line()
+    assert f"{tool} (torch): " in progress.line() and re.search(
+        r" [\d.]+ [KMG]iB, ", progress.line()
+    )
 
 
 def test_progress_draws_a_live_line_on_a_terminal() -> None:
@@ -366,3 +369,48 @@ def test_uv_is_a_dependency_that_runs_here() -> None:
     done = subprocess.run([uv.find_uv_bin(), "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("uv ")
     assert os.path.isfile(sys.executable)
+
+
+def test_uv_resolves_torch_and_the_requirements_in_one_call(
+    demo: Fixture,
+    torch_index: PackageIndex,
+    default_index: PackageIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One resolution: the build pinned to its index by a uv source, the rest as of the date.
+    torchvision 9.9.9 on the user's index would win without the pin (best match)."""
+    monkeypatch.setenv("PIP_INDEX_URL", default_index.url)
+    manifest = prepared(demo, tmp_path, torch_index.url)
+    ctx = make_ctx(tmp_path / "dinoair", manifest)
+    python_deps.run(ctx)
+    log = (ctx.logs_dir / python_deps.UV_LOG).read_text()
+    calls = [line for line in log.splitlines() if line.startswith("$ ")]
+    assert (
+        len(calls) == 1
+        and " -r " in calls[0]
+        and "--exclude-newer 2024-01-01T23:59:59Z" in calls[0]
+    )
+    assert venv_versions(ctx, "torch", "torchvision", "needs-torch") == {
+        "torch": "2.8.0+cpu",
+        "torchvision": "0.23.0",
+        "needs-torch": "1.0.0",
+    }
+    pins = (python_deps.venv_dir(ctx) / python_deps.PINS_DIR / "pyproject.toml").read_text()
+    assert f'url = "{torch_index.url}"' in pins and "explicit = true" in pins
+    assert 'torchvision = { index = "dinoair-torch" }' in pins
+
+
+def test_an_unreachable_user_index_is_not_blamed_on_the_torch_index(
+    demo: Fixture, torch_index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One call names both indexes on its command line; the error names the one that failed."""
+    dead = "http://127.0.0.1:1/simple"
+    monkeypatch.setenv("PIP_INDEX_URL", dead)
+    manifest = prepared(demo, tmp_path, torch_index.url)
+    ctx = make_ctx(tmp_path / "dinoair", manifest)
+    with pytest.raises(InstallError) as info:
+        python_deps.run(ctx)
+    assert info.value.category == NETWORK
+    assert "the package index could not be reached" in str(info.value)
+    assert torch_index.url not in str(info.value)

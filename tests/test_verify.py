@@ -269,4 +269,6 @@ def test_a_gpu_that_torch_sees_passes_without_cpu_flag(
 def test_nothing_to_verify_when_the_install_steps_were_left_out(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path / "t", None)  # the bundled manifest
     assert verify.skip_if(ctx) == "nothing_installed"
-    assert verify.describe(ctx).startswith("skip")
+    # The reason is the skip's to give (the run's line, the dry-run plan in words); describe
+    # says what verify does, which the plan shows when comfyui and python_deps run first.
+    assert verify.describe(ctx).startswith("import torch in the venv")

@@ -31,9 +31,18 @@ Events (attributes never include the URL):
 
 from __future__ import annotations
 
+from ._progress import resumed_note
 from ._records import RECORD_NAME
-from ._runner import download_all
+from ._runner import connection_budget, download_all
 from ._spec import DownloadResult, DownloadSpec
 from ._transfer import download_one
 
-__all__ = ["RECORD_NAME", "DownloadResult", "DownloadSpec", "download_all", "download_one"]
+__all__ = [
+    "RECORD_NAME",
+    "DownloadResult",
+    "DownloadSpec",
+    "connection_budget",
+    "download_all",
+    "download_one",
+    "resumed_note",
+]

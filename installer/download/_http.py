@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import socket
 import ssl
 import urllib.error
 import urllib.parse
+import urllib.request
 
 from ..errors import NETWORK_ERRNOS
 
@@ -49,6 +51,46 @@ def describe(reason: object) -> str:
     if isinstance(reason, ssl.SSLCertVerificationError):
         return "the server's TLS certificate could not be verified (is a proxy intercepting?)"
     return str(reason) if not isinstance(reason, BaseException) else type(reason).__name__
+
+
+def make_request(
+    url: str, headers: dict[str, str], origin: str | None = None
+) -> urllib.request.Request:
+    """A request for ``url``; credentials in it (``user:pass@``) become a Basic header.
+
+    urllib keeps ``user:pass@host`` as the host name, so a server that is down was reported as
+    "DNS lookup failed". The header is unredirected: a redirect to a CDN does not carry it.
+    ``origin`` is the manifest's URL: its credentials also go to the same server under the
+    URL the redirects ended at (which urllib reports without them).
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None and origin:
+        first = urllib.parse.urlsplit(origin)
+        if (first.scheme, host_of(origin)) == (parts.scheme, host_of(url)):
+            parts = first._replace(path=parts.path, query=parts.query, fragment="")
+    if parts.username is None and parts.password is None:
+        return urllib.request.Request(url, headers=headers)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    with_port = f"{netloc}:{parts.port}" if parts.port else netloc
+    request = urllib.request.Request(
+        urllib.parse.urlunsplit(parts._replace(netloc=with_port)), headers=headers
+    )
+    user = urllib.parse.unquote(parts.username or "")
+    secret = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+    request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
+
+
+def source_of(url: str) -> str:
+    """``host:port``, and the proxy that carries the request when one applies (a failure to
+    reach it is then the proxy's, and the user must know which one to check)."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return f"{host_of(url)} via proxy {host_of(proxy if '://' in proxy else 'http://' + proxy)}"
+    return host_of(url)
 
 
 def host_of(url: str) -> str:

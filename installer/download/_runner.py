@@ -10,14 +10,30 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+from ..errors import InstallError
 from ._progress import make_bar
 from ._segments import SEGMENT_THRESHOLD
 from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
 from ._transfer import download_one
 
 _logger = logging.getLogger(__name__)
+_shared_slots: threading.BoundedSemaphore | None = None
+
+
+@contextmanager
+def connection_budget(limit: int) -> Iterator[None]:
+    """One bound on open connections for every :func:`download_all` inside the block, so steps
+    that download at the same time (checkpoints beside other files) share ``--connections``
+    instead of each opening its own. The installer's runner holds it for the whole run."""
+    global _shared_slots
+    previous, _shared_slots = _shared_slots, threading.BoundedSemaphore(max(1, limit))
+    try:
+        yield
+    finally:
+        _shared_slots = previous
 
 
 def download_all(
@@ -40,14 +56,15 @@ def download_all(
     the ``.part`` files as resume state, and re-raises :class:`KeyboardInterrupt`.
     ``progress=True`` shows one bar per file on stderr when it is a terminal.
     ``connections`` is how many range requests one large file may run at once; open connections
-    across all files stay under ``max(connections, jobs)``.
+    across all files stay under ``max(connections, jobs)``, or under the run's
+    :func:`connection_budget` when one is held.
     """
     if not specs:
         return []
     if len({spec.dest for spec in specs}) != len(specs):
         raise ValueError("two downloads share one destination file")
     cancel = threading.Event()
-    slots = threading.BoundedSemaphore(max(connections, jobs))
+    slots = _shared_slots or threading.BoundedSemaphore(max(connections, jobs))
     bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
     results: list[DownloadResult | None] = [None] * len(specs)
     errors: list[BaseException | None] = [None] * len(specs)
@@ -76,7 +93,9 @@ def download_all(
                     segment_threshold=segment_threshold,
                 )
             except BaseException as exc:  # handed to the caller's thread below
-                _logger.warning("download of %s failed: %s", specs[index].name, exc)
+                # Not a warning among the bars: the step's own line gives the failure and its
+                # reason, and a file stopped by Ctrl-C has none to give.
+                _logger.debug("download of %s stopped: %r", specs[index].name, exc)
                 errors[index] = exc
 
     # Daemon threads, not a ThreadPoolExecutor: a worker blocked on a stalled server must not
@@ -103,5 +122,10 @@ def download_all(
             bar.close()
     failures = [error for error in errors if error is not None]
     if failures:
-        raise failures[0]
+        # One line for the step: the first failure, with the other files' reasons after it
+        # (they used to be warnings printed among the progress bars).
+        first, others = failures[0], [e for e in failures[1:] if isinstance(e, InstallError)]
+        if others and isinstance(first, InstallError):
+            first.args = (f"{first}; also {'; '.join(str(e) for e in others)}", *first.args[1:])
+        raise first
     return [result for result in results if result is not None]

@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..fsutil import write_atomic
-from ._http import RETRY_STATUSES, USER_AGENT, content_range, network_reason, unsatisfied_total
+from ._http import (
+    RETRY_STATUSES,
+    USER_AGENT,
+    content_range,
+    make_request,
+    network_reason,
+    unsatisfied_total,
+)
 from ._spec import Cancelled, Retry
 
 if TYPE_CHECKING:
@@ -411,8 +418,10 @@ class Segmented:
         try:
             for tries in range(3):
                 url = self.t.final_url
-                request = urllib.request.Request(
-                    url, headers={"User-Agent": USER_AGENT, "Range": f"bytes={start}-{end - 1}"}
+                request = make_request(
+                    url,
+                    {"User-Agent": USER_AGENT, "Range": f"bytes={start}-{end - 1}"},
+                    origin=self.spec.url,
                 )
                 try:
                     response = self.t.opener.open(request, timeout=self.t.timeout)

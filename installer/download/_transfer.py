@@ -31,8 +31,9 @@ from ._http import (
     content_length,
     content_range,
     describe,
-    host_of,
+    make_request,
     network_reason,
+    source_of,
     unsatisfied_total,
 )
 from ._progress import bar_start
@@ -201,7 +202,7 @@ class _Transfer:
         self.on_bytes = on_bytes
         self.cancel = cancel
         self.part = _Part(spec.dest.with_name(spec.dest.name + ".part"), cancel, bar)
-        self.host = host_of(spec.url)
+        self.host = source_of(spec.url)
         self.received = 0
         self.final_url = spec.url  # where the redirects led: ranges are asked of it
         self.segments: tuple[int, threading.Semaphore] | None = None  # None: one connection
@@ -327,9 +328,7 @@ class _Transfer:
                 return True
             if failed_url == self.spec.url:
                 return False  # no redirect to renew: a 403 from the origin is a real refusal
-            request = urllib.request.Request(
-                self.spec.url, headers={"User-Agent": USER_AGENT, "Range": "bytes=0-0"}
-            )
+            request = make_request(self.spec.url, {"User-Agent": USER_AGENT, "Range": "bytes=0-0"})
             with self.opener.open(request, timeout=self.timeout) as response:
                 self.final_url = response.geturl()
             _logger.info("the download link of %s expired; followed it again", self.spec.name)
@@ -368,7 +367,7 @@ class _Transfer:
         headers = {"User-Agent": USER_AGENT}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(self.spec.url, headers=headers)
+        request = make_request(self.spec.url, headers)
         return self.opener.open(request, timeout=self.timeout)
 
     def _check_response(self, response: http.client.HTTPResponse, offset: int) -> int:

@@ -116,7 +116,7 @@ def describe(ctx: InstallContext) -> str:
     if is_local_source(ctx.manifest.comfyui_repo):
         action = f"clone ComfyUI {ref} into ComfyUI/ (full history: git ignores depth locally)"
     else:
-        action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MB) into ComfyUI/"
+        action = f"shallow-clone ComfyUI {ref} (depth 1, tens of MiB) into ComfyUI/"
     if problem == "missing":
         return action
     return f"move the existing ComfyUI/ aside ({problem.replace('_', ' ')}), then {action}"

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from ..context import NETWORK, InstallContext, Step
-from ..download import DownloadSpec, download_all
+from ..download import DownloadSpec, download_all, resumed_note
 from ..errors import InstallError
+from ..units import size
 
 
 def skip_if(ctx: InstallContext) -> str | None:
@@ -28,7 +29,7 @@ def describe(ctx: InstallContext) -> str:
     count = len(ctx.manifest.checkpoints)
     return (
         f"download {count} checkpoint file{'s' if count != 1 else ''} "
-        f"({_gigabytes(ctx.manifest.download_bytes)}) into ComfyUI/models, "
+        f"({size(ctx.manifest.download_bytes)}) into ComfyUI/models, "
         f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
     )
 
@@ -50,6 +51,10 @@ def run(ctx: InstallContext) -> None:
         on_event=lambda name, attrs: ctx.event(name, **attrs),
         on_bytes=ctx.add_bytes,
     )
+    for r, spec in zip(results, specs, strict=True):
+        note = resumed_note(r.resumed_from, spec.size) if r.status == "downloaded" else ""
+        if note:  # the bar says it too, but only on a terminal
+            ctx.echo(f"  {r.name}{note}")
     ctx.outcomes["models"] = [
         {
             "name": r.name,
@@ -79,15 +84,11 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _gigabytes(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
-
-
 STEP = Step(
     name="models",
     run=run,
     describe=describe,
     skip_if=skip_if,
-    needs=("preflight",),
+    needs=("comfyui",),  # the files go into ComfyUI/models, so the checkout must exist
     uses=frozenset({NETWORK}),
 )

@@ -25,6 +25,7 @@ from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
 from ..torch_plan import TorchPlan, plan_torch
+from ..units import size
 
 MIN_PYTHON = (3, 10)
 REQUIRED_TOOLS = ("git",)
@@ -68,15 +69,15 @@ def run(ctx: InstallContext) -> None:
     check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
 
-    for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):
-        ctx.tools[tool] = shutil.which(tool)
+    for tool in find_tools(ctx):
         ctx.event("tool_detected", tool=tool, found=ctx.tools[tool] is not None)
     for tool in REQUIRED_TOOLS:
         if ctx.tools[tool] is None:
             raise SystemRequirementError(
                 f"missing tool: {tool} is not on PATH", hint=_TOOL_HINTS[tool]
             )
-    _check_pip()
+    if ctx.options.installer == "pip":  # uv makes venvs and installs without pip or ensurepip
+        _check_pip()
 
     _check_writable(ctx.target)
     needed = required_bytes(ctx)
@@ -124,10 +125,17 @@ def system_attributes(hardware: Hardware, plan: TorchPlan | None) -> dict[str, A
     return {key: value for key, value in values.items() if value is not None}
 
 
+def find_tools(ctx: InstallContext) -> dict[str, str | None]:
+    """Which tools are on PATH, into ``ctx.tools``: the steps (and the dry-run plan) read it."""
+    for tool in (*REQUIRED_TOOLS, *OPTIONAL_TOOLS):
+        ctx.tools[tool] = shutil.which(tool)
+    return ctx.tools
+
+
 def describe(ctx: InstallContext) -> str:
     return (
         f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, git and pip, that the target "
-        f"folder is writable and has {_gib(required_bytes(ctx))} GiB free; "
+        f"folder is writable and has {size(required_bytes(ctx))} free; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
 
@@ -169,19 +177,19 @@ def venv_bytes(ctx: InstallContext) -> int:
 
 
 def _check_pip() -> None:
-    """pip for the running interpreter, and ensurepip so ``venv`` can put pip in the new venv."""
+    """For ``--installer pip`` only: pip here, and ensurepip so ``venv`` can put pip in the venv."""
     if importlib.util.find_spec("pip") is None:
         raise SystemRequirementError(
             f"missing tool: pip is not available for this Python ({_python_name()})",
-            hint="install pip for this Python (`python -m ensurepip --upgrade`, or the "
-            "python3-pip package), then re-run",
+            hint="re-run without --installer pip (uv needs no pip), or install pip for this "
+            "Python (Debian/Ubuntu: apt install python3-pip python3-venv)",
         )
     if importlib.util.find_spec("ensurepip") is None:
         raise SystemRequirementError(
             f"missing tool: this Python ({_python_name()}) cannot create virtual environments "
             "with pip (no ensurepip)",
-            hint="install the venv support for this Python (on Debian/Ubuntu: "
-            "apt install python3-venv), then re-run",
+            hint="re-run without --installer pip (uv needs no ensurepip), or install the venv "
+            "support for this Python (Debian/Ubuntu: apt install python3-venv)",
         )
 
 

@@ -32,6 +32,7 @@ from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..index_settings import IndexSettings, pip_settings
 from ..torch_plan import TorchPlan, plan_torch
+from ..units import size
 
 STAMP_NAME = ".dinoair-requirements.json"
 VENV_MARKER = ".dinoair-venv-complete"  # written once venv + ensurepip finished
@@ -99,12 +100,18 @@ def run(ctx: InstallContext) -> None:
     progress = Progress(tool.name, enabled=sys.stderr.isatty() and not ctx.options.verbose)
     try:
         held: dict[str, str] = {}
-        if plan is not None:
-            tool.install_torch(ctx, plan, progress)
+        if plan is not None and isinstance(tool, _Uv):  # one resolution, torch pinned
+            tool.install_together(ctx, plan, requirements, progress)
             held = _installed_versions(ctx, plan, progress.added)
             _check_build(plan, held)
-        constraints = _write_constraints(ctx, held)
-        tool.install_requirements(ctx, plan, requirements, constraints, held, progress)
+            _write_constraints(ctx, held)
+        else:  # pip: torch first from its index, then the rest with it held
+            if plan is not None:
+                tool.install_torch(ctx, plan, progress)
+                held = _installed_versions(ctx, plan, progress.added)
+                _check_build(plan, held)
+            constraints = _write_constraints(ctx, held)
+            tool.install_requirements(ctx, plan, requirements, constraints, held, progress)
     finally:
         progress.close()
     seconds = round(time.monotonic() - started, 3)
@@ -142,9 +149,14 @@ def describe(ctx: InstallContext) -> str:
     if digest is not None and _stamp_matches(ctx, digest):
         return "skip: the venv already has these requirements and this torch build installed"
     venv = "reuse venv/" if venv_python(ctx).exists() else "create a Python venv in venv/"
-    torch = f"torch build {plan.build.name} from {plan.index}, then " if plan else ""
     when = _exclude_newer(ctx)
     as_of = f", resolved as of {when[:10]}" if when else ""
+    if plan is not None and ctx.options.installer == "uv":
+        return (
+            f"{venv}; with uv install torch build {plan.build.name} (pinned to {plan.index}) "
+            f"and ComfyUI's {requirements.name} in one resolution{as_of}"
+        )
+    torch = f"torch build {plan.build.name} from {plan.index}, then " if plan else ""
     return (
         f"{venv}; with {ctx.options.installer} install {torch}ComfyUI's "
         f"{requirements.name}{' (held torch)' if plan else ''}{as_of}"
@@ -313,6 +325,31 @@ class _Uv(_Installer):
         cmd += ["-c", str(constraints), "-r", str(requirements)]
         self._run(ctx, cmd, plan, "requirements", progress)
 
+    def install_together(
+        self, ctx: InstallContext, plan: TorchPlan, requirements: Path, progress: Progress
+    ) -> None:
+        """torch, torchvision, torchaudio and ComfyUI's requirements in one uv call: one
+        resolution, and the downloads of torch and of the rest overlap.
+
+        The build's packages are pinned to its index the way uv pins a package to an index:
+        a ``[tool.uv.sources]`` entry naming an ``explicit`` index, in a small pyproject.toml
+        in the venv read with ``-r``. uv then takes them from that index and nowhere else,
+        whatever the strategy, so a newer torch on the user's index cannot win, while the rest
+        is the best version across all indexes (the torch index stays an extra index too, for
+        torch's own dependencies), resolved as of the release date. ``--torch-backend`` was
+        the other way: it picks PyTorch's public index by itself, which would drop the
+        manifest's index, ``--torch-index`` and any mirror.
+        """
+        pins = _write_torch_pins(ctx, plan)
+        cmd = [*self._base(ctx), *self._indexes(plan), "--index-strategy", "unsafe-best-match"]
+        when = _exclude_newer(ctx)
+        if when and ctx.manifest.lock is None:
+            cmd += ["--exclude-newer", when]
+            for requirement in plan.build.requirements:  # torch indexes carry no upload dates
+                cmd += ["--exclude-newer-package", f"{_requirement_name(requirement)}=false"]
+        cmd += ["-r", str(pins), "-r", str(requirements)]
+        self._run(ctx, cmd, plan, "torch and requirements", progress)
+
     def _indexes(self, plan: TorchPlan | None) -> list[str]:
         first = ["--extra-index-url", plan.index] if plan else []
         return [*first, *self.settings.uv_args()]
@@ -443,6 +480,27 @@ def _write_constraints(ctx: InstallContext, held: dict[str, str]) -> Path:
     return path
 
 
+PINS_DIR = "dinoair-torch"  # in the venv: pyproject.toml pinning the build to its index
+TORCH_INDEX_NAME = "dinoair-torch"
+
+
+def _write_torch_pins(ctx: InstallContext, plan: TorchPlan) -> Path:
+    """The build's requirements as a project whose ``[tool.uv.sources]`` pin each of them to
+    the build's index (``explicit``: consulted for these packages only)."""
+    names = [_requirement_name(req) for req in plan.build.requirements]
+    deps = ", ".join(json.dumps(req) for req in plan.build.requirements)
+    sources = "".join(f'{name} = {{ index = "{TORCH_INDEX_NAME}" }}\n' for name in names)
+    text = (
+        f'[project]\nname = "dinoair"\nversion = "0"\ndependencies = [{deps}]\n\n'
+        f'[[tool.uv.index]]\nname = "{TORCH_INDEX_NAME}"\nurl = {json.dumps(plan.index)}\n'
+        f"explicit = true\n\n[tool.uv.sources]\n{sources}"
+    )
+    path = venv_dir(ctx) / PINS_DIR / "pyproject.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
+    return path
+
+
 def _requirement_name(requirement: str) -> str:
     return re.split(r"[<>=!~;\[ @]", requirement.strip(), maxsplit=1)[0]
 
@@ -525,7 +583,7 @@ class Progress:
         with self._lock:
             counts = (
                 f"{self.resolved} resolved, {self.downloaded} downloaded, "
-                f"{self.installed} installed, {self.bytes / 1e6:.1f} MB"
+                f"{self.installed} installed, {size(self.bytes)}"
             )
         return f"  {self.tool} ({self._phase}): {counts}, {elapsed // 60}:{elapsed % 60:02d}"
 
@@ -597,7 +655,9 @@ def _log_mentions(log: Path, start: int, markers: tuple[str, ...]) -> bool:
             text = handle.read().decode(errors="replace")
     except OSError:
         return False
-    return any(marker in text for marker in markers)
+    # the tool's output only: the "$ ..." lines are our command lines, which name every index
+    output = "\n".join(line for line in text.splitlines() if not line.startswith("$ "))
+    return any(marker in output for marker in markers)
 
 
 STEP = Step(
