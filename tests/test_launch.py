@@ -129,7 +129,10 @@ def test_without_ollama_the_rest_starts_and_says_so(tmp_path: Path) -> None:
     target = build_target(tmp_path)
     args, _ = ports()
     text = finish(start(target, tmp_path, *args, FAKE_COMFYUI_SECONDS="2"))
-    assert "(not installed: the chat needs Ollama; re-run the installer)" in text
+    assert (
+        "(not installed: the chat needs Ollama: install it from ollama.com,"
+        " or re-run the installer to get it)"
+    ) in text
     assert "DinoAir GUI: http://127.0.0.1:" in text
 
 

@@ -201,7 +201,10 @@ def start(args: argparse.Namespace, parts: list[Part]) -> Part:
             env["OLLAMA_MODELS"] = str(HERE / "ollama" / "models")
         spawn(ollama, [binary, "serve"], env)
     else:
-        ollama_note = " (not installed: the chat needs Ollama; re-run the installer)"
+        ollama_note = (
+            " (not installed: the chat needs Ollama: install it from ollama.com,"
+            " or re-run the installer to get it)"
+        )
     gui_env = {"DINOAIR_COMFYUI_URL": comfyui.url, "DINOAIR_OLLAMA_URL": ollama.url}
     if (HERE / "webgui" / "server.py").is_file():
         spawn(gui, [sys.executable, "webgui/server.py", "--port", str(gui.port)], gui_env)
