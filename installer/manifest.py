@@ -33,6 +33,22 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class OllamaArchive:
+    """Ollama's release archive for one OS and architecture (as Ollama names them)."""
+
+    os: str  # linux | darwin | windows
+    arch: str  # amd64 | arm64
+    url: str
+    size: int
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        """The file name the archive is saved as: the URL's last part (.tgz, .tar.gz, .zip)."""
+        return self.url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+@dataclass(frozen=True)
 class TorchBuild:
     """One torch build: for which accelerator (and CUDA/ROCm version), from which index."""
 
@@ -61,6 +77,8 @@ class Manifest:
     # The project's repository, whose tracker takes bug reports: written to install_summary.json
     # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
     issue_tracker: str | None = None
+    # Ollama's release archives, installed under the install folder when no Ollama is there.
+    ollama_archives: tuple[OllamaArchive, ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -156,7 +174,39 @@ def _parse(data: Any, path: Path) -> Manifest:
         requirements_mb=requirements_mb,
         torch_builds=builds,
         issue_tracker=tracker,
+        ollama_archives=_ollama_archives(data.get("ollama", {}), f"{where}: ollama"),
     )
+
+
+def _ollama_archives(section: Any, where: str) -> tuple[OllamaArchive, ...]:
+    if not isinstance(section, dict) or not isinstance(section.get("archives", []), list):
+        raise ConfigurationError(f"manifest {where}: expected an object with an archives list")
+    archives = []
+    for i, entry in enumerate(section.get("archives", [])):
+        at = f"{where}.archives[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"manifest {at}: expected an object")
+        system, arch = _field(entry, "os", str, at), _field(entry, "arch", str, at)
+        if system not in ("linux", "darwin", "windows") or arch not in ("amd64", "arm64"):
+            raise ConfigurationError(
+                f"manifest {at}: os must be linux, darwin or windows and arch amd64 or arm64"
+            )
+        url = _field(entry, "url", str, at)
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"manifest {at}: url must be http(s)")
+        size = _field(entry, "size", int, at)
+        if size <= 0:
+            raise ConfigurationError(f"manifest {at}: size must be a positive number of bytes")
+        sha = _field(entry, "sha256", str, at).lower()
+        if not _SHA256.match(sha):
+            raise ConfigurationError(f"manifest {at}: sha256 must be 64 hex digits")
+        archive = OllamaArchive(system, arch, url, size, sha)
+        if not archive.name.endswith((".tgz", ".tar.gz", ".zip")) or not _SAFE_NAME.match(
+            archive.name
+        ):
+            raise ConfigurationError(f"manifest {at}: url must name a .tgz, .tar.gz or .zip file")
+        archives.append(archive)
+    return tuple(archives)
 
 
 def _torch_build(entry: Any, where: str) -> TorchBuild:

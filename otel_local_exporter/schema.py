@@ -173,6 +173,19 @@ RUN_RESULTS = (RESULT_SUCCESS, RESULT_FAILED, RESULT_CANCELLED)
 RESULT_INCOMPLETE: Final = "incomplete"
 RESULT_UNKNOWN: Final = "unknown"
 
+# -- components ----------------------------------------------------------------------------------
+# The parts of the stack and the step that provides each; a step says how the install left its
+# part with a span event COMPONENT_EVENT (attributes "component", "status" and "source");
+# report counts them per component, and reads a step's outcome where no such event was recorded.
+
+COMPONENT_EVENT: Final = "component"
+COMPONENT_INSTALLED: Final = "installed"  # this run installed (or updated) it
+COMPONENT_PRESENT: Final = "present"  # it was already there and was used as it was
+COMPONENT_SKIPPED: Final = "skipped"  # not installed (no way to, or left out)
+COMPONENT_FAILED: Final = "failed"  # its step failed or was cancelled
+COMPONENT_STATUSES = (COMPONENT_INSTALLED, COMPONENT_PRESENT, COMPONENT_SKIPPED, COMPONENT_FAILED)
+COMPONENT_STEPS = {"comfyui": "comfyui", "ollama": "ollama_models", "webgui": "webgui"}
+
 # -- event types --------------------------------------------------------------------------------
 
 EVENT_START: Final = "installation_start"

@@ -98,7 +98,8 @@ def test_a_working_install_passes_and_is_not_verified_again(ctx: InstallContext)
     assert ctx.system["installer.system.torch_device"] == "cpu"
     assert ctx.system["installer.system.torch_build"] == "cpu"
     assert outcome["torch_build"] == outcome["torch_build_chosen"] == "cpu"
-    assert [n for n, _ in events] == ["torch_checked", "quick_test_passed"]
+    assert [n for n, _ in events] == ["torch_checked", "quick_test_passed", "stack_checked"]
+    assert outcome["stack"] == {"comfyui_device": "cpu", "webgui": "answered"}
     log = (ctx.logs_dir / verify.LOG_NAME).read_text()
     assert "quick test passed --quick-test-for-ci --cpu" in log
     assert verify.describe(ctx).startswith("skip")

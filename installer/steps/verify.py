@@ -38,6 +38,7 @@ from ..context import CHECKOUT, CPU, VENV, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
+from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch
 from .python_deps import STAMP_NAME, venv_dir, venv_python
 
@@ -84,11 +85,13 @@ def describe(ctx: InstallContext) -> str:
     flags = " ".join(device_flags(ctx))
     return (
         "import torch in the venv and see its device, then run ComfyUI's quick test "
-        f"(main.py --quick-test-for-ci {flags}, at most {ctx.options.verify_timeout:.0f} s)"
+        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI and read "
+        f"their answers (at most {ctx.options.verify_timeout:.0f} s in all)"
     ).replace("  ", " ")
 
 
 def run(ctx: InstallContext) -> None:
+    started = time.monotonic()  # --verify-timeout covers the whole step, the stack check too
     key = _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
         arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
@@ -111,6 +114,8 @@ def run(ctx: InstallContext) -> None:
     seconds = _quick_test(ctx, flags)
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
+    deadline = started + ctx.options.verify_timeout
+    outcome["stack"] = check_stack(ctx, venv_python(ctx), flags, deadline)
     if key is not None:
         stamp = {"key": key, "torch_build": outcome.get("torch_build")}
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))

@@ -122,6 +122,7 @@ def _report_text(data: dict[str, Any]) -> None:
     ]
     for line in render.table(columns, rows, indent="  "):
         click.echo(line)
+    _components_text(data)
     _by_accelerator_text(data)
     click.echo("")
     click.echo(console.heading("Failures by category"))
@@ -152,6 +153,29 @@ def _report_text(data: dict[str, Any]) -> None:
         click.echo("  no error details recorded (error reporting was off)")
     else:
         click.echo("  none")
+
+
+def _components_text(data: dict[str, Any]) -> None:
+    """Per component: how the installs left it, and the share that ended with it working."""
+    click.echo("")
+    click.echo(console.heading("Components"))
+    names = ("installed", "present", "skipped", "failed")
+    columns = [
+        render.Column("component"),
+        render.Column("runs", right=True),
+        render.Column("success", right=True),
+        *(render.Column(n, right=True) for n in names),
+    ]
+    rows = [
+        [c["component"], str(c["runs"]), percent(c["success_rate"]), *(str(c[n]) for n in names)]
+        for c in data.get("components", [])
+        if c["runs"]
+    ]
+    if not rows:
+        click.echo("  none recorded")
+        return
+    for line in render.table(columns, rows, indent="  "):
+        click.echo(line)
 
 
 def _by_accelerator_text(data: dict[str, Any]) -> None:
