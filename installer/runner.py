@@ -27,6 +27,7 @@ from otel_local_exporter import (
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_SKIPPED,
+    exception_signature,
     system_profile,
 )
 from otel_local_exporter import attributes as attr
@@ -53,6 +54,7 @@ class StepResult:
     error: str | None = None
     hint: str | None = None
     bytes_downloaded: int = 0
+    signature: str | None = None  # the failure signature (otel_local_exporter.signature)
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, 0) or k == "duration_ms"}
@@ -178,7 +180,10 @@ def _run_step(
             outcome.status, outcome.error_category = STEP_FAILED, category
             outcome.error = str(exc) or type(exc).__name__
             outcome.hint = getattr(exc, "hint", None)
+            outcome.signature = _guard(exception_signature, exc, step=step.name, category=category)
             _guard(_mark_error, span, exc, category, record=True)
+            if outcome.signature:
+                _guard(span.set_attribute, attr.ERROR_SIGNATURE, outcome.signature)
             if category == UNEXPECTED and on_crash is not None:
                 path = _guard(on_crash, exc, category, step.name, span.get_span_context())
                 result.crash_report = str(path) if path else None

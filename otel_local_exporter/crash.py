@@ -23,6 +23,7 @@ from .home import CRASH_GLOB, CRASHES_DIR
 from .sanitize import Sanitizer
 from .schema import SCHEMA_VERSION
 from .session import prune
+from .signature import exception_signature
 
 _logger = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class CrashReporter:
             "error_message": str(exc),
             "stack_trace": stack,
             "failing_step": step,
+            "signature": exception_signature(
+                exc, step=step, category=category, sanitizer=self._sanitizer
+            ),
             "trace_id": f"{trace_id:032x}" if trace_id else None,
             "span_id": f"{span_id:016x}" if span_id else None,
             "installer_version": self._version,

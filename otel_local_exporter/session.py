@@ -62,6 +62,7 @@ _EXCEPTION_DETAIL_KEYS = frozenset(
         "exception.stacktrace",
         "exception.escaped",
         schema.ERROR_TYPE,
+        schema.ERROR_SIGNATURE,  # computed from the message and frames: an error detail too
     }
 )
 

@@ -14,9 +14,7 @@ durations are over the step runs that ran (not skipped); percentiles interpolate
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -32,55 +30,17 @@ from otel_local_exporter import (
     STEP_FAILED,
     STEP_SKIPPED,
     STEP_STATUSES,
+    fold,
 )
 
 from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
 from .report import percentile
 
-__all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
+__all__ = ["NOT_RECORDED", "Fleet", "build"]
 
 PERCENTILES = (50, 90, 95, 99)
 TOP_SIGNATURES = 20
 BATCH_FILES = 16  # files a worker reads into one partial report
-
-# -- error signatures ----------------------------------------------------------------------------
-
-# (pattern, placeholder, needles): a rule runs only on a line holding one of its needles, text
-# its pattern cannot match without (the path rule alone costs most of a signature otherwise).
-_SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
-    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>", ("'", '"')),  # quoted values
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>", ("://",)),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<ID>",
-        ("-",),
-    ),
-    (
-        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
-        "<HEX>",
-        (),
-    ),
-    (
-        re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
-        "<PATH>",
-        ("/", "\\"),
-    ),
-    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>", ()),
-    (re.compile(r"\s+"), " ", ()),
-)
-
-
-@functools.lru_cache(maxsize=65536)
-def signature(message: str) -> str:
-    """``message``'s first line with what varies between users folded: quoted values, URLs,
-    ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
-    """
-    line = message.strip().split("\n", 1)[0][:500]
-    for pattern, replacement, needles in _SIGNATURE_RULES:
-        if not needles or any(needle in line for needle in needles):
-            line = pattern.sub(replacement, line)
-    return line.strip()[:200]
-
 
 # -- aggregating ---------------------------------------------------------------------------------
 
@@ -127,6 +87,7 @@ class Signature:
     example: str
     count: int = 0
     steps: Counter[str] = field(default_factory=Counter)
+    ids: Counter[str] = field(default_factory=Counter)  # failure signatures (the feed's keys)
 
 
 @dataclass
@@ -168,15 +129,17 @@ class Fleet:
             step.statuses[status] += 1
             if status != STEP_SKIPPED and duration is not None:
                 step.durations.append(duration)
-        for step_name, category, error_type, message in facts.errors:
+        for step_name, category, error_type, message, signature_id in facts.errors:
             self.categories[category] += 1
-            folded = signature(message) if message else "(no message)"
+            folded = fold(message) if message else "(no message)"
             entry = self.signatures.get((category, error_type, folded))
             if entry is None:
                 entry = Signature(category, error_type, folded, message)
                 self.signatures[(category, error_type, folded)] = entry
             entry.count += 1
             entry.steps[step_name or "-"] += 1
+            if signature_id:
+                entry.ids[signature_id] += 1
 
     def merge(self, other: Fleet) -> None:
         """Add ``other``, the partial report of files read after this one's and without a
@@ -213,6 +176,7 @@ class Fleet:
             else:
                 entry.count += found.count
                 entry.steps.update(found.steps)
+                entry.ids.update(found.ids)
 
     @property
     def sessions(self) -> int:
@@ -245,6 +209,7 @@ class Fleet:
                     "error_type": s.error_type,
                     "signature": clean(s.signature),
                     "steps": [name for name, _ in s.steps.most_common()],
+                    "ids": [sid for sid, _ in s.ids.most_common()],
                     "example": clean(s.example.strip().split("\n", 1)[0][:300]),
                 }
                 for s in ranked
