@@ -77,7 +77,8 @@ _MODULES = {
         "HARDWARE_KEYS",
         "system_profile",
     ),
-    "notice": ("collection_notice",),
+    "notice": ("NOTICE_VERSION", "collection_notice", "notice_digest"),
+    "catalogue": ("CATALOGUE", "KINDS", "SWITCHES", "Field", "catalogue_markdown", "find_field"),
     "signature": (
         "exception_signature",
         "failure_signature",
@@ -152,6 +153,7 @@ _EXPORTS = {name: module for module, names in _MODULES.items() for name in names
 
 __all__ = [
     "ARG_PREFIX",
+    "CATALOGUE",
     "CONFIG_NAME",
     "CRASHES_DIR",
     "CRASH_GLOB",
@@ -170,6 +172,8 @@ __all__ = [
     "INSTALLER_VERSION",
     "JOURNAL_SUFFIX",
     "KILL_SWITCHES",
+    "KINDS",
+    "NOTICE_VERSION",
     "RESULT_CANCELLED",
     "RESULT_FAILED",
     "RESULT_INCOMPLETE",
@@ -192,6 +196,7 @@ __all__ = [
     "STEP_SKIP_REASON",
     "STEP_STATUS",
     "STEP_STATUSES",
+    "SWITCHES",
     "SYSTEM_ACCELERATOR",
     "SYSTEM_PREFIX",
     "TRACE_ID_PATTERN",
@@ -201,6 +206,7 @@ __all__ = [
     "CrashReporter",
     "ErrorEvent",
     "Event",
+    "Field",
     "InvalidFile",
     "LocalSessionExporter",
     "OtlpConversionError",
@@ -222,6 +228,7 @@ __all__ = [
     "UnsafePathError",
     "atomic_write",
     "build_resource",
+    "catalogue_markdown",
     "clear_data",
     "collection_notice",
     "configure_tracing",
@@ -232,6 +239,7 @@ __all__ = [
     "extent_ms",
     "failure_signature",
     "file_stamp",
+    "find_field",
     "fold",
     "frames_of_exception",
     "frames_of_stack_trace",
@@ -241,6 +249,7 @@ __all__ = [
     "kill_switch",
     "load_crashes",
     "load_sessions",
+    "notice_digest",
     "parse_iso_z",
     "parse_time",
     "read_regular_file",
@@ -274,6 +283,14 @@ if TYPE_CHECKING:
         parse_time,
         utc_now,
     )
+    from .catalogue import (
+        CATALOGUE,
+        KINDS,
+        SWITCHES,
+        Field,
+        catalogue_markdown,
+        find_field,
+    )
     from .config import (
         KILL_SWITCHES,
         ConsentDecision,
@@ -301,7 +318,9 @@ if TYPE_CHECKING:
         telemetry_home,
     )
     from .notice import (
+        NOTICE_VERSION,
         collection_notice,
+        notice_digest,
     )
     from .otlp import (
         OtlpConversionError,

@@ -38,6 +38,7 @@ COMMANDS: dict[str, Entry] = {
         "report_issue", "Draft a bug report from a failed install (sends nothing)."
     ),
     "clear-data": Entry("clear_data", "Delete the collected data (keeps your choice)."),
+    "fields": Entry("fields", "Every field the installer can record, and why."),
 }
 
 _GROUP_HELP = f"""Manage DinoAir's local telemetry: see what was recorded, export it, clear it,

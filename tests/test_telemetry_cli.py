@@ -211,6 +211,7 @@ COMMANDS = [
     "clear-data",
     "export",
     "report-issue",
+    "fields",
 ]
 
 
