@@ -19,9 +19,7 @@ from otel_local_exporter import (
     STEP_STATUSES,
     ConsentDecision,
     CrashReporter,
-    TelemetryConfig,
     configure_tracing,
-    resolve_consent,
     telemetry_home,
 )
 
@@ -221,7 +219,7 @@ def cli(
             f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
         )
     home = telemetry_home()
-    decision = _decide_consent(home, disable_telemetry)
+    decision = consent.decide(home, disable_telemetry)
     provider = _tracing(decision, home)
     reporter = CrashReporter(home, decision, installer_version=__version__)
     tracer = provider.get_tracer("dinoair.installer", __version__)
@@ -280,14 +278,6 @@ def _failing_preflight(exc: InstallError) -> Step:
         raise exc
 
     return Step("preflight", run=run, describe=lambda ctx: "validate the manifest")
-
-
-def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
-    config = TelemetryConfig.load(home)
-    decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
-    if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
-        decision = consent.ask(config, home)
-    return decision
 
 
 def _tracing(decision: ConsentDecision, home: Path) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from . import schema as s
@@ -27,6 +27,8 @@ __all__ = [
     "Field",
     "catalogue_markdown",
     "find_field",
+    "withheld",
+    "withheld_crash_fields",
 ]
 
 TELEMETRY: Final = "telemetry"
@@ -51,6 +53,7 @@ class Field:
     purpose: str  # plain words, shown in the consent notice
     switch: str = TELEMETRY
     keys: tuple[str, ...] = ()
+    since: int = 1  # the consent notice version that first named it (notice.NOTICE_VERSION)
 
     def matches(self, key: str) -> bool:
         return fnmatch.fnmatchcase(key, self.key) if "*" in self.key else key == self.key
@@ -66,7 +69,14 @@ class Field:
         }
         if self.keys:
             out["keys"] = list(self.keys)
+        out["since_notice"] = self.since
         return out
+
+
+def _new(field: Field, since: int = 2) -> Field:
+    """An entry the hand-written notice of version 1 did not name: recorded only for users who
+    agreed to a notice of version ``since`` or later."""
+    return replace(field, since=since)
 
 
 def _span(key: str, example: str, purpose: str) -> Field:
@@ -95,7 +105,7 @@ def _crash(key: str, type_: str, example: str, purpose: str) -> Field:
 
 _SP = s.SYSTEM_PREFIX
 
-CATALOGUE: tuple[Field, ...] = (
+_ENTRIES: tuple[Field, ...] = (
     # -- spans ------------------------------------------------------------------------------------
     _span("dinoair.install", "dinoair.install", "one run of the installer, from start to end"),
     _span("dinoair.step.*", "dinoair.step.models", "one installation step and how it ended"),
@@ -244,6 +254,54 @@ CATALOGUE: tuple[Field, ...] = (
         "OS and Python version, CPU count, memory and free disk in whole GiB",
     ),
 )
+
+
+# What the hand-written notice of version 1 did not name: the GPU and torch profile, the tools'
+# CPU time and memory, the failure signature, phases, and the events the steps note on the way.
+_NEW_IN_2 = frozenset(
+    {
+        ("span", "dinoair.phase.*"),
+        ("attribute", s.PHASE_NAME),
+        ("attribute", f"{s.PHASE_PREFIX}*"),
+        ("attribute", s.STEP_CHILD_CPU_SECONDS),
+        ("attribute", s.STEP_CHILD_PEAK_RSS_MIB),
+        ("attribute", s.ERROR_SIGNATURE),
+        ("attribute", s.SYSTEM_ACCELERATOR),
+        ("attribute", s.SYSTEM_GPU_MODEL),
+        ("attribute", s.SYSTEM_VRAM_GIB),
+        ("attribute", s.SYSTEM_DRIVER_MAJOR),
+        ("attribute", s.SYSTEM_CUDA_VERSION),
+        ("attribute", s.SYSTEM_ROCM_VERSION),
+        ("attribute", s.SYSTEM_TORCH_BUILD),
+        ("attribute", s.SYSTEM_TORCH_DEVICE),
+        ("crash", "signature"),
+    }
+)
+_IN_1_EVENTS = frozenset({s.EXCEPTION_EVENT, "cancelled"})
+
+CATALOGUE: tuple[Field, ...] = tuple(
+    _new(f)
+    if (f.kind, f.key) in _NEW_IN_2 or (f.kind == "event" and f.key not in _IN_1_EVENTS)
+    else f
+    for f in _ENTRIES
+)
+
+
+def withheld(agreed: int | None) -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
+    """What a user who agreed to notice version ``agreed`` did not agree to: exact attribute
+    keys, attribute key prefixes (families ending in ``*``) and event names. ``None`` (a file
+    written before notices had versions) is version 1."""
+    version = agreed or 1
+    newer = [f for f in CATALOGUE if f.since > version]
+    exact = frozenset(f.key for f in newer if f.kind == "attribute" and "*" not in f.key)
+    prefixes = tuple(f.key.rstrip("*") for f in newer if f.kind == "attribute" and "*" in f.key)
+    events = frozenset(f.key for f in newer if f.kind == "event")
+    return exact, prefixes, events
+
+
+def withheld_crash_fields(agreed: int | None) -> frozenset[str]:
+    """The crash-report fields the notice of version ``agreed`` did not name."""
+    return frozenset(f.key for f in CATALOGUE if f.kind == "crash" and f.since > (agreed or 1))
 
 
 def find_field(kind: str, key: str, fields: Iterable[Field] = CATALOGUE) -> Field | None:

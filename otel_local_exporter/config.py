@@ -29,6 +29,8 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
 
 _BOOL_FIELDS = ("error_reporting_enabled", "usage_analytics_enabled")
+# Fields added later, each with its default for a file written before it existed.
+_OPT_IN_FIELDS = ("fix_notifications_enabled",)  # off until the user says yes
 _TEXT_FIELDS = ("user_id", "install_id", "consent_timestamp", "opt_out_timestamp")
 
 
@@ -62,6 +64,8 @@ class TelemetryConfig:
     install_id: str | None = None
     consent_timestamp: str | None = None
     opt_out_timestamp: str | None = None
+    fix_notifications_enabled: bool = False
+    consent_notice_version: int | None = None  # the notice agreed to; None: before versions (1)
     exists: bool = False
     problem: str | None = field(default=None, compare=False)
 
@@ -119,11 +123,20 @@ class TelemetryConfig:
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 return f"{name} must be a string or null, not {_json_kind(value)}"
+        for name in _OPT_IN_FIELDS:
+            if not isinstance(data.get(name, False), bool):
+                return f"{name} must be true or false, not {_json_kind(data[name])}"
+        version = data.get("consent_notice_version")
+        if version is not None and (type(version) is not int or version < 1):
+            return f"consent_notice_version must be a whole number or null, not {version!r:.20}"
         self.telemetry_enabled = enabled
         for name in _BOOL_FIELDS:
             setattr(self, name, data.get(name, True))
         for name in _TEXT_FIELDS:
             setattr(self, name, data.get(name))
+        for name in _OPT_IN_FIELDS:
+            setattr(self, name, data.get(name, False))
+        self.consent_notice_version = version
         return None
 
     # -- state -----------------------------------------------------------------------------
@@ -147,15 +160,21 @@ class TelemetryConfig:
             "install_id": self.install_id,
             "consent_timestamp": self.consent_timestamp,
             "opt_out_timestamp": self.opt_out_timestamp,
+            "fix_notifications_enabled": self.fix_notifications_enabled,
+            "consent_notice_version": self.consent_notice_version,
         }
 
     # -- changing --------------------------------------------------------------------------
 
     def enable(self, *, error_reporting: bool = True, usage_analytics: bool = True) -> None:
-        """Record consent: switches on, a fresh consent time, a random ``user_id`` if none.
+        """Record consent: switches on, a fresh consent time, a random ``user_id`` if none, and
+        the version of the notice shown (what was agreed to).
 
         The id is random (uuid4), never derived from a MAC address or other hardware.
         """
+        from .notice import NOTICE_VERSION
+
+        self.consent_notice_version = NOTICE_VERSION
         self.problem = None
         self.telemetry_enabled = True
         self.error_reporting_enabled = error_reporting
@@ -171,6 +190,7 @@ class TelemetryConfig:
         self.telemetry_enabled = False
         self.error_reporting_enabled = False
         self.usage_analytics_enabled = False
+        self.fix_notifications_enabled = False
         self.install_id = self.install_id or uuid.uuid4().hex
         self.opt_out_timestamp = iso_z(utc_now())
 
@@ -213,6 +233,15 @@ class ConsentDecision:
     reason: str
     error_reporting: bool = False
     usage_analytics: bool = False
+    # The consent notice version agreed to: only what that notice named is recorded. The
+    # default is the current notice (a decision made in code, or just now at the prompt).
+    notice_version: int | None = None
+
+    @property
+    def agreed_notice(self) -> int:
+        from .notice import NOTICE_VERSION
+
+        return self.notice_version if self.notice_version is not None else NOTICE_VERSION
 
 
 def resolve_consent(
@@ -237,4 +266,5 @@ def resolve_consent(
         "you turned telemetry on",
         config.error_reporting_enabled,
         config.usage_analytics_enabled,
+        config.consent_notice_version or 1,
     )

@@ -18,6 +18,7 @@ from typing import Any
 from ._fileio import atomic_write, ensure_private_dir
 from ._system import system_profile
 from ._time import file_stamp, iso_z, utc_now
+from .catalogue import withheld_crash_fields
 from .config import ConsentDecision, kill_switch
 from .home import CRASH_GLOB, CRASHES_DIR
 from .sanitize import Sanitizer
@@ -99,13 +100,14 @@ class CrashReporter:
             "error_message": str(exc),
             "stack_trace": stack,
             "failing_step": step,
-            "signature": exception_signature(
-                exc, step=step, category=category, sanitizer=self._sanitizer
-            ),
             "trace_id": f"{trace_id:032x}" if trace_id else None,
             "span_id": f"{span_id:016x}" if span_id else None,
             "installer_version": self._version,
             "system": system_profile(disk_path, keys=_PROFILE_KEYS),
             "version": SCHEMA_VERSION,
         }
+        if "signature" not in withheld_crash_fields(self._decision.agreed_notice):
+            report["signature"] = exception_signature(
+                exc, step=step, category=category, sanitizer=self._sanitizer
+            )
         return self._sanitizer.value(report)
