@@ -41,6 +41,8 @@ __all__ = ["NOT_RECORDED", "Fleet", "build"]
 PERCENTILES = (50, 90, 95, 99)
 TOP_SIGNATURES = 20
 BATCH_FILES = 16  # files a worker reads into one partial report
+MIN_GROUP = 5  # report --from: the fewest distinct installs a group row may describe
+OTHER_GROUP = "other"  # the row the smaller groups are folded into
 
 # -- aggregating ---------------------------------------------------------------------------------
 
@@ -50,6 +52,9 @@ class Group:
     """Runs of sessions sharing one value (an installer version, an OS, an accelerator kind)."""
 
     results: Counter[str] = field(default_factory=Counter)
+    # Who the runs came from: the bundles' install ids (the file, when a file names none), so a
+    # group of fewer than ``--min-group`` installs can be folded away.
+    installs: set[str] = field(default_factory=set)
 
     def to_dict(self, name: str) -> dict[str, Any]:
         decided = sum(self.results[r] for r in RUN_RESULTS)
@@ -107,7 +112,9 @@ class Fleet:
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set, repr=False)
 
-    def add(self, facts: Facts) -> None:
+    def add(self, facts: Facts, source: str = "") -> None:
+        """Count one session; ``source`` (its file) stands for its install when the file does
+        not name one."""
         if facts.session_id in self._seen:
             self.duplicates += 1
             return
@@ -122,6 +129,7 @@ class Fleet:
             if group is None:
                 group = groups[key] = Group()
             group.results[facts.result] += 1
+            group.installs.add(facts.install or source)
         for name, status, duration in facts.steps:
             step = self.steps.get(name)
             if step is None:
@@ -166,6 +174,7 @@ class Fleet:
             for name, group in their_groups.items():
                 if name in groups:
                     groups[name].results.update(group.results)
+                    groups[name].installs |= group.installs
                 else:
                     groups[name] = group
         self.categories.update(other.categories)
@@ -182,14 +191,29 @@ class Fleet:
     def sessions(self) -> int:
         return len(self._seen)
 
-    def to_dict(self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None) -> dict[str, Any]:
+    def to_dict(
+        self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None, min_group: int = 1
+    ) -> dict[str, Any]:
+        """The report as data. A group (an installer version, an OS, an accelerator kind) of
+        fewer than ``min_group`` distinct installs is folded into one ``other`` row, so that no
+        row describes a handful of people; ``suppressed`` says how many were folded."""
         decided = sum(self.results[r] for r in RUN_RESULTS)
         clean = sanitizer.text if sanitizer is not None else (lambda s: s)
         ranked = sorted(self.signatures.values(), key=lambda s: (-s.count, s.signature))[:top]
+        suppressed: dict[str, int] = {}
 
-        def groups(table: dict[str, Group]) -> list[dict[str, Any]]:
-            rows = [g.to_dict(name) for name, g in table.items()]
-            return sorted(rows, key=lambda r: (-r["sessions"], r["name"]))
+        def groups(table: dict[str, Group], key: str) -> list[dict[str, Any]]:
+            small = [g for g in table.values() if len(g.installs) < min_group]
+            rows = [g.to_dict(name) for name, g in table.items() if len(g.installs) >= min_group]
+            rows.sort(key=lambda r: (-r["sessions"], r["name"]))
+            suppressed[key] = len(small)
+            if small:
+                other = Group()
+                for group in small:
+                    other.results.update(group.results)
+                    other.installs |= group.installs
+                rows.append({**other.to_dict(OTHER_GROUP), "groups": len(small)})
+            return rows
 
         return {
             "files": self.files,
@@ -198,9 +222,11 @@ class Fleet:
             "results": dict(self.results.most_common()),
             "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
             "steps": [step.to_dict(name) for name, step in self.steps.items()],
-            "by_version": groups(self.versions),
-            "by_os": groups(self.systems),
-            "by_accelerator": groups(self.accelerators),
+            "by_version": groups(self.versions, "by_version"),
+            "by_os": groups(self.systems, "by_os"),
+            "by_accelerator": groups(self.accelerators, "by_accelerator"),
+            "min_group": min_group,
+            "suppressed": suppressed,
             "failures_by_category": dict(self.categories.most_common()),
             "signatures": [
                 {
@@ -281,7 +307,7 @@ def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
 def _take(fleet: Fleet, path: Path, outcome: tuple[list[Facts], int, str | None]) -> None:
     facts, bad, reason = outcome
     for one in facts:
-        fleet.add(one)
+        fleet.add(one, str(path))
     if bad:
         fleet.bad_lines[str(path)] += bad
     if reason is not None:

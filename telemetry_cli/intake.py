@@ -57,6 +57,7 @@ class Facts(NamedTuple):
     steps: tuple[tuple[str, str, float | None], ...]  # (step, status, duration ms)
     # (step, category, type, message, failure signature or "")
     errors: tuple[tuple[str | None, str, str, str, str], ...]
+    install: str = ""  # the bundle's install id ("" when not known: an OTLP file, a session)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -169,11 +170,14 @@ def _document(data: Any) -> Iterator[Facts]:
         sessions = data.get("sessions")
         if not isinstance(sessions, list):
             raise ValueError("a bundle without a sessions list")
+        config = data.get("config")
+        install = config.get("install_id") if isinstance(config, dict) else None
+        install = install if isinstance(install, str) else ""
         for doc in sessions:
             if isinstance(doc, dict):
                 facts = session_facts(doc)
                 if facts is not None:
-                    yield facts
+                    yield facts._replace(install=install) if install else facts
     elif isinstance(data.get("session_id"), str) and isinstance(data.get("spans"), list):
         facts = session_facts(data)
         if facts is not None:
