@@ -20,6 +20,8 @@ from otel_local_exporter import (
     ConsentDecision,
     CrashReporter,
     configure_tracing,
+    known_issue_lines,
+    start_refresh,
     telemetry_home,
 )
 
@@ -220,6 +222,8 @@ def cli(
         )
     home = telemetry_home()
     decision = consent.decide(home, disable_telemetry)
+    # The known-issues feed, only with fix notifications on (checked inside), in the background.
+    refresher = None if disable_telemetry else start_refresh(home, loaded.known_issues, __version__)
     provider = _tracing(decision, home)
     reporter = CrashReporter(home, decision, installer_version=__version__)
     tracer = provider.get_tracer("dinoair.installer", __version__)
@@ -256,6 +260,8 @@ def cli(
         sys.exit(1)
     _shutdown(provider)
     _print_summary(ctx, result, decision)
+    if refresher is not None:
+        refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
 
 
@@ -362,6 +368,10 @@ def _print_summary(ctx: InstallContext, result: RunResult, decision: ConsentDeci
             f"{failure.error}. Try: {hint}",
             err=True,
         )
+        for line in known_issue_lines(
+            telemetry_home(), failure.signature, failure.signature_parts, __version__
+        ):
+            click.echo(line, err=True)
         click.echo(
             report_hint(ctx.target, result.session_id if decision.enabled else None), err=True
         )

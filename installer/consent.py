@@ -53,6 +53,7 @@ def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
     answer = _answer("Keep anonymous local telemetry? [y/N/more]", home)
     if answer:
         config.enable()
+        config.fix_notifications_enabled = ask_fix_notifications()
         return _save(config, "Thank you. Telemetry is on; `dinoair-telemetry status` shows it.\n")
     click.echo("Telemetry stays off. (`dinoair-telemetry disable` stops this question.)\n")
     return ConsentDecision(False, "prompt", "you answered no")
@@ -87,6 +88,26 @@ def ask_again(config: TelemetryConfig, home: Path, agreed: ConsentDecision) -> C
         return ConsentDecision(False, "prompt", "the choice could not be saved")
     click.echo("Telemetry is off now; `dinoair-telemetry enable` turns it on again.\n")
     return ConsentDecision(False, "config", "you turned telemetry off")
+
+
+FIX_QUESTION = (
+    "\nShould the installer also tell you when a failure you had is a known issue, and which\n"
+    "release fixes it? It would download the maintainers' signed list of known issues at most\n"
+    "once a day; that request carries nothing about you (only the installer version).\n"
+)
+
+
+def ask_fix_notifications() -> bool:
+    """The separate question for fix notifications (off unless the answer is yes)."""
+    click.echo(FIX_QUESTION)
+    while True:
+        answer = click.prompt("Check for known issues? [y/N]", default="", show_default=False)
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Please answer y or n.")
 
 
 def _answer(prompt: str, home: Path) -> bool:

@@ -61,6 +61,9 @@ class Manifest:
     # The project's repository, whose tracker takes bug reports: written to install_summary.json
     # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
     issue_tracker: str | None = None
+    # The maintainers' signed known-issues feed (otel_local_exporter.known_issues); fetched only
+    # with the user's fix_notifications_enabled switch on.
+    known_issues: str | None = None
 
     @property
     def download_bytes(self) -> int:
@@ -143,6 +146,11 @@ def _parse(data: Any, path: Path) -> Manifest:
         isinstance(tracker, str) and tracker.startswith(("https://", "http://"))
     ):
         raise ConfigurationError(f"manifest {where}: project.issue_tracker must be an http(s) URL")
+    feed = project.get("known_issues")
+    if feed is not None and not (
+        isinstance(feed, str) and feed.startswith(("https://", "http://"))
+    ):
+        raise ConfigurationError(f"manifest {where}: project.known_issues must be an http(s) URL")
     return Manifest(
         source=path,
         comfyui_repo=_resolve_repo(repo, base),
@@ -156,6 +164,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         requirements_mb=requirements_mb,
         torch_builds=builds,
         issue_tracker=tracker,
+        known_issues=feed,
     )
 
 

@@ -109,5 +109,5 @@ class CrashReporter:
         if "signature" not in withheld_crash_fields(self._decision.agreed_notice):
             report["signature"] = exception_signature(
                 exc, step=step, category=category, sanitizer=self._sanitizer
-            )
+            )[0]
         return self._sanitizer.value(report)

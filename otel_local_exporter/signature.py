@@ -151,8 +151,9 @@ def exception_signature(
     step: str | None,
     category: str,
     sanitizer: Sanitizer | None = None,
-) -> str:
-    """The signature of ``exc`` as it is failing, equal to the one its stored span reads back.
+) -> tuple[str, FailureParts]:
+    """The signature of ``exc`` as it is failing (equal to the one its stored span reads back),
+    and the parts it was made of (what a known-issues pattern matches).
 
     The message is sanitized first (with ``sanitizer``, else the default chain), so the id is
     computed from exactly what the session keeps and never from a user's path or name.
@@ -161,4 +162,4 @@ def exception_signature(
     message = clean.text(str(exc)) if str(exc) else ""
     return failure_signature(
         step, category, type(exc).__qualname__, message, frames_of_exception(exc)
-    )[0]
+    )

@@ -212,6 +212,7 @@ COMMANDS = [
     "export",
     "report-issue",
     "fields",
+    "known-issues",
 ]
 
 

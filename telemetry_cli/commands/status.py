@@ -15,6 +15,7 @@ from .. import console, render
 from ..console import PROG
 from ..state import gather_status
 from ._shared import CONTEXT, echo_json, json_option, plural
+from .known_issues import fixed_line
 
 
 @click.command("status", context_settings=CONTEXT)
@@ -76,12 +77,16 @@ def status_lines(info: dict[str, Any]) -> list[str]:
         ("Consent given", config.get("consent_timestamp") or "-"),
         ("Opted out", config.get("opt_out_timestamp") or "-"),
         ("Notice agreed to", _notice(config)),
+        ("Fix notifications", switch(config.get("fix_notifications_enabled"))),
         ("Config file", info["config_path"] + ("" if info["config_exists"] else "  (none yet)")),
         ("Data folder", folder),
         ("Data", f"{counts}, {render.human_bytes(data['bytes'])}"),
     ]
     width = max(len(label) for label, _ in rows)
     lines.extend(f"  {label.ljust(width)}  {value}" for label, value in rows)
+    fixed = fixed_line(telemetry_home())
+    if fixed:
+        lines.append(f"  {fixed}: '{PROG} known-issues' shows them.")
     agreed = config.get("consent_notice_version") or 1
     if info["enabled"] and agreed < NOTICE_VERSION:
         lines.append(
