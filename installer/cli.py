@@ -17,10 +17,10 @@ from otel_local_exporter import (
     STEP_SKIPPED,
     ConsentDecision,
     CrashReporter,
-    TelemetryConfig,
     configure_tracing,
-    resolve_consent,
+    known_issue_lines,
     schema,
+    start_refresh,
     telemetry_home,
 )
 
@@ -278,7 +278,9 @@ def cli(
         lifecycle.repair(options.target, options.target / "venv")
     lifecycle.recover(options.target)  # an update a killed run left half-done
     home = telemetry_home()
-    decision = _decide_consent(home, disable_telemetry)
+    decision = consent.decide(home, disable_telemetry, home_prefix())
+    # The known-issues feed, only with fix notifications on (checked inside), in the background.
+    refresher = None if disable_telemetry else start_refresh(home, loaded.known_issues, __version__)
     provider = _tracing(decision, home)
     reporter = CrashReporter(home, decision, installer_version=__version__)
     tracer = provider.get_tracer("dinoair.installer", __version__)
@@ -321,6 +323,8 @@ def cli(
     _print_summary(ctx, result, decision, manifest)
     if update:
         click.echo(update, err=result.outcome != RESULT_SUCCESS)
+    if refresher is not None:
+        refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
 
 
@@ -343,17 +347,6 @@ def _failing_preflight(exc: InstallError) -> Step:
         raise exc
 
     return Step("preflight", run=run, describe=lambda ctx: "validate the manifest")
-
-
-def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
-    config = TelemetryConfig.load(home)
-    decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
-    if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
-        decision = consent.ask(config, home)
-    line = consent.invalid_config_line(decision, home_prefix())
-    if line:
-        click.echo(line)
-    return decision
 
 
 def _tracing(decision: ConsentDecision, home: Path) -> Any:
@@ -485,6 +478,10 @@ def _print_summary(
             f"{failure.error}. Try: {hint}",
             err=True,
         )
+        for line in known_issue_lines(
+            telemetry_home(), failure.signature, failure.signature_parts, __version__
+        ):
+            click.echo(line, err=True)
         if is_bug(failure.error_category):
             kept = result.session_id if decision.enabled else None
             click.echo(report_hint(ctx.target, kept), err=True)

@@ -79,6 +79,9 @@ class Manifest:
     issue_tracker: str | None = None
     # Ollama's release archives, installed under the install folder when no Ollama is there.
     ollama_archives: tuple[OllamaArchive, ...] = ()
+    # The maintainers' signed known-issues feed (otel_local_exporter.known_issues); fetched only
+    # with the user's fix_notifications_enabled switch on.
+    known_issues: str | None = None
 
     @property
     def download_bytes(self) -> int:
@@ -161,6 +164,11 @@ def _parse(data: Any, path: Path) -> Manifest:
         isinstance(tracker, str) and tracker.startswith(("https://", "http://"))
     ):
         raise ConfigurationError(f"manifest {where}: project.issue_tracker must be an http(s) URL")
+    feed = project.get("known_issues")
+    if feed is not None and not (
+        isinstance(feed, str) and feed.startswith(("https://", "http://"))
+    ):
+        raise ConfigurationError(f"manifest {where}: project.known_issues must be an http(s) URL")
     return Manifest(
         source=path,
         comfyui_repo=_resolve_repo(repo, base),
@@ -175,6 +183,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         torch_builds=builds,
         issue_tracker=tracker,
         ollama_archives=_ollama_archives(data.get("ollama", {}), f"{where}: ollama"),
+        known_issues=feed,
     )
 
 

@@ -38,11 +38,13 @@ from datetime import datetime
 from typing import Any, Final, Literal, TypedDict
 
 from ._time import parse_time
+from .signature import failure_signature, frames_of_stack_trace
 
 __all__ = [
     "ARG_PREFIX",
     "ERROR_CATEGORIES",
     "ERROR_CATEGORY",
+    "ERROR_SIGNATURE",
     "ERROR_TYPE",
     "EVENT_COMPLETE",
     "EVENT_ERROR",
@@ -153,6 +155,8 @@ PHASE_PREFIX = "installer.phase."
 # Errors (DESIGN section 8). ``error.type`` is the semantic-convention name.
 ERROR_CATEGORY = "installer.error.category"
 ERROR_TYPE = "error.type"
+# The failure signature (``signature.failure_signature``) on a failed step span and a crash report.
+ERROR_SIGNATURE = "installer.error.signature"
 ERROR_CATEGORIES = ("installation", "network", "system", "configuration", "unexpected", "cancelled")
 EXCEPTION_EVENT = "exception"  # the span event ``Span.record_exception`` adds
 
@@ -528,6 +532,19 @@ class SpanView:
                 )
             )
         return errors
+
+    @property
+    def signature(self) -> str | None:
+        """The failure signature of a failed span: as recorded while the run failed, else (a
+        file written before signatures were recorded) computed from what the span kept."""
+        recorded = _text(self.attributes.get(ERROR_SIGNATURE))
+        if recorded:
+            return recorded
+        error = next((e for e in self.errors if e.recorded), None)
+        if error is None:  # error reporting was off: no details to compute it from
+            return None
+        frames = frames_of_stack_trace(error.stack_trace)
+        return failure_signature(self.step, error.category, error.type, error.message, frames)[0]
 
     def prefixed(self, prefix: str) -> dict[str, Any]:
         """The attributes under ``prefix`` (``ARG_PREFIX``, ``SYSTEM_PREFIX``), prefix removed."""

@@ -50,8 +50,22 @@ from ._shared import (
     show_default=True,
     help="With --from: how many error signatures to list.",
 )
+@click.option(
+    "--min-group",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    metavar="K",
+    help="With --from: fold every group (version, OS, accelerator) of fewer than K distinct "
+    "installs into 'other', so that no row describes a handful of people.",
+)
 def command(
-    sources: tuple[str, ...], more: tuple[str, ...], as_json: bool, as_csv: bool, top: int
+    sources: tuple[str, ...],
+    more: tuple[str, ...],
+    as_json: bool,
+    as_csv: bool,
+    top: int,
+    min_group: int,
 ) -> None:
     """Summarize all local sessions: success rate and duration per step, failures, errors.
 
@@ -69,7 +83,7 @@ def command(
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
     if sources:
-        _fleet(sources + more, as_json=as_json, as_csv=as_csv, top=top)
+        _fleet(sources + more, as_json=as_json, as_csv=as_csv, top=top, min_group=min_group)
         return
     if as_csv:
         raise click.UsageError("--csv goes with --from")
@@ -205,13 +219,15 @@ def _by_accelerator_text(data: dict[str, Any]) -> None:
 # -- report --from -------------------------------------------------------------------------------
 
 
-def _fleet(paths: tuple[str, ...], *, as_json: bool, as_csv: bool, top: int) -> None:
+def _fleet(
+    paths: tuple[str, ...], *, as_json: bool, as_csv: bool, top: int, min_group: int
+) -> None:
     from otel_local_exporter import Sanitizer
 
     from ..fleet import build
 
     fleet = build(paths)
-    data = fleet.to_dict(top=top, sanitizer=Sanitizer())
+    data = fleet.to_dict(top=top, sanitizer=Sanitizer(), min_group=min_group)
     for item in data["skipped"]:
         console.warn(f"skipped {item['file']}: {item['reason']}")
     for name, count in data["bad_lines"].items():
@@ -288,6 +304,14 @@ def _fleet_text(data: dict[str, Any]) -> None:
         ]
         for line in render.table(group_cols, group_rows, indent="  "):
             click.echo(line)
+        if data["suppressed"][key]:
+            folded = plural(data["suppressed"][key], "group")
+            click.echo(
+                console.dim(
+                    f"  {folded} of fewer than {data['min_group']} installs folded into "
+                    f"'other' (--min-group)"
+                )
+            )
     click.echo("")
     click.echo(console.heading("Failures by category"))
     cats = [[k, str(n)] for k, n in data["failures_by_category"].items()] or [["none", "0"]]
@@ -330,6 +354,7 @@ def _fleet_csv(data: dict[str, Any]) -> None:
                     writer.writerow(
                         (section.removeprefix("by_"), group["name"], metric, _csv(value))
                     )
+    writer.writerow(("total", "", "min_group", data["min_group"]))
     for category, count in data["failures_by_category"].items():
         writer.writerow(("failure_category", category, "count", count))
     for sig in data["signatures"]:
