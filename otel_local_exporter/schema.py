@@ -41,6 +41,7 @@ from ._time import parse_time
 
 __all__ = [
     "ARG_PREFIX",
+    "BUILD_RULES",
     "ERROR_CATEGORIES",
     "ERROR_CATEGORY",
     "ERROR_TYPE",
@@ -51,9 +52,9 @@ __all__ = [
     "EVENT_TYPES",
     "EXCEPTION_EVENT",
     "INSTALLER_VERSION",
-    "RESULT_CANCELLED",
     "PHASE_NAME",
     "PHASE_PREFIX",
+    "RESULT_CANCELLED",
     "RESULT_FAILED",
     "RESULT_INCOMPLETE",
     "RESULT_SUCCESS",
@@ -74,9 +75,12 @@ __all__ = [
     "STEP_STATUS",
     "STEP_STATUSES",
     "SYSTEM_ACCELERATOR",
+    "SYSTEM_BUILD_RULE",
+    "SYSTEM_COMPUTE_CAPABILITY",
     "SYSTEM_CUDA_VERSION",
     "SYSTEM_DRIVER_MAJOR",
     "SYSTEM_GPU_MODEL",
+    "SYSTEM_KERNEL_TEST",
     "SYSTEM_PREFIX",
     "SYSTEM_ROCM_VERSION",
     "SYSTEM_TORCH_BUILD",
@@ -130,6 +134,10 @@ SYSTEM_CUDA_VERSION = f"{SYSTEM_PREFIX}cuda_version"
 SYSTEM_ROCM_VERSION = f"{SYSTEM_PREFIX}rocm_version"
 SYSTEM_TORCH_BUILD = f"{SYSTEM_PREFIX}torch_build"
 SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
+SYSTEM_COMPUTE_CAPABILITY = f"{SYSTEM_PREFIX}compute_capability"  # "8.6" (NVIDIA) or "gfx1100"
+SYSTEM_BUILD_RULE = f"{SYSTEM_PREFIX}build_rule"  # one of BUILD_RULES
+SYSTEM_KERNEL_TEST = f"{SYSTEM_PREFIX}kernel_test_passed"  # bool: verify ran kernels on the GPU
+BUILD_RULES = ("driver_mvc", "legacy_arch", "override", "no_build", "vendor", "cpu")
 
 # Step spans.
 STEP_NAME = "installer.step"

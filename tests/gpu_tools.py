@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from installer.hardware import ROOT_ENV
+
 # nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits
 RTX_3090_535 = "NVIDIA GeForce RTX 3090, 24576, 535.104.05\n"
 A100_X2_550 = "NVIDIA A100-SXM4-80GB, 81920, 550.54.15\nNVIDIA A100-SXM4-80GB, 81920, 550.54.15\n"
@@ -113,6 +115,10 @@ def nvidia(bin_dir: Path, query: str, cuda: str | None) -> None:
 
 
 def use_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
-    """Only ``bin_dir`` and the basics (git, python) on PATH: no real vendor tool leaks in."""
+    """Only ``bin_dir`` and the basics (git, python) on PATH: no real vendor tool leaks in, and
+    an empty fake ``/proc``/``/sys`` root so the machine's own PCI devices do not either."""
     bin_dir.mkdir(parents=True, exist_ok=True)
+    root = bin_dir.parent / "hwroot"
+    root.mkdir(exist_ok=True)
+    monkeypatch.setenv(ROOT_ENV, str(root))
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))
