@@ -25,6 +25,7 @@ from pathlib import Path
 ACCELERATORS = ("nvidia", "amd", "intel", "apple", "cpu")
 TOOL_TIMEOUT = 1.5  # seconds a vendor tool may take before it counts as hanging (and is killed)
 ROOT_ENV = "DINOAIR_HW_ROOT"  # a fake filesystem root for /proc, /sys, /usr/lib/wsl (tests)
+PLATFORM_ENV = "DINOAIR_HW_PLATFORM"  # "Windows/AMD64": the platform detection assumes (tests)
 
 # The highest CUDA runtime a Linux/Windows driver supports (NVIDIA's CUDA release notes, table
 # "CUDA Toolkit and Corresponding Driver Versions"), for drivers whose nvidia-smi does not print it.
@@ -137,7 +138,12 @@ class Hardware:
             return f"{text}; {self.reason}" if self.reason else text
         parts = [self.gpu_model or self.accelerator.upper()]
         if self.gpu_count > 1:
-            parts[0] += f" x{self.gpu_count}"
+            models = {gpu.model for gpu in self.gpus}
+            if len(models) > 1:  # several kinds: the one used first, then the others
+                rest = [gpu.model for gpu in self.gpus[1:]]
+                parts[0] += f" (used) + {', '.join(rest)}"
+            else:
+                parts[0] += f" x{self.gpu_count}"
         if self.compute_capability:
             parts.append(f"compute {self.compute_capability}")
         if self.gfx_target:
@@ -178,8 +184,9 @@ def detect(
     details (model, VRAM, driver) but is used even when the probe finds nothing.
     ``system``/``machine`` stand for ``platform.system()``/``platform.machine()``.
     """
-    system = system or platform.system()
-    machine = (machine or platform.machine()).lower()
+    fake_system, _, fake_machine = os.environ.get(PLATFORM_ENV, "").partition("/")
+    system = system or fake_system or platform.system()
+    machine = (machine or fake_machine or platform.machine()).lower()
     try:
         found = _probe(gpu, system, machine, timeout)
     except Exception as exc:  # detection must never fail the install
@@ -364,10 +371,7 @@ def probe_amd(
     """GPU agents and gfx targets from ``rocminfo``, VRAM from ``rocm-smi``, the version from
     ROCm's own file; without ROCm installed, the card and its gfx target from its PCI id."""
     if windows:
-        return Hardware(
-            reason="PyTorch publishes ROCm builds of torch for Linux only, so an AMD GPU on "
-            "Windows runs torch on the CPU (on Linux it would get the ROCm build)"
-        )
+        return Hardware(reason="PyTorch publishes its ROCm (AMD) builds of torch for Linux only")
     tool = shutil.which("rocminfo")
     if tool is None:
         return _amd_from_pci(pci or [])

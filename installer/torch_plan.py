@@ -224,7 +224,7 @@ def _override_warning(
 ) -> str | None:
     problems = []
     if not has_kernels(build, hw.compute_capability):
-        problems.append(f"has no kernels for compute {hw.compute_capability}")
+        problems.append("has no kernels")
     if hw.driver_version and not driver_runs(build, hw):
         problems.append(f"needs a newer driver than {hw.driver_version}")
     if not problems:
@@ -232,7 +232,7 @@ def _override_warning(
     works = [b.name for b in builds if has_kernels(b, hw.compute_capability) and driver_runs(b, hw)]
     instead = f"; {works[0]} would work" if works else ""
     return (
-        f"warning: {build.name} (--cuda-version {hw.pinned}) {' and '.join(problems)} of the "
+        f"warning: {build.name} (--cuda-version {hw.pinned}) {' and '.join(problems)} for the "
         f"{card}: torch would fail at the first image{instead}"
     )
 

@@ -183,7 +183,13 @@ def test_default_manifest_points_at_comfy_org_with_a_release_date() -> None:
     manifest = load_manifest()
     assert manifest.comfyui_repo == "https://github.com/Comfy-Org/ComfyUI.git"
     assert manifest.comfyui_released is not None
-    assert {b.accelerator for b in manifest.torch_builds} == {"cpu", "nvidia", "amd", "intel", "apple"}
+    assert {b.accelerator for b in manifest.torch_builds} == {
+        "cpu",
+        "nvidia",
+        "amd",
+        "intel",
+        "apple",
+    }
 
 
 # -- on screen and in telemetry ------------------------------------------------------------------
@@ -199,7 +205,10 @@ def test_dry_run_shows_hardware_and_the_torch_build(bin_dir: Path, tmp_path: Pat
     nvidia(bin_dir, A100_X2_550, "12.8")
     done = run_cli("--dry-run", "--target", str(tmp_path / "t"))
     assert done.returncode == 0, done.stderr
-    assert "Hardware: NVIDIA A100-SXM4-80GB x2, compute 8.0, 80 GiB, driver 550.54.15, CUDA 12.8" in done.stdout
+    assert (
+        "Hardware: NVIDIA A100-SXM4-80GB x2, compute 8.0, 80 GiB, driver 550.54.15, CUDA 12.8"
+        in done.stdout
+    )
     assert "Torch: torch build cu128" in done.stdout
     assert "https://download.pytorch.org/whl/cu128" in done.stdout
     assert not (tmp_path / "t").exists()
