@@ -60,9 +60,10 @@ kernel = None
 if device != "cpu" and hasattr(torch, "matmul"):
     # A matmul and a conv on the device (fp16 where the card has it), compared with the CPU:
     # a build without kernels for the card imports and "sees" it, and fails only here.
-    half = device == "cuda" and torch.cuda.get_device_capability(0) >= (5, 3)
-    dtype = torch.float16 if half else torch.float32
+    half = False
     try:
+        half = device == "cuda" and tuple(torch.cuda.get_device_capability(0)) >= (5, 3)
+        dtype = torch.float16 if half else torch.float32
         gen = torch.Generator().manual_seed(0)
         a = torch.randn(64, 64, generator=gen)
         x, w = torch.randn(1, 3, 16, 16, generator=gen), torch.randn(4, 3, 3, 3, generator=gen)
@@ -76,7 +77,7 @@ if device != "cpu" and hasattr(torch, "matmul"):
     except Exception as exc:
         text = (str(exc).strip().splitlines() or [""])[0][:200]
         kernel = {"passed": False, "error": f"{type(exc).__name__}: {text}"}
-    kernel["dtype"] = str(dtype).replace("torch.", "")
+    kernel["dtype"] = "float16" if half else "float32"
 version = getattr(torch, "version", None)
 print("DINOAIR-TORCH " + json.dumps({
     "torch": torch.__version__, "device": device, "device_count": count,
