@@ -29,6 +29,7 @@ from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
     SYSTEM_ACCELERATOR,
+    SYSTEM_COMPUTE_CAPABILITY,
     SessionView,
     SpanError,
     SpanView,
@@ -56,6 +57,7 @@ class Facts(NamedTuple):
     result: str
     steps: tuple[tuple[str, str, float | None], ...]  # (step, status, duration ms)
     errors: tuple[tuple[str | None, str, str, str], ...]  # (step, category, type, message)
+    compute: str = NOT_RECORDED  # GPU compute capability "8.6" or gfx target (usage analytics)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -231,6 +233,7 @@ def _facts(view: SessionView) -> Facts:
         result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
+        compute=_label(root_attrs.get(SYSTEM_COMPUTE_CAPABILITY)),
     )
 
 

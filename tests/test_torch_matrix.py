@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from fixtures.bundles import Truth, json_bundle, session_doc
 from installer.cli import cli
 from installer.hardware import PLATFORM_ENV
+from telemetry_cli.cli import cli as telemetry
 from tests.gpu_tools import (
     BUS_ID,
     GPU_UUID,
@@ -258,3 +260,34 @@ def test_preflight_keeps_compute_capability_and_rule_never_ids(
     assert system["torch_build"] == "cu126"
     for secret in (GPU_UUID, BUS_ID, SUBSYSTEM_ID, "0000:01:00.0", "0x1b81", "580.65.06"):
         assert secret not in text
+
+
+def test_report_from_groups_failures_by_compute_capability(tmp_path: Path) -> None:
+    """`report --from` over exported bundles: one row per compute capability, with its results."""
+    steps = (("preflight", "completed", 10.0), ("verify", "failed", 20.0))
+    machines = [("6.1", "failed"), ("6.1", "failed"), ("8.6", "success"), ("gfx1100", "success")]
+    docs = []
+    for number, (compute, result) in enumerate(machines):
+        truth = Truth(
+            session_id=f"{number + 1:032x}",
+            version="0.1.0",
+            os="linux",
+            accelerator="nvidia",
+            result=result,
+            steps=steps if result == "failed" else (("preflight", "completed", 10.0),),
+            failure=("verify", "system", "SystemRequirementError", "no kernel image", "sig")
+            if result == "failed"
+            else None,
+        )
+        doc = session_doc(truth)
+        root = next(span for span in doc["spans"] if span["parent_span_id"] is None)
+        root["attributes"]["installer.system.compute_capability"] = compute
+        docs.append(doc)
+    (tmp_path / "bundle.json").write_bytes(json_bundle(docs))
+    result = CliRunner().invoke(telemetry, ["report", "--from", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)["by_compute_capability"]}
+    assert (rows["6.1"]["sessions"], rows["6.1"]["failed"]) == (2, 2)
+    assert (rows["8.6"]["success"], rows["gfx1100"]["success"]) == (1, 1)
+    text = CliRunner().invoke(telemetry, ["report", "--from", str(tmp_path)]).output
+    assert "By GPU compute capability" in text
