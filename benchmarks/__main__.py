@@ -20,6 +20,7 @@ FIGURES = {
     "download": "benchmarks.download",
     "installer": "benchmarks.installer_rerun",
     "deps": "benchmarks.deps",
+    "hardware": "benchmarks.hardware",
 }
 
 
