@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from otel_local_exporter.schema import BUILD_RULES
+from otel_local_exporter import BUILD_RULES
 
 from .hardware import Gpu, Hardware
 from .manifest import Manifest, TorchBuild

@@ -119,6 +119,8 @@ _MODULES = {
         "STEP_SKIP_REASON",
         "STEP_STATUS",
         "STEP_STATUSES",
+        "BUILD_RULES",
+        "BUILD_RULES",
         "SYSTEM_ACCELERATOR",
         "SYSTEM_COMPUTE_CAPABILITY",
         "SYSTEM_COMPUTE_CAPABILITY",
@@ -146,6 +148,7 @@ _EXPORTS = {name: module for module, names in _MODULES.items() for name in names
 
 __all__ = [
     "ARG_PREFIX",
+    "BUILD_RULES",
     "CONFIG_NAME",
     "CRASHES_DIR",
     "CRASH_GLOB",
@@ -306,6 +309,7 @@ if TYPE_CHECKING:
     )
     from .schema import (
         ARG_PREFIX,
+        BUILD_RULES,
         ERROR_CATEGORIES,
         ERROR_CATEGORY,
         ERROR_TYPE,
