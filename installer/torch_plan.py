@@ -103,6 +103,9 @@ def launch_flags(
         if new:
             flags.extend(new)
             why.append(f"{' '.join(new)}: {rule.why}" if rule.why else " ".join(new))
+    if build.accelerator == "cpu" and "--cpu" not in flags:  # ComfyUI needs it, rule or not
+        flags.insert(0, "--cpu")
+        why.insert(0, "--cpu: the CPU build")
     return tuple(flags), tuple(why)
 
 
