@@ -143,7 +143,7 @@ def _default_target() -> Path:
 )
 @click.option(
     "--gpu",
-    type=click.Choice(["auto", "nvidia", "amd", "apple", "cpu"]),
+    type=click.Choice(["auto", "nvidia", "amd", "intel", "apple", "cpu"]),
     default="auto",
     show_default=True,
     help="Which accelerator to install torch for; auto detects it.",
@@ -425,6 +425,8 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Hardware: {ctx.hardware.describe()}")
     plan = plan_torch(ctx.manifest, ctx.hardware, ctx.options.torch_index)
     click.echo(f"Torch: {plan.describe() if plan else 'no torch section in the manifest'}")
+    if plan is not None:
+        click.echo(f"Launch flags: {plan.describe_flags()}")
     click.echo(f"Installer: {ctx.options.installer}")
     running: set[str] = set()
     for index, step in enumerate(STEPS, 1):

@@ -85,8 +85,6 @@ _MODULES = {
         "cached_issues",
         "is_newer",
         "start_refresh",
-        "start_refresh",
-        "known_issue_lines",
         "known_issue_lines",
         "lookup",
         "refresh",
@@ -151,7 +149,9 @@ _MODULES = {
         "COMPONENT_SKIPPED",
         "COMPONENT_STATUSES",
         "COMPONENT_STEPS",
+        "BUILD_RULES",
         "SYSTEM_ACCELERATOR",
+        "SYSTEM_COMPUTE_CAPABILITY",
         "SYSTEM_PREFIX",
         "SessionDocument",
         "SessionMetadata",
@@ -169,13 +169,13 @@ _MODULES = {
         "session_problem",
         "span_problem",
         "step_of",
-        "step_of",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "ARG_PREFIX",
+    "BUILD_RULES",
     "CATALOGUE",
     "COMPONENT_EVENT",
     "COMPONENT_FAILED",
@@ -228,6 +228,7 @@ __all__ = [
     "STEP_STATUSES",
     "SWITCHES",
     "SYSTEM_ACCELERATOR",
+    "SYSTEM_COMPUTE_CAPABILITY",
     "SYSTEM_PREFIX",
     "TRACE_ID_PATTERN",
     "CompleteEvent",
@@ -392,6 +393,7 @@ if TYPE_CHECKING:
     )
     from .schema import (
         ARG_PREFIX,
+        BUILD_RULES,
         COMPONENT_EVENT,
         COMPONENT_FAILED,
         COMPONENT_INSTALLED,
@@ -431,6 +433,7 @@ if TYPE_CHECKING:
         STEP_STATUS,
         STEP_STATUSES,
         SYSTEM_ACCELERATOR,
+        SYSTEM_COMPUTE_CAPABILITY,
         SYSTEM_PREFIX,
         TRACE_ID_PATTERN,
         CompleteEvent,

@@ -42,6 +42,7 @@ from .signature import failure_signature, frames_of_stack_trace
 
 __all__ = [
     "ARG_PREFIX",
+    "BUILD_RULES",
     "ERROR_CATEGORIES",
     "ERROR_CATEGORY",
     "ERROR_SIGNATURE",
@@ -76,11 +77,14 @@ __all__ = [
     "STEP_STATUS",
     "STEP_STATUSES",
     "SYSTEM_ACCELERATOR",
+    "SYSTEM_BUILD_RULE",
+    "SYSTEM_COMPUTE_CAPABILITY",
     "SYSTEM_CUDA_VERSION",
     "SYSTEM_DRIVER_MAJOR",
     "SYSTEM_GPU_MODEL",
     "SYSTEM_INSTALLER_ENV",
     "SYSTEM_INSTALLER_ENV_SECONDS",
+    "SYSTEM_KERNEL_TEST",
     "SYSTEM_PREFIX",
     "SYSTEM_ROCM_VERSION",
     "SYSTEM_TORCH_BUILD",
@@ -138,6 +142,10 @@ SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
 # (or current: run from a venv that already had it), and the seconds that took.
 SYSTEM_INSTALLER_ENV = f"{SYSTEM_PREFIX}installer_env"
 SYSTEM_INSTALLER_ENV_SECONDS = f"{SYSTEM_PREFIX}installer_env_seconds"
+SYSTEM_COMPUTE_CAPABILITY = f"{SYSTEM_PREFIX}compute_capability"  # "8.6" (NVIDIA) or "gfx1100"
+SYSTEM_BUILD_RULE = f"{SYSTEM_PREFIX}build_rule"  # one of BUILD_RULES
+SYSTEM_KERNEL_TEST = f"{SYSTEM_PREFIX}kernel_test_passed"  # bool: verify ran kernels on the GPU
+BUILD_RULES = ("driver_mvc", "legacy_arch", "override", "no_build", "vendor", "cpu")
 
 # Step spans.
 STEP_NAME = "installer.step"

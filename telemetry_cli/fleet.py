@@ -108,6 +108,7 @@ class Fleet:
     versions: dict[str, Group] = field(default_factory=dict)
     systems: dict[str, Group] = field(default_factory=dict)
     accelerators: dict[str, Group] = field(default_factory=dict)
+    computes: dict[str, Group] = field(default_factory=dict)  # by GPU compute capability
     categories: Counter[str] = field(default_factory=Counter)
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set, repr=False)
@@ -124,6 +125,7 @@ class Fleet:
             (self.versions, facts.version),
             (self.systems, facts.os),
             (self.accelerators, facts.accelerator),
+            (self.computes, facts.compute),
         ):
             group = groups.get(key)
             if group is None:
@@ -170,6 +172,7 @@ class Fleet:
             (self.versions, other.versions),
             (self.systems, other.systems),
             (self.accelerators, other.accelerators),
+            (self.computes, other.computes),
         ):
             for name, group in their_groups.items():
                 if name in groups:
@@ -225,6 +228,7 @@ class Fleet:
             "by_version": groups(self.versions, "by_version"),
             "by_os": groups(self.systems, "by_os"),
             "by_accelerator": groups(self.accelerators, "by_accelerator"),
+            "by_compute_capability": groups(self.computes, "by_compute_capability"),
             "min_group": min_group,
             "suppressed": suppressed,
             "failures_by_category": dict(self.categories.most_common()),

@@ -29,6 +29,7 @@ from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
     SYSTEM_ACCELERATOR,
+    SYSTEM_COMPUTE_CAPABILITY,
     SessionView,
     SpanError,
     SpanView,
@@ -58,6 +59,7 @@ class Facts(NamedTuple):
     # (step, category, type, message, failure signature or "")
     errors: tuple[tuple[str | None, str, str, str, str], ...]
     install: str = ""  # the bundle's install id ("" when not known: an OTLP file, a session)
+    compute: str = NOT_RECORDED  # GPU compute capability "8.6" or gfx target (usage analytics)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -237,6 +239,7 @@ def _facts(view: SessionView) -> Facts:
         result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
+        compute=_label(root_attrs.get(SYSTEM_COMPUTE_CAPABILITY)),
     )
 
 

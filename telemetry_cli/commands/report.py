@@ -282,6 +282,7 @@ def _fleet_text(data: dict[str, Any]) -> None:
         ("By installer version", "by_version"),
         ("By OS", "by_os"),
         ("By accelerator", "by_accelerator"),
+        ("By GPU compute capability", "by_compute_capability"),
     ):
         click.echo("")
         click.echo(console.heading(title))
@@ -347,7 +348,7 @@ def _fleet_csv(data: dict[str, Any]) -> None:
         for metric, value in step.items():
             if metric != "step":
                 writer.writerow(("step", step["step"], metric, _csv(value)))
-    for section in ("by_version", "by_os", "by_accelerator"):
+    for section in ("by_version", "by_os", "by_accelerator", "by_compute_capability"):
         for group in data[section]:
             for metric, value in group.items():
                 if metric != "name":
