@@ -61,6 +61,9 @@ class Manifest:
     # The project's repository, whose tracker takes bug reports: written to install_summary.json
     # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
     issue_tracker: str | None = None
+    # CPython versions torch and ComfyUI support, preferred first ("3.12"); empty: any the
+    # installer runs on. A Python not listed gets a uv-managed one (installer.python_choice).
+    python_supported: tuple[str, ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -145,6 +148,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         raise ConfigurationError(f"manifest {where}: project.issue_tracker must be an http(s) URL")
     return Manifest(
         source=path,
+        python_supported=_python_supported(data.get("python", {}), where),
         comfyui_repo=_resolve_repo(repo, base),
         comfyui_ref=ref,
         ollama_models=tuple(models),
@@ -157,6 +161,17 @@ def _parse(data: Any, path: Path) -> Manifest:
         torch_builds=builds,
         issue_tracker=tracker,
     )
+
+
+def _python_supported(section: Any, where: str) -> tuple[str, ...]:
+    supported = section.get("supported", []) if isinstance(section, dict) else None
+    if not isinstance(supported, list) or not all(
+        isinstance(v, str) and _MAJOR_MINOR.match(v) for v in supported
+    ):
+        raise ConfigurationError(
+            f'manifest {where}: python.supported must list versions like "3.12"'
+        )
+    return tuple(supported)
 
 
 def _torch_build(entry: Any, where: str) -> TorchBuild:
