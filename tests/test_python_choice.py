@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.demo_fixture import Fixture, build_fixture
-from installer.errors import CONFIGURATION, SYSTEM, ConfigurationError, InstallError
+from installer.errors import CONFIGURATION, NETWORK, SYSTEM, ConfigurationError, InstallError
 from installer.manifest import load_manifest
 from installer.python_choice import choose_python, downloads_allowed, venv_python_line
 from installer.steps import python_deps
@@ -196,6 +196,24 @@ def test_no_python_to_be_had_stops_before_and_in_the_step(
         python_deps._ensure_venv(ctx, python_deps.installer_for(ctx))
     assert during.value.category == SYSTEM and "install Python 3.99" in (during.value.hint or "")
     assert not (tmp_path / "T" / "venv").exists()  # nothing half-made left behind
+
+
+def test_a_download_that_cannot_connect_is_network_with_what_to_install(
+    demo: Fixture, tmp_path: Path, no_downloads: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Downloads allowed, the mirror refuses (a closed port on loopback): one network line."""
+    monkeypatch.delenv("UV_PYTHON_DOWNLOADS")
+    monkeypatch.setenv("UV_PYTHON_INSTALL_MIRROR", "http://127.0.0.1:9")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    manifest = manifest_with(demo, tmp_path / "m", ["3.12" if RUNNING != "3.12" else "3.13"])
+    ctx = make_ctx(tmp_path / "T", manifest)
+    assert "a uv-managed download" in venv_python_line(ctx)  # preflight passes, says so
+    with pytest.raises(InstallError) as caught:
+        python_deps._ensure_venv(ctx, python_deps.installer_for(ctx))
+    assert caught.value.category == NETWORK
+    assert "could not be downloaded" in str(caught.value)
+    assert "(python.org or your package manager)" in (caught.value.hint or "")
+    assert not (tmp_path / "T" / "venv").exists()
 
 
 def test_pip_cannot_bring_another_python(demo: Fixture, tmp_path: Path) -> None:
