@@ -172,5 +172,12 @@ def venv_python_line(ctx: InstallContext) -> str:
             f"run the installer with Python {choice.version}",
         )
     uv = uv_binary()
-    how = check_available(uv, choice, ctx.manifest) if uv else f"Python {choice.version}"
+    if uv is None and not choice.running:  # python_deps would fall back to pip: no other Python
+        raise SystemRequirementError(
+            f"the ComfyUI venv needs Python {choice.version} ({choice.why}), and uv, which "
+            "would bring it, cannot run here",
+            hint=f"install Python {choice.version} (python.org or your package manager) and "
+            "run the installer with it",
+        )
+    how = check_available(uv or "", choice, ctx.manifest)  # uv is only asked when not running
     return f"{how}: {choice.why}" if choice.why else how
