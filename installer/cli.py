@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
 from .lifecycle import commands as lifecycle
 from .manifest import Manifest, default_manifest_path, load_manifest
+from .python_choice import venv_python_line
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
@@ -168,6 +170,13 @@ def _default_target() -> Path:
     help="What installs the Python dependencies (pip is the fallback when uv cannot run).",
 )
 @click.option(
+    "--python",
+    "python_version",
+    metavar="X.Y",
+    help="The Python version of ComfyUI's venv (one the manifest supports; uv finds or "
+    "downloads it).  [default: this Python when torch supports it, else the manifest's first]",
+)
+@click.option(
     "--verify-timeout",
     type=click.FloatRange(1, 3600),
     default=300.0,
@@ -217,6 +226,7 @@ def cli(
     rocm_version: str | None,
     torch_index: str | None,
     installer_name: str,
+    python_version: str | None,
     verify_timeout: float,
     repair: bool,
     uninstall: bool,
@@ -247,6 +257,7 @@ def cli(
         rocm_version=rocm_version,
         torch_index=torch_index,
         installer=installer_name,
+        python=_python_option(python_version),
         verify_timeout=verify_timeout,
         sequential=sequential,
         repair=repair,
@@ -333,6 +344,12 @@ _OURS = frozenset(
 )
 
 
+def _python_option(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d+\.\d+", value):
+        raise click.BadParameter(f"{value!r} is not a version like 3.12", param_hint="--python")
+    return value
+
+
 def _foreign_folder(target: Path) -> bool:
     """A non-empty folder with nothing of an earlier (even failed) DinoAir install in it."""
     try:
@@ -386,6 +403,7 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}python": options.python or "",
         f"{ARG_PREFIX}sequential": options.sequential,
         f"{ARG_PREFIX}repair": options.repair,
     }
@@ -428,6 +446,10 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     if plan is not None:
         click.echo(f"Launch flags: {plan.describe_flags()}")
     click.echo(f"Installer: {ctx.options.installer}")
+    try:
+        click.echo(f"Python for the ComfyUI venv: {venv_python_line(ctx)}")
+    except InstallError as exc:  # preflight will stop here: say so, and what to do
+        click.echo(f"Python for the ComfyUI venv: preflight will stop: {exc} (fix: {exc.hint})")
     running: set[str] = set()
     for index, step in enumerate(STEPS, 1):
         if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):

@@ -103,6 +103,9 @@ class Manifest:
     # The maintainers' signed known-issues feed (otel_local_exporter.known_issues); fetched only
     # with the user's fix_notifications_enabled switch on.
     known_issues: str | None = None
+    # CPython versions torch and ComfyUI support, preferred first ("3.12"); empty: any the
+    # installer runs on. A Python not listed gets a uv-managed one (installer.python_choice).
+    python_supported: tuple[str, ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -198,6 +201,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         raise ConfigurationError(f"manifest {where}: project.known_issues must be an http(s) URL")
     return Manifest(
         source=path,
+        python_supported=_python_supported(data.get("python", {}), where),
         comfyui_repo=_resolve_repo(repo, base),
         comfyui_ref=ref,
         ollama_models=tuple(models),
@@ -244,6 +248,17 @@ def _ollama_archives(section: Any, where: str) -> tuple[OllamaArchive, ...]:
             raise ConfigurationError(f"manifest {at}: url must name a .tgz, .tar.gz or .zip file")
         archives.append(archive)
     return tuple(archives)
+
+
+def _python_supported(section: Any, where: str) -> tuple[str, ...]:
+    supported = section.get("supported", []) if isinstance(section, dict) else None
+    if not isinstance(supported, list) or not all(
+        isinstance(v, str) and _MAJOR_MINOR.match(v) for v in supported
+    ):
+        raise ConfigurationError(
+            f'manifest {where}: python.supported must list versions like "3.12"'
+        )
+    return tuple(supported)
 
 
 def _torch_build(entry: Any, where: str) -> TorchBuild:

@@ -25,6 +25,7 @@ from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
 from ..lifecycle import checkpoint_path
+from ..python_choice import venv_python_line
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
 
@@ -71,6 +72,7 @@ def run(ctx: InstallContext) -> None:
     )
     check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
+    ctx.echo(f"  venv python: {venv_python_line(ctx)}")  # torch cannot use every Python
 
     for tool in find_tools(ctx):
         ctx.event("tool_detected", tool=tool, found=ctx.tools[tool] is not None)
