@@ -161,6 +161,9 @@ _ENTRIES: tuple[Field, ...] = (
     _arg("rocm_version", "string", "6.2", "the --rocm-version you gave"),
     _arg("custom_torch_index", "bool", "false", "whether you gave a torch index (not which)"),
     _arg("installer", "string", "uv", "the --installer choice"),
+    _new(_arg("sequential", "bool", "false", "whether you ran the steps one at a time")),
+    _new(_arg("repair", "bool", "false", "whether you ran --repair")),
+    _new(_arg("python", "string", "3.12", "the --python version you chose for the venv")),
     # -- usage: the coarse hardware profile -------------------------------------------------------
     _hw(f"{_SP}cpu_count", "int", "8", "how many CPUs"),
     _hw(f"{_SP}memory_gib", "int", "16", "memory in whole GiB"),
@@ -174,11 +177,37 @@ _ENTRIES: tuple[Field, ...] = (
     _hw(s.SYSTEM_CUDA_VERSION, "string", "12.4", "the highest CUDA version the driver runs"),
     _hw(s.SYSTEM_ROCM_VERSION, "string", "6.2", "the ROCm version found"),
     _hw(s.SYSTEM_TORCH_BUILD, "string", "cu124", "the torch build installed"),
+    _new(_hw(s.SYSTEM_COMPUTE_CAPABILITY, "string", "8.6", "the GPU's compute capability")),
+    _new(
+        _hw(
+            s.SYSTEM_BUILD_RULE,
+            "string",
+            "driver_mvc",
+            "which rule chose the torch build (driver, legacy card, your override, none)",
+        )
+    ),
+    _new(_hw(s.SYSTEM_KERNEL_TEST, "bool", "true", "whether verify ran real kernels on the GPU")),
+    _new(
+        _hw(
+            s.SYSTEM_INSTALLER_ENV,
+            "string",
+            "reused",
+            "how install.py got the installer's own environment (reused, created, rebuilt)",
+        )
+    ),
+    _new(
+        _hw(
+            s.SYSTEM_INSTALLER_ENV_SECONDS,
+            "float",
+            "0.4",
+            "how long getting the installer's own environment took",
+        )
+    ),
     _hw(s.SYSTEM_TORCH_DEVICE, "string", "cuda", "the device torch saw when verified"),
     # -- what the steps noted on the way (events on step spans) -----------------------------------
     _event(
         "hardware_detected",
-        "accelerator source gpu_count reason torch_build",
+        "accelerator source gpu_count reason torch_build build_rule",
         "the kind of GPU found, how, and the torch build chosen",
     ),
     _event("python_checked", "version", "the Python version (major.minor)"),
@@ -189,7 +218,18 @@ _ENTRIES: tuple[Field, ...] = (
     _event("checkout_reused", "commit", "that the existing ComfyUI checkout was kept"),
     _event("stale_partial_removed", "count", "leftovers of an interrupted clone removed"),
     _event("checkout_moved_aside", "reason folder", "a damaged checkout moved aside"),
-    _event("venv_created", "seconds tool", "how the Python environment was made"),
+    _event("venv_created", "seconds tool python managed", "how the Python environment was made"),
+    _event(
+        "component",
+        "component status source",
+        "whether Ollama or the web GUI was installed, already there, or skipped",
+    ),
+    _event("model_paths_written", "file", "that ComfyUI was told where the models folder is"),
+    _event(
+        "stack_checked",
+        "comfyui_device webgui",
+        "that ComfyUI (and the device type it reports) and the web GUI answered",
+    ),
     _event("venv_recreated", "reason", "why the Python environment was made again"),
     _event(
         "requirements_installed",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import time
@@ -139,4 +140,4 @@ def test_status_shows_the_notice_version_agreed_to(dinoair_home: Path) -> None:
     assert "only what that version named is kept" in output
     _write_config(dinoair_home, consent_notice_version=NOTICE_VERSION)
     output = CliRunner().invoke(cli, ["status"]).output
-    assert f"Notice agreed to  version {NOTICE_VERSION}\n" in output
+    assert re.search(rf"Notice agreed to +version {NOTICE_VERSION}\n", output)

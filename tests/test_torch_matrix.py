@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from fixtures.bundles import Truth, json_bundle, session_doc
 from installer.cli import cli
 from installer.hardware import PLATFORM_ENV
+from otel_local_exporter import NOTICE_VERSION
 from telemetry_cli.cli import cli as telemetry
 from tests.gpu_tools import (
     BUS_ID,
@@ -241,6 +242,7 @@ def test_preflight_keeps_compute_capability_and_rule_never_ids(
                 "telemetry_enabled": True,
                 "error_reporting_enabled": True,
                 "usage_analytics_enabled": True,
+                "consent_notice_version": NOTICE_VERSION,
             }
         )
     )
@@ -284,10 +286,16 @@ def test_report_from_groups_failures_by_compute_capability(tmp_path: Path) -> No
         root["attributes"]["installer.system.compute_capability"] = compute
         docs.append(doc)
     (tmp_path / "bundle.json").write_bytes(json_bundle(docs))
-    result = CliRunner().invoke(telemetry, ["report", "--from", str(tmp_path), "--json"])
+    result = CliRunner().invoke(
+        telemetry, ["report", "--from", str(tmp_path), "--json", "--min-group", "1"]
+    )
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)["by_compute_capability"]}
     assert (rows["6.1"]["sessions"], rows["6.1"]["failed"]) == (2, 2)
     assert (rows["8.6"]["success"], rows["gfx1100"]["success"]) == (1, 1)
-    text = CliRunner().invoke(telemetry, ["report", "--from", str(tmp_path)]).output
+    text = (
+        CliRunner()
+        .invoke(telemetry, ["report", "--from", str(tmp_path), "--min-group", "1"])
+        .output
+    )
     assert "By GPU compute capability" in text

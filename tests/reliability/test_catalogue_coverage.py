@@ -55,7 +55,13 @@ def recorded(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     home = consent(root / "home")
     bin_dir = root / "bin"
     nvidia(bin_dir, RTX_3090_535, "12.2")
-    env = environment({"DINOAIR_HOME": str(home), "PATH": f"{bin_dir}:{environment()['PATH']}"})
+    env = environment(
+        {
+            "DINOAIR_HOME": str(home),
+            "PATH": f"{bin_dir}:{environment()['PATH']}",
+            "DINOAIR_DEMO_TORCH_DEVICE": "cuda",  # the stand-in torch sees the stubbed GPU
+        }
+    )
     with ModelServer(demo.models_dir) as srv:
         data = manifest_data(demo, srv.base_url)
         good = write_manifest_file(root / "manifest.json", data)
