@@ -8,6 +8,7 @@ copy of it. The fixture's ``v0.0.3-broken`` release names a requirement that can
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -112,6 +113,14 @@ def test_a_good_update_swaps_the_new_venv_in(target: Path, demo: Fixture, tmp_pa
     assert os.readlink(target / "venv") == transaction.new_venv_name(demo.next_tag)
     assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
     assert quick_test(target).returncode == 0
+    # Same requirements: the new venv is the old one cloned, nothing installed, and no script
+    # in it names the old venv (which is gone).
+    assert "started the new venv as a clone of the one in use" in done.stdout
+    new_venv = target / transaction.new_venv_name(demo.next_tag)
+    for script in (new_venv / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            old_path = re.escape(str(target / "venv")) + r"(?![\w.-])"  # not venv-<release>
+            assert not re.search(old_path, script.read_text(errors="replace")), script
 
     # The next update (here back to the first release) replaces the link and removes the
     # venv it pointed at.
