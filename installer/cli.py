@@ -293,6 +293,11 @@ def cli(
             disk_path=options.target,
         )
 
+    closing: list[str | None] = []  # the update's closing line, from inside the run's span
+
+    def finish(run_ctx: InstallContext, success: bool) -> None:
+        closing.append(lifecycle.finish_update(options.target, success, run_ctx))
+
     try:
         result = run_install(
             steps,
@@ -305,6 +310,7 @@ def cli(
                 **frontdoor_attributes(os.environ.get(FRONTDOOR_ENV_VAR, "")),
             },
             on_crash=on_crash,
+            finish=finish,
         )
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
         category = categorize(exc)
@@ -317,7 +323,7 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    update = lifecycle.finish_update(options.target, result.outcome == RESULT_SUCCESS)
+    update = closing[0] if closing else None
     _print_summary(ctx, result, decision, manifest)
     if update:
         click.echo(update, err=result.outcome != RESULT_SUCCESS)

@@ -98,6 +98,7 @@ def run_install(
     run_attributes: dict[str, Any] | None = None,
     on_crash: CrashHook | None = None,
     limits: Mapping[str, int] | None = None,
+    finish: Callable[[InstallContext, bool], None] | None = None,
 ) -> RunResult:
     """Run ``steps`` under one root span, each as soon as the steps it needs completed.
 
@@ -106,7 +107,9 @@ def run_install(
     time in listed order on this thread. A failed step skips the steps that need it
     (``dependency_failed``) while the others finish. ``KeyboardInterrupt`` cancels every
     running step, records each as ``cancelled``, starts nothing more and makes the run
-    ``cancelled`` (exit code 130).
+    ``cancelled`` (exit code 130). ``finish`` runs after the steps, inside the root span, with
+    the run's success and ``ctx.phase`` opening spans under the root: what closes a run out
+    (an update's swap or rollback) is then part of the run's session.
     """
     only, skip = set(only), set(skip)
     result = RunResult()
@@ -130,6 +133,12 @@ def run_install(
             result.interrupted = True
             run.cancel_running(root)
         finally:
+            if finish is not None:
+                ctx.set_phase_factory(_phase_factory(tracer))
+                try:
+                    finish(ctx, result.outcome == RESULT_SUCCESS)
+                finally:
+                    ctx.set_phase_factory(None)
             _guard(_finish_root, root, result)
     return result
 

@@ -35,7 +35,7 @@ from otel_local_exporter import (
 )
 
 from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
-from .report import percentile
+from .report import percentile, release_rows
 
 __all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
 
@@ -144,6 +144,8 @@ class Fleet:
     accelerators: dict[str, Group] = field(default_factory=dict)
     categories: Counter[str] = field(default_factory=Counter)
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
+    updates: Counter[str] = field(default_factory=Counter)  # per release updated to
+    rollbacks: Counter[str] = field(default_factory=Counter)  # per release rolled back
     _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, facts: Facts) -> None:
@@ -168,6 +170,8 @@ class Fleet:
             step.statuses[status] += 1
             if status != STEP_SKIPPED and duration is not None:
                 step.durations.append(duration)
+        self.updates.update(facts.updated)
+        self.rollbacks.update(facts.rolled_back)
         for step_name, category, error_type, message in facts.errors:
             self.categories[category] += 1
             folded = signature(message) if message else "(no message)"
@@ -206,6 +210,8 @@ class Fleet:
                 else:
                     groups[name] = group
         self.categories.update(other.categories)
+        self.updates.update(other.updates)
+        self.rollbacks.update(other.rollbacks)
         for key, found in other.signatures.items():
             entry = self.signatures.get(key)
             if entry is None:
@@ -238,6 +244,7 @@ class Fleet:
             "by_os": groups(self.systems),
             "by_accelerator": groups(self.accelerators),
             "failures_by_category": dict(self.categories.most_common()),
+            "releases": release_rows(self.updates, self.rollbacks),
             "signatures": [
                 {
                     "count": s.count,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 
+from ..context import InstallContext, PhaseRecord
 from ..errors import InstallError
 from . import transaction
 from .repair import RECHECKS, forget_records
@@ -66,13 +68,23 @@ def recover(target: Path) -> None:
         )
 
 
-def finish_update(target: Path, success: bool) -> str | None:
-    """After a run: swap the new release in, or roll back; the one line to print, if any."""
+def finish_update(target: Path, success: bool, ctx: InstallContext | None = None) -> str | None:
+    """After a run: swap the new release in, or roll back; the one line to print, if any.
+
+    With ``ctx`` (the runner's closing hook) a rollback is a phase span ``rollback`` of the run,
+    naming the release that was tried and the commit gone back to."""
     journal = transaction.load(target)
     if journal is None:
         return None
+    phase = (
+        ctx.phase("rollback", from_release=journal.to_ref, to_commit=journal.from_commit[:12])
+        if ctx is not None and not success
+        else contextlib.nullcontext(PhaseRecord("swap", {}))
+    )
     try:
-        done = transaction.finish(target, success)
+        with phase as record:
+            done = transaction.finish(target, success)
+            record.attributes["result"] = done or "none"
     except Exception as exc:
         return (
             f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "
