@@ -13,6 +13,7 @@ import click
 from otel_local_exporter import (
     ARG_PREFIX,
     RESULT_CANCELLED,
+    RESULT_FAILED,
     RESULT_SUCCESS,
     STEP_SKIPPED,
     ConsentDecision,
@@ -252,8 +253,7 @@ def cli(
         repair=repair,
     )
     if uninstall:
-        home = telemetry_home() if remove_telemetry_data else None
-        lifecycle.uninstall(options.target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        _uninstall(options.target, keep_models, remove_telemetry_data, yes, disable_telemetry)
         return
     if keep_models or remove_telemetry_data:
         raise click.UsageError("--keep-models and --remove-telemetry-data go with --uninstall")
@@ -328,6 +328,75 @@ def cli(
     if update:
         click.echo(update, err=result.outcome != RESULT_SUCCESS)
     sys.exit(result.exit_code)
+
+
+UNINSTALL_SPAN = "dinoair.uninstall"
+# The error line is the user's; the span keeps only the result (no message, no path).
+_QUIET: dict[str, Any] = {"record_exception": False, "set_status_on_exception": False}
+
+
+def _uninstall(
+    target: Path, keep_models: bool, remove_data: bool, yes: bool, disable_telemetry: bool
+) -> None:
+    """Uninstall, recorded (with consent given earlier; it never asks) as a session of its own:
+    a root span ``dinoair.uninstall`` with one phase ``uninstall`` (bytes removed, bytes kept,
+    result). Nothing is recorded when the telemetry home itself is being removed."""
+    home = telemetry_home()
+    if remove_data:
+        lifecycle.uninstall(target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        return
+    try:
+        decision = resolve_consent(
+            TelemetryConfig.load(home), run_disabled=disable_telemetry, home=home
+        )
+    except Exception:  # telemetry must never stop an uninstall
+        _logger.debug("consent could not be read; uninstalling without telemetry", exc_info=True)
+        decision = None
+    if decision is None:
+        lifecycle.uninstall(target, keep_models=keep_models, telemetry_home=None, yes=yes)
+        return
+    provider = _tracing(decision, home)
+    tracer = provider.get_tracer("dinoair.installer", __version__)
+    record: dict[str, Any] = {"keep_models": keep_models}
+    outcome = RESULT_FAILED
+    try:
+        with tracer.start_as_current_span(
+            UNINSTALL_SPAN, attributes={schema.INSTALLER_VERSION: __version__}, **_QUIET
+        ) as root:
+            try:
+                with tracer.start_as_current_span(
+                    "dinoair.phase.uninstall", attributes={schema.PHASE_NAME: "uninstall"}, **_QUIET
+                ) as span:
+                    try:
+                        lifecycle.uninstall(
+                            target,
+                            keep_models=keep_models,
+                            telemetry_home=None,
+                            yes=yes,
+                            record=record,
+                        )
+                        outcome = RESULT_SUCCESS
+                    except click.Abort:
+                        outcome = RESULT_CANCELLED
+                        raise
+                    finally:
+                        record["result"] = outcome
+                        _telemetry(span.set_attributes, _phase_attributes(record))
+            finally:
+                _telemetry(root.set_attribute, schema.RUN_RESULT, outcome)
+    finally:
+        _shutdown(provider)
+
+
+def _phase_attributes(record: dict[str, Any]) -> dict[str, Any]:
+    return {f"{schema.PHASE_PREFIX}{key}": value for key, value in record.items()}
+
+
+def _telemetry(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # telemetry may observe, never break
+        _logger.debug("telemetry call failed", exc_info=True)
 
 
 _OURS = frozenset(

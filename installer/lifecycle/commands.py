@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,8 +16,18 @@ from .repair import RECHECKS, forget_records
 from .uninstall import execute, human, plan_uninstall
 
 
-def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, yes: bool) -> None:
-    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line."""
+def uninstall(
+    target: Path,
+    *,
+    keep_models: bool,
+    telemetry_home: Path | None,
+    yes: bool,
+    record: dict[str, Any] | None = None,
+) -> None:
+    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line.
+
+    ``record`` receives what the ``uninstall`` span reports: bytes removed and kept."""
+    record = {} if record is None else record
     try:
         plan = plan_uninstall(target, keep_models=keep_models, telemetry_home=telemetry_home)
     except InstallError as exc:
@@ -36,7 +47,9 @@ def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, y
                 "nothing was removed: confirm with --yes when there is no terminal to ask"
             )
         click.confirm(f"Remove {human(plan.remove_bytes)}?", abort=True)
+    record["bytes_kept"] = sum(entry.size for entry in plan.keep)
     execute(plan)
+    record["bytes_removed"] = plan.remove_bytes
     kept = "; the models stay in models/" if keep_models else ""
     click.echo(f"Removed {human(plan.remove_bytes)}{kept}.")
 
