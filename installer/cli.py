@@ -75,6 +75,15 @@ def _default_target() -> Path:
     help="Skip the Ollama and checkpoint model downloads (the checkpoints alone: about 7 GiB).",
 )
 @click.option(
+    "--models-from",
+    "models_from",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="DIR",
+    help="A folder of models you already have (repeatable): a file with the checkpoint's "
+    "SHA-256 is linked into models/ instead of downloaded.",
+)
+@click.option(
     "--disable-telemetry",
     is_flag=True,
     help="Record no telemetry for this run; your saved choice is not changed.",
@@ -202,6 +211,7 @@ def _default_target() -> Path:
 def cli(
     target: Path | None,
     no_models: bool,
+    models_from: tuple[Path, ...],
     disable_telemetry: bool,
     manifest: Path | None,
     only: tuple[str, ...],
@@ -237,6 +247,7 @@ def cli(
     options = Options(
         target=(target or _default_target()).expanduser().absolute(),
         no_models=no_models,
+        models_from=tuple(p.absolute() for p in models_from),
         verbose=verbose,
         yes=yes,
         jobs=jobs,
@@ -455,6 +466,7 @@ def _run_attributes(
     """The choices made, as usage analytics: flags and step names, never paths."""
     return {
         f"{ARG_PREFIX}no_models": options.no_models,
+        f"{ARG_PREFIX}models_from": len(options.models_from),  # how many folders, never paths
         f"{ARG_PREFIX}custom_target": options.target != _default_target().absolute(),
         f"{ARG_PREFIX}custom_manifest": manifest is not None,
         f"{ARG_PREFIX}only": list(only),
