@@ -126,14 +126,17 @@ def run_install(
         if span_context.is_valid and root.is_recording():
             result.session_id = f"{span_context.trace_id:032x}"
         run = _Run(steps, ctx, tracer, result, on_crash, Console(ctx.echo, len(steps)))
+        escaped = True  # a bug outside any step: no closing out (the next run recovers)
         try:
             with connection_budget(max(ctx.options.connections, ctx.options.jobs)):
                 run.schedule(only, skip, ctx.options.sequential, limits or default_limits(), root)
+            escaped = False
         except KeyboardInterrupt:
+            escaped = False
             result.interrupted = True
             run.cancel_running(root)
         finally:
-            if finish is not None:
+            if finish is not None and not escaped:
                 ctx.set_phase_factory(_phase_factory(tracer))
                 try:
                     finish(ctx, result.outcome == RESULT_SUCCESS)
