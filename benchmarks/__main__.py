@@ -23,6 +23,7 @@ FIGURES = {
     "deps": "benchmarks.deps",
     "pipeline": "benchmarks.pipeline",
     "update": "benchmarks.update",
+    "hardware": "benchmarks.hardware",
 }
 
 

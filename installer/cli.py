@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from otel_local_exporter import (
     CrashReporter,
     TelemetryConfig,
     configure_tracing,
+    known_issue_lines,
     resolve_consent,
     schema,
+    start_refresh,
     telemetry_home,
 )
 
@@ -31,6 +34,7 @@ from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
 from .lifecycle import commands as lifecycle
 from .manifest import Manifest, default_manifest_path, load_manifest
+from .python_choice import venv_python_line
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
@@ -153,7 +157,7 @@ def _default_target() -> Path:
 )
 @click.option(
     "--gpu",
-    type=click.Choice(["auto", "nvidia", "amd", "apple", "cpu"]),
+    type=click.Choice(["auto", "nvidia", "amd", "intel", "apple", "cpu"]),
     default="auto",
     show_default=True,
     help="Which accelerator to install torch for; auto detects it.",
@@ -176,6 +180,13 @@ def _default_target() -> Path:
     default="uv",
     show_default=True,
     help="What installs the Python dependencies (pip is the fallback when uv cannot run).",
+)
+@click.option(
+    "--python",
+    "python_version",
+    metavar="X.Y",
+    help="The Python version of ComfyUI's venv (one the manifest supports; uv finds or "
+    "downloads it).  [default: this Python when torch supports it, else the manifest's first]",
 )
 @click.option(
     "--verify-timeout",
@@ -228,6 +239,7 @@ def cli(
     rocm_version: str | None,
     torch_index: str | None,
     installer_name: str,
+    python_version: str | None,
     verify_timeout: float,
     repair: bool,
     uninstall: bool,
@@ -259,6 +271,7 @@ def cli(
         rocm_version=rocm_version,
         torch_index=torch_index,
         installer=installer_name,
+        python=_python_option(python_version),
         verify_timeout=verify_timeout,
         sequential=sequential,
         repair=repair,
@@ -289,7 +302,9 @@ def cli(
         lifecycle.repair(options.target, options.target / "venv")
     lifecycle.recover(options.target)  # an update a killed run left half-done
     home = telemetry_home()
-    decision = _decide_consent(home, disable_telemetry)
+    decision = consent.decide(home, disable_telemetry, home_prefix())
+    # The known-issues feed, only with fix notifications on (checked inside), in the background.
+    refresher = None if disable_telemetry else start_refresh(home, loaded.known_issues, __version__)
     provider = _tracing(decision, home)
     reporter = CrashReporter(home, decision, installer_version=__version__)
     tracer = provider.get_tracer("dinoair.installer", __version__)
@@ -338,6 +353,8 @@ def cli(
     _print_summary(ctx, result, decision, manifest)
     if update:
         click.echo(update, err=result.outcome != RESULT_SUCCESS)
+    if refresher is not None:
+        refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
 
 
@@ -415,6 +432,12 @@ _OURS = frozenset(
 )
 
 
+def _python_option(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d+\.\d+", value):
+        raise click.BadParameter(f"{value!r} is not a version like 3.12", param_hint="--python")
+    return value
+
+
 def _foreign_folder(target: Path) -> bool:
     """A non-empty folder with nothing of an earlier (even failed) DinoAir install in it."""
     try:
@@ -429,17 +452,6 @@ def _failing_preflight(exc: InstallError) -> Step:
         raise exc
 
     return Step("preflight", run=run, describe=lambda ctx: "validate the manifest")
-
-
-def _decide_consent(home: Path, disable_telemetry: bool) -> ConsentDecision:
-    config = TelemetryConfig.load(home)
-    decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
-    if decision.source == "undecided" and sys.stdin.isatty() and sys.stdout.isatty():
-        decision = consent.ask(config, home)
-    line = consent.invalid_config_line(decision, home_prefix())
-    if line:
-        click.echo(line)
-    return decision
 
 
 def _tracing(decision: ConsentDecision, home: Path) -> Any:
@@ -480,6 +492,7 @@ def _run_attributes(
         f"{ARG_PREFIX}rocm_version": options.rocm_version or "",
         f"{ARG_PREFIX}custom_torch_index": options.torch_index is not None,
         f"{ARG_PREFIX}installer": options.installer,
+        f"{ARG_PREFIX}python": options.python or "",
         f"{ARG_PREFIX}sequential": options.sequential,
         f"{ARG_PREFIX}repair": options.repair,
     }
@@ -519,7 +532,13 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
     click.echo(f"Hardware: {ctx.hardware.describe()}")
     plan = plan_torch(ctx.manifest, ctx.hardware, ctx.options.torch_index)
     click.echo(f"Torch: {plan.describe() if plan else 'no torch section in the manifest'}")
+    if plan is not None:
+        click.echo(f"Launch flags: {plan.describe_flags()}")
     click.echo(f"Installer: {ctx.options.installer}")
+    try:
+        click.echo(f"Python for the ComfyUI venv: {venv_python_line(ctx)}")
+    except InstallError as exc:  # preflight will stop here: say so, and what to do
+        click.echo(f"Python for the ComfyUI venv: preflight will stop: {exc} (fix: {exc.hint})")
     running: set[str] = set()
     for index, step in enumerate(STEPS, 1):
         if step.name in skip or (only and step.name not in only | {ALWAYS_RUN}):
@@ -572,6 +591,10 @@ def _print_summary(
             f"{failure.error}. Try: {hint}",
             err=True,
         )
+        for line in known_issue_lines(
+            telemetry_home(), failure.signature, failure.signature_parts, __version__
+        ):
+            click.echo(line, err=True)
         if is_bug(failure.error_category):
             kept = result.session_id if decision.enabled else None
             click.echo(report_hint(ctx.target, kept), err=True)

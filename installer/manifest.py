@@ -21,6 +21,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
+_DRIVER = re.compile(r"^\d+(\.\d+)*$")
+ACCELERATOR_NAMES = ("nvidia", "amd", "intel", "apple", "cpu")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,22 @@ class Checkpoint:
     size: int
     sha256: str
     dest: str  # folder below the ComfyUI checkout, e.g. "models/checkpoints"
+
+
+@dataclass(frozen=True)
+class OllamaArchive:
+    """Ollama's release archive for one OS and architecture (as Ollama names them)."""
+
+    os: str  # linux | darwin | windows
+    arch: str  # amd64 | arm64
+    url: str
+    size: int
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        """The file name the archive is saved as: the URL's last part (.tgz, .tar.gz, .zip)."""
+        return self.url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,24 @@ class TorchBuild:
     size_mb: int  # what it adds to the venv, for preflight's disk check
     cuda: str | None = None
     rocm: str | None = None
+    # NVIDIA compute capabilities the build has kernels for ("7.5"); a card of the same major
+    # and a higher minor runs them too (CUDA binary compatibility). Empty: not listed.
+    compute: tuple[str, ...] = ()
+    gfx: tuple[str, ...] = ()  # AMD gfx targets the ROCm build has kernels for
+    min_driver: tuple[tuple[str, str], ...] = ()  # (os, lowest driver) under NVIDIA's MVC
+    last_torch: str | None = None  # the last torch release this build exists for, if it ends
+    note: str | None = None  # said in the plan when this build is chosen
+
+
+@dataclass(frozen=True)
+class LaunchRule:
+    """ComfyUI flags for a kind of card, as data: ``--lowvram`` at <= 4 GiB, fp32 VAE on 16xx."""
+
+    flags: tuple[str, ...]
+    accelerator: str | None = None  # only for this accelerator
+    vram_gib_max: int | None = None  # only at this much VRAM or less
+    model: str | None = None  # only when the GPU model matches this regular expression
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,9 +94,18 @@ class Manifest:
     lock: Path | None = None  # a pinned requirements file used instead of requirements.txt
     requirements_mb: int = 1500  # ComfyUI's requirements other than torch, in the venv
     torch_builds: tuple[TorchBuild, ...] = ()
+    launch_rules: tuple[LaunchRule, ...] = ()
     # The project's repository, whose tracker takes bug reports: written to install_summary.json
     # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
     issue_tracker: str | None = None
+    # Ollama's release archives, installed under the install folder when no Ollama is there.
+    ollama_archives: tuple[OllamaArchive, ...] = ()
+    # The maintainers' signed known-issues feed (otel_local_exporter.known_issues); fetched only
+    # with the user's fix_notifications_enabled switch on.
+    known_issues: str | None = None
+    # CPython versions torch and ComfyUI support, preferred first ("3.12"); empty: any the
+    # installer runs on. A Python not listed gets a uv-managed one (installer.python_choice).
+    python_supported: tuple[str, ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -135,6 +180,12 @@ def _parse(data: Any, path: Path) -> Manifest:
         _torch_build(entry, f"{where}: torch.builds[{i}]")
         for i, entry in enumerate(torch["builds"])
     )
+    rules = torch.get("launch_flags", [])
+    if not isinstance(rules, list):
+        raise ConfigurationError(f"manifest {where}: torch.launch_flags must be a list")
+    launch_rules = tuple(
+        _launch_rule(entry, f"{where}: torch.launch_flags[{i}]") for i, entry in enumerate(rules)
+    )
     project = data.get("project", {})
     if not isinstance(project, dict):
         raise ConfigurationError(f"manifest {where}: project must be an object")
@@ -143,8 +194,14 @@ def _parse(data: Any, path: Path) -> Manifest:
         isinstance(tracker, str) and tracker.startswith(("https://", "http://"))
     ):
         raise ConfigurationError(f"manifest {where}: project.issue_tracker must be an http(s) URL")
+    feed = project.get("known_issues")
+    if feed is not None and not (
+        isinstance(feed, str) and feed.startswith(("https://", "http://"))
+    ):
+        raise ConfigurationError(f"manifest {where}: project.known_issues must be an http(s) URL")
     return Manifest(
         source=path,
+        python_supported=_python_supported(data.get("python", {}), where),
         comfyui_repo=_resolve_repo(repo, base),
         comfyui_ref=ref,
         ollama_models=tuple(models),
@@ -155,16 +212,63 @@ def _parse(data: Any, path: Path) -> Manifest:
         lock=(base / lock) if lock else None,
         requirements_mb=requirements_mb,
         torch_builds=builds,
+        launch_rules=launch_rules,
         issue_tracker=tracker,
+        ollama_archives=_ollama_archives(data.get("ollama", {}), f"{where}: ollama"),
+        known_issues=feed,
     )
+
+
+def _ollama_archives(section: Any, where: str) -> tuple[OllamaArchive, ...]:
+    if not isinstance(section, dict) or not isinstance(section.get("archives", []), list):
+        raise ConfigurationError(f"manifest {where}: expected an object with an archives list")
+    archives = []
+    for i, entry in enumerate(section.get("archives", [])):
+        at = f"{where}.archives[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"manifest {at}: expected an object")
+        system, arch = _field(entry, "os", str, at), _field(entry, "arch", str, at)
+        if system not in ("linux", "darwin", "windows") or arch not in ("amd64", "arm64"):
+            raise ConfigurationError(
+                f"manifest {at}: os must be linux, darwin or windows and arch amd64 or arm64"
+            )
+        url = _field(entry, "url", str, at)
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"manifest {at}: url must be http(s)")
+        size = _field(entry, "size", int, at)
+        if size <= 0:
+            raise ConfigurationError(f"manifest {at}: size must be a positive number of bytes")
+        sha = _field(entry, "sha256", str, at).lower()
+        if not _SHA256.match(sha):
+            raise ConfigurationError(f"manifest {at}: sha256 must be 64 hex digits")
+        archive = OllamaArchive(system, arch, url, size, sha)
+        if not archive.name.endswith((".tgz", ".tar.gz", ".zip")) or not _SAFE_NAME.match(
+            archive.name
+        ):
+            raise ConfigurationError(f"manifest {at}: url must name a .tgz, .tar.gz or .zip file")
+        archives.append(archive)
+    return tuple(archives)
+
+
+def _python_supported(section: Any, where: str) -> tuple[str, ...]:
+    supported = section.get("supported", []) if isinstance(section, dict) else None
+    if not isinstance(supported, list) or not all(
+        isinstance(v, str) and _MAJOR_MINOR.match(v) for v in supported
+    ):
+        raise ConfigurationError(
+            f'manifest {where}: python.supported must list versions like "3.12"'
+        )
+    return tuple(supported)
 
 
 def _torch_build(entry: Any, where: str) -> TorchBuild:
     if not isinstance(entry, dict):
         raise ConfigurationError(f"manifest {where}: expected an object")
     accelerator = _field(entry, "accelerator", str, where)
-    if accelerator not in ("nvidia", "amd", "apple", "cpu"):
-        raise ConfigurationError(f"manifest {where}: accelerator must be nvidia, amd, apple or cpu")
+    if accelerator not in ACCELERATOR_NAMES:
+        raise ConfigurationError(
+            f"manifest {where}: accelerator must be one of {', '.join(ACCELERATOR_NAMES)}"
+        )
     requirements = _field(entry, "requirements", list, where)
     if not requirements or not all(isinstance(r, str) and r.strip() for r in requirements):
         raise ConfigurationError(f"manifest {where}: requirements must list torch and friends")
@@ -183,6 +287,63 @@ def _torch_build(entry: Any, where: str) -> TorchBuild:
         size_mb=size,
         cuda=versions["cuda"],
         rocm=versions["rocm"],
+        compute=_strings(entry, "compute", where, _MAJOR_MINOR),
+        gfx=_strings(entry, "gfx", where, re.compile(r"^gfx[0-9a-f]+$")),
+        min_driver=tuple(sorted(_min_driver(entry, where).items())),
+        last_torch=_optional_str(entry, "last_torch", where),
+        note=_optional_str(entry, "note", where),
+    )
+
+
+def _strings(entry: dict, key: str, where: str, shape: re.Pattern[str]) -> tuple[str, ...]:
+    values = entry.get(key, [])
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and shape.match(v) for v in values
+    ):
+        raise ConfigurationError(f"manifest {where}: {key} must be a list like {shape.pattern}")
+    return tuple(values)
+
+
+def _min_driver(entry: dict, where: str) -> dict[str, str]:
+    value = entry.get("min_driver", {})
+    if not isinstance(value, dict) or not all(
+        key in ("linux", "windows") and isinstance(v, str) and _DRIVER.match(v)
+        for key, v in value.items()
+    ):
+        raise ConfigurationError(
+            f"manifest {where}: min_driver must map linux/windows to a driver like 525.60.13"
+        )
+    return value
+
+
+def _optional_str(entry: dict, key: str, where: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"manifest {where}: {key!r} must be str")
+    return value
+
+
+def _launch_rule(entry: Any, where: str) -> LaunchRule:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"manifest {where}: expected an object")
+    flags = _field(entry, "flags", list, where)
+    if not all(isinstance(f, str) and f.startswith("--") for f in flags):
+        raise ConfigurationError(f"manifest {where}: flags must be ComfyUI options like --lowvram")
+    vram = entry.get("vram_gib_max")
+    if vram is not None and (isinstance(vram, bool) or not isinstance(vram, int)):
+        raise ConfigurationError(f"manifest {where}: vram_gib_max must be a number")
+    model = _optional_str(entry, "model", where)
+    if model is not None:
+        try:
+            re.compile(model)
+        except re.error as exc:
+            raise ConfigurationError(f"manifest {where}: model is not a valid pattern") from exc
+    return LaunchRule(
+        flags=tuple(flags),
+        accelerator=_optional_str(entry, "accelerator", where),
+        vram_gib_max=vram,
+        model=model,
+        why=_optional_str(entry, "why", where) or "",
     )
 
 

@@ -31,6 +31,7 @@ from otel_local_exporter import (
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_SKIPPED,
+    exception_signature,
     system_profile,
 )
 from otel_local_exporter import attributes as attr
@@ -60,9 +61,15 @@ class StepResult:
     error: str | None = None
     hint: str | None = None
     bytes_downloaded: int = 0
+    signature: str | None = None  # the failure signature (otel_local_exporter.signature)
+    signature_parts: dict[str, Any] | None = None  # what it was made of (for the screen only)
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, 0) or k == "duration_ms"}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if (v not in (None, 0) or k == "duration_ms") and k != "signature_parts"
+        }
 
 
 @dataclass
@@ -346,7 +353,12 @@ def _run_step(worker: _Worker, run: _Run) -> StepResult:
             outcome.status, outcome.error_category = STEP_FAILED, category
             outcome.error = str(exc) or type(exc).__name__
             outcome.hint = getattr(exc, "hint", None)
+            signed = _guard(exception_signature, exc, step=step.name, category=category)
+            if signed:
+                outcome.signature, outcome.signature_parts = signed[0], signed[1].as_dict()
             _guard(_mark_error, span, exc, category, record=True)
+            if outcome.signature:
+                _guard(span.set_attribute, attr.ERROR_SIGNATURE, outcome.signature)
             if category == UNEXPECTED and run.on_crash is not None:
                 path = _guard(run.on_crash, exc, category, step.name, span.get_span_context())
                 run.result.crash_report = str(path) if path else None

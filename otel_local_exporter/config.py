@@ -29,6 +29,8 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 KILL_SWITCHES = ("DINOAIR_DISABLE_TELEMETRY", "DO_NOT_TRACK", "OTEL_SDK_DISABLED")
 
 _BOOL_FIELDS = ("error_reporting_enabled", "usage_analytics_enabled")
+# Fields added later, each with its default for a file written before it existed.
+_OPT_IN_FIELDS = ("fix_notifications_enabled",)  # off until the user says yes
 _TEXT_FIELDS = ("user_id", "install_id", "consent_timestamp", "opt_out_timestamp")
 MAX_REDACT_TERMS = 100
 MAX_REDACT_TERM_LENGTH = 200
@@ -67,6 +69,8 @@ class TelemetryConfig:
     opt_out_timestamp: str | None = None
     redact_terms: list[str] = field(default_factory=list)
     """The user's own words to scrub everywhere (an organisation, a code name); never exported."""
+    fix_notifications_enabled: bool = False
+    consent_notice_version: int | None = None  # the notice agreed to; None: before versions (1)
     exists: bool = False
     problem: str | None = field(default=None, compare=False)
 
@@ -128,12 +132,21 @@ class TelemetryConfig:
         problem = redact_terms_problem(terms)
         if problem:
             return problem
+        for name in _OPT_IN_FIELDS:
+            if not isinstance(data.get(name, False), bool):
+                return f"{name} must be true or false, not {_json_kind(data[name])}"
+        version = data.get("consent_notice_version")
+        if version is not None and (type(version) is not int or version < 1):
+            return f"consent_notice_version must be a whole number or null, not {version!r:.20}"
         self.telemetry_enabled = enabled
         self.redact_terms = list(terms)
         for name in _BOOL_FIELDS:
             setattr(self, name, data.get(name, True))
         for name in _TEXT_FIELDS:
             setattr(self, name, data.get(name))
+        for name in _OPT_IN_FIELDS:
+            setattr(self, name, data.get(name, False))
+        self.consent_notice_version = version
         return None
 
     # -- state -----------------------------------------------------------------------------
@@ -164,6 +177,8 @@ class TelemetryConfig:
             "install_id": self.install_id,
             "consent_timestamp": self.consent_timestamp,
             "opt_out_timestamp": self.opt_out_timestamp,
+            "fix_notifications_enabled": self.fix_notifications_enabled,
+            "consent_notice_version": self.consent_notice_version,
         }
 
     # -- changing --------------------------------------------------------------------------
@@ -194,10 +209,14 @@ class TelemetryConfig:
         self.redact_terms = kept
 
     def enable(self, *, error_reporting: bool = True, usage_analytics: bool = True) -> None:
-        """Record consent: switches on, a fresh consent time, a random ``user_id`` if none.
+        """Record consent: switches on, a fresh consent time, a random ``user_id`` if none, and
+        the version of the notice shown (what was agreed to).
 
         The id is random (uuid4), never derived from a MAC address or other hardware.
         """
+        from .notice import NOTICE_VERSION
+
+        self.consent_notice_version = NOTICE_VERSION
         self.problem = None
         self.telemetry_enabled = True
         self.error_reporting_enabled = error_reporting
@@ -213,6 +232,7 @@ class TelemetryConfig:
         self.telemetry_enabled = False
         self.error_reporting_enabled = False
         self.usage_analytics_enabled = False
+        self.fix_notifications_enabled = False
         self.install_id = self.install_id or uuid.uuid4().hex
         self.opt_out_timestamp = iso_z(utc_now())
 
@@ -294,6 +314,15 @@ class ConsentDecision:
     reason: str
     error_reporting: bool = False
     usage_analytics: bool = False
+    # The consent notice version agreed to: only what that notice named is recorded. The
+    # default is the current notice (a decision made in code, or just now at the prompt).
+    notice_version: int | None = None
+
+    @property
+    def agreed_notice(self) -> int:
+        from .notice import NOTICE_VERSION
+
+        return self.notice_version if self.notice_version is not None else NOTICE_VERSION
 
 
 def resolve_consent(
@@ -318,4 +347,5 @@ def resolve_consent(
         "you turned telemetry on",
         config.error_reporting_enabled,
         config.usage_analytics_enabled,
+        config.consent_notice_version or 1,
     )

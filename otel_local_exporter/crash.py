@@ -18,11 +18,13 @@ from typing import Any
 from ._fileio import atomic_write, ensure_private_dir
 from ._system import system_profile
 from ._time import file_stamp, iso_z, utc_now
+from .catalogue import withheld_crash_fields
 from .config import ConsentDecision, kill_switch
 from .home import CRASH_GLOB, CRASHES_DIR
 from .sanitize import Sanitizer
 from .schema import SCHEMA_VERSION
 from .session import prune
+from .signature import exception_signature
 
 _logger = logging.getLogger(__name__)
 
@@ -104,4 +106,8 @@ class CrashReporter:
             "system": system_profile(disk_path, keys=_PROFILE_KEYS),
             "version": SCHEMA_VERSION,
         }
+        if "signature" not in withheld_crash_fields(self._decision.agreed_notice):
+            report["signature"] = exception_signature(
+                exc, step=step, category=category, sanitizer=self._sanitizer
+            )[0]
         return self._sanitizer.value(report)

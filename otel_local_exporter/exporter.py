@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._fileio import ensure_private_dir
+from .catalogue import withheld
 from .config import kill_switch
 from .home import SESSION_GLOB, SESSIONS_DIR, telemetry_home
 from .journal import Journal
@@ -49,10 +50,18 @@ class LocalSessionExporter(SpanExporter):
         error_reporting: bool = True,
         usage_analytics: bool = True,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        notice_version: int | None = None,
     ) -> None:
         self._folder = (home or telemetry_home()) / SESSIONS_DIR
         self._sanitizer = sanitizer or Sanitizer()
-        self._policy = Policy(error_reporting=error_reporting, usage_analytics=usage_analytics)
+        keys, prefixes, events = withheld(notice_version) if notice_version else ((), (), ())
+        self._policy = Policy(
+            error_reporting=error_reporting,
+            usage_analytics=usage_analytics,
+            withheld_keys=frozenset(keys),
+            withheld_prefixes=tuple(prefixes),
+            withheld_events=frozenset(events),
+        )
         self._max_sessions = max_sessions
         self._journals: dict[str, Journal] = {}
         self._lock = threading.Lock()

@@ -38,11 +38,14 @@ from datetime import datetime
 from typing import Any, Final, Literal, TypedDict
 
 from ._time import parse_time
+from .signature import failure_signature, frames_of_stack_trace
 
 __all__ = [
     "ARG_PREFIX",
+    "BUILD_RULES",
     "ERROR_CATEGORIES",
     "ERROR_CATEGORY",
+    "ERROR_SIGNATURE",
     "ERROR_TYPE",
     "EVENT_COMPLETE",
     "EVENT_ERROR",
@@ -80,11 +83,14 @@ __all__ = [
     "STEP_STATUS",
     "STEP_STATUSES",
     "SYSTEM_ACCELERATOR",
+    "SYSTEM_BUILD_RULE",
+    "SYSTEM_COMPUTE_CAPABILITY",
     "SYSTEM_CUDA_VERSION",
     "SYSTEM_DRIVER_MAJOR",
     "SYSTEM_GPU_MODEL",
     "SYSTEM_INSTALLER_ENV",
     "SYSTEM_INSTALLER_ENV_SECONDS",
+    "SYSTEM_KERNEL_TEST",
     "SYSTEM_PREFIX",
     "SYSTEM_ROCM_VERSION",
     "SYSTEM_TORCH_BUILD",
@@ -142,6 +148,10 @@ SYSTEM_TORCH_DEVICE = f"{SYSTEM_PREFIX}torch_device"
 # (or current: run from a venv that already had it), and the seconds that took.
 SYSTEM_INSTALLER_ENV = f"{SYSTEM_PREFIX}installer_env"
 SYSTEM_INSTALLER_ENV_SECONDS = f"{SYSTEM_PREFIX}installer_env_seconds"
+SYSTEM_COMPUTE_CAPABILITY = f"{SYSTEM_PREFIX}compute_capability"  # "8.6" (NVIDIA) or "gfx1100"
+SYSTEM_BUILD_RULE = f"{SYSTEM_PREFIX}build_rule"  # one of BUILD_RULES
+SYSTEM_KERNEL_TEST = f"{SYSTEM_PREFIX}kernel_test_passed"  # bool: verify ran kernels on the GPU
+BUILD_RULES = ("driver_mvc", "legacy_arch", "override", "no_build", "vendor", "cpu")
 
 # Step spans.
 STEP_NAME = "installer.step"
@@ -166,6 +176,8 @@ PHASE_FROM_RELEASE = PHASE_PREFIX + "from_release"
 # Errors (DESIGN section 8). ``error.type`` is the semantic-convention name.
 ERROR_CATEGORY = "installer.error.category"
 ERROR_TYPE = "error.type"
+# The failure signature (``signature.failure_signature``) on a failed step span and a crash report.
+ERROR_SIGNATURE = "installer.error.signature"
 ERROR_CATEGORIES = ("installation", "network", "system", "configuration", "unexpected", "cancelled")
 EXCEPTION_EVENT = "exception"  # the span event ``Span.record_exception`` adds
 
@@ -185,6 +197,19 @@ RUN_RESULTS = (RESULT_SUCCESS, RESULT_FAILED, RESULT_CANCELLED)
 # ``"complete": false`` or has no root span), or its root span carries no result.
 RESULT_INCOMPLETE: Final = "incomplete"
 RESULT_UNKNOWN: Final = "unknown"
+
+# -- components ----------------------------------------------------------------------------------
+# The parts of the stack and the step that provides each; a step says how the install left its
+# part with a span event COMPONENT_EVENT (attributes "component", "status" and "source");
+# report counts them per component, and reads a step's outcome where no such event was recorded.
+
+COMPONENT_EVENT: Final = "component"
+COMPONENT_INSTALLED: Final = "installed"  # this run installed (or updated) it
+COMPONENT_PRESENT: Final = "present"  # it was already there and was used as it was
+COMPONENT_SKIPPED: Final = "skipped"  # not installed (no way to, or left out)
+COMPONENT_FAILED: Final = "failed"  # its step failed or was cancelled
+COMPONENT_STATUSES = (COMPONENT_INSTALLED, COMPONENT_PRESENT, COMPONENT_SKIPPED, COMPONENT_FAILED)
+COMPONENT_STEPS = {"comfyui": "comfyui", "ollama": "ollama_models", "webgui": "webgui"}
 
 # -- event types --------------------------------------------------------------------------------
 
@@ -528,6 +553,19 @@ class SpanView:
                 )
             )
         return errors
+
+    @property
+    def signature(self) -> str | None:
+        """The failure signature of a failed span: as recorded while the run failed, else (a
+        file written before signatures were recorded) computed from what the span kept."""
+        recorded = _text(self.attributes.get(ERROR_SIGNATURE))
+        if recorded:
+            return recorded
+        error = next((e for e in self.errors if e.recorded), None)
+        if error is None:  # error reporting was off: no details to compute it from
+            return None
+        frames = frames_of_stack_trace(error.stack_trace)
+        return failure_signature(self.step, error.category, error.type, error.message, frames)[0]
 
     def prefixed(self, prefix: str) -> dict[str, Any]:
         """The attributes under ``prefix`` (``ARG_PREFIX``, ``SYSTEM_PREFIX``), prefix removed."""

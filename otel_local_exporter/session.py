@@ -62,6 +62,7 @@ _EXCEPTION_DETAIL_KEYS = frozenset(
         "exception.stacktrace",
         "exception.escaped",
         schema.ERROR_TYPE,
+        schema.ERROR_SIGNATURE,  # computed from the message and frames: an error detail too
     }
 )
 
@@ -72,11 +73,24 @@ class Policy:
 
     error_reporting: bool = True
     usage_analytics: bool = True
+    # What the consent notice the user agreed to did not name (``catalogue.withheld``).
+    withheld_keys: frozenset[str] = frozenset()
+    withheld_prefixes: tuple[str, ...] = ()
+    withheld_events: frozenset[str] = frozenset()
 
     def keep_attribute(self, key: str) -> bool:
         if not self.usage_analytics and key.startswith((schema.ARG_PREFIX, schema.SYSTEM_PREFIX)):
             return False
+        if key in self.withheld_keys or (
+            self.withheld_prefixes and key.startswith(self.withheld_prefixes)
+        ):
+            return False
         return self.error_reporting or key not in _EXCEPTION_DETAIL_KEYS
+
+    def keep_event(self, name: str) -> bool:
+        if name in self.withheld_events:
+            return False
+        return self.error_reporting or name != schema.EXCEPTION_EVENT
 
 
 def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> schema.SpanRecord:
@@ -93,7 +107,7 @@ def span_to_dict(span: ReadableSpan, sanitizer: Sanitizer, policy: Policy) -> sc
             "attributes": _clean_attributes(event.attributes, sanitizer, policy),
         }
         for event in span.events
-        if policy.error_reporting or event.name != schema.EXCEPTION_EVENT
+        if policy.keep_event(event.name)
     ]
     description = span.status.description if policy.error_reporting else None
     return {

@@ -71,6 +71,7 @@ def configure_tracing(
                 error_reporting=decision.error_reporting,
                 usage_analytics=decision.usage_analytics,
                 max_sessions=max_sessions,
+                notice_version=decision.agreed_notice,
             )
             provider.add_span_processor(SimpleSpanProcessor(exporter))
         except Exception:

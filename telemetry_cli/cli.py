@@ -40,6 +40,8 @@ COMMANDS: dict[str, Entry] = {
     "clear-data": Entry("clear_data", "Delete the collected data (keeps your choice)."),
     "redact": Entry("redact", "Words of your own to scrub everywhere: add, list, remove."),
     "selftest": Entry("selftest", "Show that planted secrets, paths and your terms never survive."),
+    "fields": Entry("fields", "Every field the installer can record, and why."),
+    "known-issues": Entry("known_issues", "Your failures the maintainers know, and fixes."),
 }
 
 _GROUP_HELP = f"""Manage DinoAir's local telemetry: see what was recorded, export it, clear it,

@@ -14,9 +14,7 @@ durations are over the step runs that ran (not skipped); percentiles interpolate
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -32,55 +30,19 @@ from otel_local_exporter import (
     STEP_FAILED,
     STEP_SKIPPED,
     STEP_STATUSES,
+    fold,
 )
 
 from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
 from .report import percentile, release_rows
 
-__all__ = ["NOT_RECORDED", "Fleet", "build", "signature"]
+__all__ = ["NOT_RECORDED", "Fleet", "build"]
 
 PERCENTILES = (50, 90, 95, 99)
 TOP_SIGNATURES = 20
 BATCH_FILES = 16  # files a worker reads into one partial report
-
-# -- error signatures ----------------------------------------------------------------------------
-
-# (pattern, placeholder, needles): a rule runs only on a line holding one of its needles, text
-# its pattern cannot match without (the path rule alone costs most of a signature otherwise).
-_SIGNATURE_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
-    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<Q>", ("'", '"')),  # quoted values
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<URL>", ("://",)),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<ID>",
-        ("-",),
-    ),
-    (
-        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
-        "<HEX>",
-        (),
-    ),
-    (
-        re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?(?:<PATH>|[\w.~-]+))?(?:[\\/][\w.<>~-]+)+[\\/]?"),
-        "<PATH>",
-        ("/", "\\"),
-    ),
-    (re.compile(r"(?<![A-Za-z])[-+]?\d+(?:[.,]\d+)*"), "<N>", ()),
-    (re.compile(r"\s+"), " ", ()),
-)
-
-
-@functools.lru_cache(maxsize=65536)
-def signature(message: str) -> str:
-    """``message``'s first line with what varies between users folded: quoted values, URLs,
-    ids, hex, paths and numbers. Placeholders the sanitizer left (``<PATH>``) stay as they are.
-    """
-    line = message.strip().split("\n", 1)[0][:500]
-    for pattern, replacement, needles in _SIGNATURE_RULES:
-        if not needles or any(needle in line for needle in needles):
-            line = pattern.sub(replacement, line)
-    return line.strip()[:200]
-
+MIN_GROUP = 5  # report --from: the fewest distinct installs a group row may describe
+OTHER_GROUP = "other"  # the row the smaller groups are folded into
 
 # -- aggregating ---------------------------------------------------------------------------------
 
@@ -90,6 +52,9 @@ class Group:
     """Runs of sessions sharing one value (an installer version, an OS, an accelerator kind)."""
 
     results: Counter[str] = field(default_factory=Counter)
+    # Who the runs came from: the bundles' install ids (the file, when a file names none), so a
+    # group of fewer than ``--min-group`` installs can be folded away.
+    installs: set[str] = field(default_factory=set)
 
     def to_dict(self, name: str) -> dict[str, Any]:
         decided = sum(self.results[r] for r in RUN_RESULTS)
@@ -127,6 +92,7 @@ class Signature:
     example: str
     count: int = 0
     steps: Counter[str] = field(default_factory=Counter)
+    ids: Counter[str] = field(default_factory=Counter)  # failure signatures (the feed's keys)
 
 
 @dataclass
@@ -142,13 +108,16 @@ class Fleet:
     versions: dict[str, Group] = field(default_factory=dict)
     systems: dict[str, Group] = field(default_factory=dict)
     accelerators: dict[str, Group] = field(default_factory=dict)
+    computes: dict[str, Group] = field(default_factory=dict)  # by GPU compute capability
     categories: Counter[str] = field(default_factory=Counter)
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
     updates: Counter[str] = field(default_factory=Counter)  # per release updated to
     rollbacks: Counter[str] = field(default_factory=Counter)  # per release rolled back
     _seen: set[str] = field(default_factory=set, repr=False)
 
-    def add(self, facts: Facts) -> None:
+    def add(self, facts: Facts, source: str = "") -> None:
+        """Count one session; ``source`` (its file) stands for its install when the file does
+        not name one."""
         if facts.session_id in self._seen:
             self.duplicates += 1
             return
@@ -158,11 +127,13 @@ class Fleet:
             (self.versions, facts.version),
             (self.systems, facts.os),
             (self.accelerators, facts.accelerator),
+            (self.computes, facts.compute),
         ):
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group()
             group.results[facts.result] += 1
+            group.installs.add(facts.install or source)
         for name, status, duration in facts.steps:
             step = self.steps.get(name)
             if step is None:
@@ -172,15 +143,17 @@ class Fleet:
                 step.durations.append(duration)
         self.updates.update(facts.updated)
         self.rollbacks.update(facts.rolled_back)
-        for step_name, category, error_type, message in facts.errors:
+        for step_name, category, error_type, message, signature_id in facts.errors:
             self.categories[category] += 1
-            folded = signature(message) if message else "(no message)"
+            folded = fold(message) if message else "(no message)"
             entry = self.signatures.get((category, error_type, folded))
             if entry is None:
                 entry = Signature(category, error_type, folded, message)
                 self.signatures[(category, error_type, folded)] = entry
             entry.count += 1
             entry.steps[step_name or "-"] += 1
+            if signature_id:
+                entry.ids[signature_id] += 1
 
     def merge(self, other: Fleet) -> None:
         """Add ``other``, the partial report of files read after this one's and without a
@@ -203,10 +176,12 @@ class Fleet:
             (self.versions, other.versions),
             (self.systems, other.systems),
             (self.accelerators, other.accelerators),
+            (self.computes, other.computes),
         ):
             for name, group in their_groups.items():
                 if name in groups:
                     groups[name].results.update(group.results)
+                    groups[name].installs |= group.installs
                 else:
                     groups[name] = group
         self.categories.update(other.categories)
@@ -219,19 +194,35 @@ class Fleet:
             else:
                 entry.count += found.count
                 entry.steps.update(found.steps)
+                entry.ids.update(found.ids)
 
     @property
     def sessions(self) -> int:
         return len(self._seen)
 
-    def to_dict(self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None) -> dict[str, Any]:
+    def to_dict(
+        self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None, min_group: int = 1
+    ) -> dict[str, Any]:
+        """The report as data. A group (an installer version, an OS, an accelerator kind) of
+        fewer than ``min_group`` distinct installs is folded into one ``other`` row, so that no
+        row describes a handful of people; ``suppressed`` says how many were folded."""
         decided = sum(self.results[r] for r in RUN_RESULTS)
         clean = sanitizer.text if sanitizer is not None else (lambda s: s)
         ranked = sorted(self.signatures.values(), key=lambda s: (-s.count, s.signature))[:top]
+        suppressed: dict[str, int] = {}
 
-        def groups(table: dict[str, Group]) -> list[dict[str, Any]]:
-            rows = [g.to_dict(name) for name, g in table.items()]
-            return sorted(rows, key=lambda r: (-r["sessions"], r["name"]))
+        def groups(table: dict[str, Group], key: str) -> list[dict[str, Any]]:
+            small = [g for g in table.values() if len(g.installs) < min_group]
+            rows = [g.to_dict(name) for name, g in table.items() if len(g.installs) >= min_group]
+            rows.sort(key=lambda r: (-r["sessions"], r["name"]))
+            suppressed[key] = len(small)
+            if small:
+                other = Group()
+                for group in small:
+                    other.results.update(group.results)
+                    other.installs |= group.installs
+                rows.append({**other.to_dict(OTHER_GROUP), "groups": len(small)})
+            return rows
 
         return {
             "files": self.files,
@@ -240,9 +231,12 @@ class Fleet:
             "results": dict(self.results.most_common()),
             "success_rate": _rate(self.results[RESULT_SUCCESS], decided),
             "steps": [step.to_dict(name) for name, step in self.steps.items()],
-            "by_version": groups(self.versions),
-            "by_os": groups(self.systems),
-            "by_accelerator": groups(self.accelerators),
+            "by_version": groups(self.versions, "by_version"),
+            "by_os": groups(self.systems, "by_os"),
+            "by_accelerator": groups(self.accelerators, "by_accelerator"),
+            "by_compute_capability": groups(self.computes, "by_compute_capability"),
+            "min_group": min_group,
+            "suppressed": suppressed,
             "failures_by_category": dict(self.categories.most_common()),
             "releases": release_rows(self.updates, self.rollbacks),
             "signatures": [
@@ -252,6 +246,7 @@ class Fleet:
                     "error_type": s.error_type,
                     "signature": clean(s.signature),
                     "steps": [name for name, _ in s.steps.most_common()],
+                    "ids": [sid for sid, _ in s.ids.most_common()],
                     "example": clean(s.example.strip().split("\n", 1)[0][:300]),
                 }
                 for s in ranked
@@ -323,7 +318,7 @@ def read_facts(path: Path) -> tuple[list[Facts], int, str | None]:
 def _take(fleet: Fleet, path: Path, outcome: tuple[list[Facts], int, str | None]) -> None:
     facts, bad, reason = outcome
     for one in facts:
-        fleet.add(one)
+        fleet.add(one, str(path))
     if bad:
         fleet.bad_lines[str(path)] += bad
     if reason is not None:

@@ -34,6 +34,7 @@ from otel_local_exporter import (
     PHASE_TO_RELEASE,
     PHASE_UPDATE,
     SYSTEM_ACCELERATOR,
+    SYSTEM_COMPUTE_CAPABILITY,
     SessionView,
     SpanError,
     SpanView,
@@ -60,7 +61,10 @@ class Facts(NamedTuple):
     accelerator: str
     result: str
     steps: tuple[tuple[str, str, float | None], ...]  # (step, status, duration ms)
-    errors: tuple[tuple[str | None, str, str, str], ...]  # (step, category, type, message)
+    # (step, category, type, message, failure signature or "")
+    errors: tuple[tuple[str | None, str, str, str, str], ...]
+    install: str = ""  # the bundle's install id ("" when not known: an OTLP file, a session)
+    compute: str = NOT_RECORDED  # GPU compute capability "8.6" or gfx target (usage analytics)
     updated: tuple[str, ...] = ()  # releases updated to (``dinoair.phase.update`` spans)
     rolled_back: tuple[str, ...] = ()  # releases whose update was rolled back
 
@@ -175,11 +179,14 @@ def _document(data: Any) -> Iterator[Facts]:
         sessions = data.get("sessions")
         if not isinstance(sessions, list):
             raise ValueError("a bundle without a sessions list")
+        config = data.get("config")
+        install = config.get("install_id") if isinstance(config, dict) else None
+        install = install if isinstance(install, str) else ""
         for doc in sessions:
             if isinstance(doc, dict):
                 facts = session_facts(doc)
                 if facts is not None:
-                    yield facts
+                    yield facts._replace(install=install) if install else facts
     elif isinstance(data.get("session_id"), str) and isinstance(data.get("spans"), list):
         facts = session_facts(data)
         if facts is not None:
@@ -209,7 +216,7 @@ def _facts(view: SessionView) -> Facts:
     """
     root = None
     steps: list[tuple[str, str, float | None]] = []
-    errors: list[tuple[str | None, str, str, str]] = []
+    errors: list[tuple[str | None, str, str, str, str]] = []
     updated: list[str] = []
     rolled_back: list[str] = []
     spans = view.raw.get("spans")
@@ -230,9 +237,10 @@ def _facts(view: SessionView) -> Facts:
         if ERROR_CATEGORY in raw["attributes"] or (
             type(code) is dict and code.get("code") == "ERROR"
         ):
-            errors.extend((step[0], *_error(e)) for e in SpanView(raw).errors[:1])
+            span = SpanView(raw)
+            errors.extend((step[0], *_error(e), span.signature or "") for e in span.errors[:1])
     if not errors and root is not None and root.error_category is not None:
-        errors.extend((None, *_error(e)) for e in root.errors[:1])
+        errors.extend((None, *_error(e), root.signature or "") for e in root.errors[:1])
     root_attrs = root.attributes if root is not None else {}
     resource = view.resource
     return Facts(
@@ -245,6 +253,7 @@ def _facts(view: SessionView) -> Facts:
         errors=tuple(errors),
         updated=tuple(updated),
         rolled_back=tuple(rolled_back),
+        compute=_label(root_attrs.get(SYSTEM_COMPUTE_CAPABILITY)),
     )
 
 

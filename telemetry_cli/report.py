@@ -9,6 +9,10 @@ versions count too. Definitions, so the numbers can be checked by hand:
   linearly between the two nearest ranks, like ``numpy.percentile``'s default;
 * failures by category count one error per failed step; a run-level error (no step) counts only
   when no step recorded one, since the run's root repeats its failing step's error;
+* components (ComfyUI, Ollama, the web GUI): how each install left each one, installed,
+  present (already there, used as it was), skipped or failed, from the "component" span event
+  of the step that provides it, else from that step's outcome (completed = installed, skipped as
+  already installed = present); its success rate = (installed + present) / (those + failed);
 * step success by accelerator kind: the same step figures, per value of the root span's
   ``installer.system.accelerator`` (usage analytics); a session without it (usage analytics off,
   or a file from before the attribute) counts under "not recorded";
@@ -26,6 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_local_exporter import (
+    COMPONENT_EVENT,
+    COMPONENT_FAILED,
+    COMPONENT_INSTALLED,
+    COMPONENT_PRESENT,
+    COMPONENT_SKIPPED,
+    COMPONENT_STATUSES,
+    COMPONENT_STEPS,
     RESULT_CANCELLED,
     RESULT_FAILED,
     RESULT_SUCCESS,
@@ -111,6 +122,53 @@ class AcceleratorStats:
         }
 
 
+_PRESENT_REASONS = frozenset({"already_installed", "already_verified", "checkout_reused"})
+
+
+def components_of(view: SessionView) -> dict[str, str]:
+    """How this run left each component it got to (a component whose step never ran is absent)."""
+    outcomes = {step.name: step for step in view.steps}
+    events: dict[str, str] = {}
+    for span in view.spans:
+        for event in span.events:
+            attrs = event.get("attributes")
+            if event.get("name") == COMPONENT_EVENT and isinstance(attrs, dict):
+                name, status = text(attrs.get("component")), text(attrs.get("status"))
+                if name and status in COMPONENT_STATUSES:
+                    events[name] = status
+    found = {}
+    for component, step_name in COMPONENT_STEPS.items():
+        step = outcomes.get(step_name)
+        if step is None:
+            continue
+        if step.status in (STEP_FAILED, STEP_CANCELLED):
+            found[component] = COMPONENT_FAILED
+        elif component in events:
+            found[component] = events[component]
+        elif step.status == STEP_COMPLETED:
+            found[component] = COMPONENT_INSTALLED
+        elif step.status == STEP_SKIPPED:
+            present = step.reason in _PRESENT_REASONS
+            found[component] = COMPONENT_PRESENT if present else COMPONENT_SKIPPED
+    return found
+
+
+def _components(counts: dict[str, Counter[str]]) -> list[dict[str, Any]]:
+    rows = []
+    for component, statuses in counts.items():
+        good = statuses[COMPONENT_INSTALLED] + statuses[COMPONENT_PRESENT]
+        decided = good + statuses[COMPONENT_FAILED]
+        rows.append(
+            {
+                "component": component,
+                "runs": sum(statuses.values()),
+                **{s: statuses[s] for s in COMPONENT_STATUSES},
+                "success_rate": _round(good / decided, 4) if decided else None,
+            }
+        )
+    return rows
+
+
 def accelerator_of(view: SessionView) -> str:
     """The accelerator kind the run recorded on its root span, or "not recorded"."""
     value = view.root.attributes.get(SYSTEM_ACCELERATOR) if view.root is not None else None
@@ -150,6 +208,7 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     error_steps: dict[tuple[str, str], Counter[str]] = {}
     updates: Counter[str] = Counter()
     rollbacks: Counter[str] = Counter()
+    components: dict[str, Counter[str]] = {name: Counter() for name in COMPONENT_STEPS}
     for stored in reversed(sessions):  # oldest first: steps are listed in the order they ran
         view = SessionView(stored.data)
         results[view.result] += 1
@@ -162,6 +221,8 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
         for step in view.steps:
             steps.setdefault(step.name, StepStats(step.name)).add(step)
             group.steps.setdefault(step.name, StepStats(step.name)).add(step)
+        for component, status in components_of(view).items():
+            components[component][status] += 1
         for event in view.failures:
             category = text(event.get("error_category")) or "unexpected"
             categories[category] += 1
@@ -176,6 +237,7 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
         "results": dict(results.most_common()),
         "success_rate": _round(results[RESULT_SUCCESS] / finished, 4) if finished else None,
         "steps": [stats.to_dict() for stats in steps.values()],
+        "components": _components(components),
         # most sessions first; "not recorded" last, whatever its count
         "by_accelerator": [
             group.to_dict()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from installer.hardware import ROOT_ENV
+
 # nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits
 RTX_3090_535 = "NVIDIA GeForce RTX 3090, 24576, 535.104.05\n"
 A100_X2_550 = "NVIDIA A100-SXM4-80GB, 81920, 550.54.15\nNVIDIA A100-SXM4-80GB, 81920, 550.54.15\n"
@@ -74,6 +76,9 @@ _SCRIPT = """\
 #!{python}
 import json, sys, time
 spec = json.load(open({spec!r}))
+if spec.get("reject") and any(spec["reject"] in arg for arg in sys.argv[1:]):
+    sys.stderr.write('Field "%s" is not a valid field to query.\\n' % spec["reject"])
+    sys.exit(2)
 if spec.get("hang"):
     time.sleep(600)
 query = any(arg.startswith(("--query-gpu", "--showmeminfo")) for arg in sys.argv[1:])
@@ -92,12 +97,22 @@ def install_tool(
     code: int = 0,
     stderr: str = "",
     hang: bool = False,
+    reject: str = "",
 ) -> Path:
     """An executable ``bin_dir/name``: ``query`` for a query form, ``plain`` otherwise."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     spec = bin_dir / f"{name}.json"
     spec.write_text(
-        json.dumps({"query": query, "plain": plain, "code": code, "stderr": stderr, "hang": hang})
+        json.dumps(
+            {
+                "query": query,
+                "plain": plain,
+                "code": code,
+                "stderr": stderr,
+                "hang": hang,
+                "reject": reject,
+            }
+        )
     )
     tool = bin_dir / name
     tool.write_text(_SCRIPT.format(python=sys.executable, spec=str(spec)))
@@ -113,6 +128,44 @@ def nvidia(bin_dir: Path, query: str, cuda: str | None) -> None:
 
 
 def use_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
-    """Only ``bin_dir`` and the basics (git, python) on PATH: no real vendor tool leaks in."""
+    """Only ``bin_dir`` and the basics (git, python) on PATH: no real vendor tool leaks in, and
+    an empty fake ``/proc``/``/sys`` root so the machine's own PCI devices do not either."""
     bin_dir.mkdir(parents=True, exist_ok=True)
+    root = bin_dir.parent / "hwroot"
+    root.mkdir(exist_ok=True)
+    monkeypatch.setenv(ROOT_ENV, str(root))
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))
+
+
+def fake_root(
+    root: Path,
+    *,
+    pci: tuple[tuple[str, str], ...] = (),
+    proc_driver: str | None = None,
+    sys_driver: str | None = None,
+) -> Path:
+    """A fake ``/`` for detection: display controllers in ``sys/bus/pci/devices`` (vendor,
+    device), the NVIDIA kernel module's version in ``proc`` or ``sys``. Each PCI folder also
+    holds a subsystem id, which detection must never read into what it keeps."""
+    for number, (vendor, device) in enumerate(pci):
+        folder = root / "sys" / "bus" / "pci" / "devices" / f"0000:0{number + 1}:00.0"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vendor").write_text(vendor + "\n")
+        (folder / "device").write_text(device + "\n")
+        (folder / "class").write_text("0x030000\n")
+        (folder / "subsystem_device").write_text(SUBSYSTEM_ID + "\n")
+    if proc_driver:
+        path = root / "proc" / "driver" / "nvidia" / "version"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {proc_driver}  Release Build  "
+            "(dvs-builder@U16-I3-B03-4-3)  Thu Jun 26 2025\nGCC version:  gcc version 12.3.0\n"
+        )
+    if sys_driver:
+        path = root / "sys" / "module" / "nvidia" / "version"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sys_driver + "\n")
+    return root
+
+
+SUBSYSTEM_ID = "0x3a7f"

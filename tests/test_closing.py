@@ -170,7 +170,7 @@ def test_dry_run_without_ollama_promises_no_pull_and_a_first_install_verifies(
         if line[:4].strip()[:-1].isdigit()
     }
     assert "ollama pull" not in plan["ollama_models"]
-    assert "skip: Ollama is not installed" in plan["ollama_models"]
+    assert "skip: no Ollama here and no Ollama archive for" in plan["ollama_models"]
     assert "run: import torch" in plan["verify"] and "nothing_installed" not in done.stdout
     for line in plan.values():
         assert line.split(maxsplit=2)[2].startswith(("run: ", "skip: ")), line

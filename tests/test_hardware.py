@@ -150,8 +150,10 @@ def test_cuda_for_driver_follows_nvidias_table() -> None:
         (Hardware(), "cpu", None),
         (Hardware(accelerator="nvidia", cuda_version="13.0"), "cu130", None),
         (Hardware(accelerator="nvidia", cuda_version="12.9"), "cu128", None),
-        (Hardware(accelerator="nvidia", cuda_version="12.6"), "cu126", None),
-        (Hardware(accelerator="nvidia", cuda_version="12.2"), "cpu", "update the NVIDIA driver"),
+        # NVIDIA's minor-version compatibility: any 12.x driver runs every 12.x build.
+        (Hardware(accelerator="nvidia", cuda_version="12.6"), "cu128", None),
+        (Hardware(accelerator="nvidia", cuda_version="12.2"), "cu128", None),
+        (Hardware(accelerator="nvidia", cuda_version="11.8"), "cpu", "update the NVIDIA driver"),
         (Hardware(accelerator="nvidia"), "cu130", None),  # no version known: the newest
         (Hardware(accelerator="amd", rocm_version="6.4"), "rocm6.4", None),
         (Hardware(accelerator="apple"), "mps", None),
@@ -181,7 +183,13 @@ def test_default_manifest_points_at_comfy_org_with_a_release_date() -> None:
     manifest = load_manifest()
     assert manifest.comfyui_repo == "https://github.com/Comfy-Org/ComfyUI.git"
     assert manifest.comfyui_released is not None
-    assert {b.accelerator for b in manifest.torch_builds} == {"cpu", "nvidia", "amd", "apple"}
+    assert {b.accelerator for b in manifest.torch_builds} == {
+        "cpu",
+        "nvidia",
+        "amd",
+        "intel",
+        "apple",
+    }
 
 
 # -- on screen and in telemetry ------------------------------------------------------------------
@@ -197,7 +205,10 @@ def test_dry_run_shows_hardware_and_the_torch_build(bin_dir: Path, tmp_path: Pat
     nvidia(bin_dir, A100_X2_550, "12.8")
     done = run_cli("--dry-run", "--target", str(tmp_path / "t"))
     assert done.returncode == 0, done.stderr
-    assert "Hardware: NVIDIA A100-SXM4-80GB x2, 80 GiB, driver 550.54.15, CUDA 12.8" in done.stdout
+    assert (
+        "Hardware: NVIDIA A100-SXM4-80GB x2, compute 8.0, 80 GiB, driver 550.54.15, CUDA 12.8"
+        in done.stdout
+    )
     assert "Torch: torch build cu128" in done.stdout
     assert "https://download.pytorch.org/whl/cu128" in done.stdout
     assert not (tmp_path / "t").exists()
@@ -212,15 +223,16 @@ def test_preflight_records_a_coarse_profile_never_uuid_or_bus_id(
     nvidia(bin_dir, RTX_3090_535, "12.2")
     done = run_cli("--target", str(tmp_path / "t"), "--only", "preflight", "--no-models")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "hardware: NVIDIA GeForce RTX 3090, 24 GiB" in done.stdout
-    assert "driver supports CUDA 12.2, older than every CUDA build" in done.stdout
+    assert "hardware: NVIDIA GeForce RTX 3090, compute 8.6, 24 GiB" in done.stdout
+    assert "torch: torch build cu128" in done.stdout  # driver 535 runs CUDA 12.8 (MVC)
     [stored] = load_sessions(consented_home).files
     text = stored.path.read_text()
     system = json.loads(text)["events"][0]["system_info"]
     assert system["accelerator"] == "nvidia"
     assert system["gpu_model"] == "NVIDIA GeForce RTX 3090"
     assert (system["vram_gib"], system["driver_major"], system["cuda_version"]) == (24, 535, "12.2")
-    assert system["torch_build"] == "cpu"  # the driver is too old for every CUDA build
+    assert system["torch_build"] == "cu128"
+    assert (system["compute_capability"], system["build_rule"]) == ("8.6", "driver_mvc")
     for secret in (GPU_UUID, BUS_ID, "535.104.05"):  # full driver version is not kept either
         assert secret not in text
 

@@ -19,6 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures.bundles import Truth, json_bundle, session_doc, write_users
+from otel_local_exporter import fold
+from otel_local_exporter.signature import _FOLD_RULES
 from telemetry_cli import fleet, intake
 from telemetry_cli.cli import cli
 from telemetry_cli.report import percentile
@@ -279,7 +281,7 @@ def test_one_and_two_workers_print_the_same_report(
     ],
 )
 def test_signatures_fold_what_varies(messages: list[str], folded: str) -> None:
-    assert {fleet.signature(m) for m in messages} == {folded}
+    assert {fold(m) for m in messages} == {folded}
 
 
 def test_signature_rules_skipped_by_their_needles_could_not_have_matched(
@@ -296,14 +298,14 @@ def test_signature_rules_skipped_by_their_needles_could_not_have_matched(
     }
     for message in messages:
         line = message.strip().split("\n", 1)[0][:500]
-        for pattern, replacement, _ in fleet._SIGNATURE_RULES:
+        for pattern, replacement, _ in _FOLD_RULES:
             line = pattern.sub(replacement, line)
-        assert fleet.signature(message) == line.strip()[:200], message
+        assert fold(message) == line.strip()[:200], message
 
 
 def test_signatures_keep_what_differs() -> None:
-    assert fleet.signature("disk full") != fleet.signature("permission denied")
-    assert fleet.signature("Python 3.9 is not supported") == "Python <N> is not supported"
+    assert fold("disk full") != fold("permission denied")
+    assert fold("Python 3.9 is not supported") == "Python <N> is not supported"
 
 
 def test_a_session_file_and_a_single_document_are_read_too(tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
 """The later installation steps, run for real on temporary folders.
 
-workflows, webgui and finalize work on real files; webgui runs the machine's real npm (the
-bundled app has no dependencies, and the registry is pointed at a closed port to prove it needs
-no network); models downloads from the real loopback ``ModelServer``; ollama_models runs a small
-fake ``ollama`` executable, because Ollama itself cannot be installed offline.
+workflows, webgui and finalize work on real files; webgui runs the machine's real npm for a GUI
+with a local dependency (the registry is pointed at a closed port to prove it needs no network);
+models downloads from the real loopback ``ModelServer`` (ollama_models: tests/test_ollama.py).
 """
 
 from __future__ import annotations
@@ -281,117 +280,6 @@ def test_workflows_without_comfyui_fail_without_creating_it(tmp_path: Path) -> N
     assert not ctx.comfyui_dir.exists()  # a later clone into it must still work
 
 
-# -- ollama_models -------------------------------------------------------------------------------
-
-FAKE_OLLAMA = """\
-#!{python}
-# A stand-in for `ollama list` / `ollama pull`: records its arguments, keeps pulled models.
-import os, sys
-here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(here, "calls.log"), "a") as log:
-    log.write(" ".join(sys.argv[1:]) + "\\n")
-state = os.path.join(here, "models.txt")
-models = open(state).read().split() if os.path.exists(state) else []
-if os.environ.get("FAKE_OLLAMA_DOWN"):
-    sys.exit("Error: could not connect to ollama app, is it running?")
-if sys.argv[1] == "list":
-    print("NAME                ID              SIZE      MODIFIED")
-    for name in models:
-        print(f"{{name:<20}}a80c4f17acd5    2.0 GB    2 weeks ago")
-elif sys.argv[1] == "pull":
-    if os.environ.get("FAKE_OLLAMA_FAIL_PULL"):
-        print("pulling manifest")
-        sys.exit("Error: pull model manifest: file does not exist")
-    name = sys.argv[2] if ":" in sys.argv[2] else sys.argv[2] + ":latest"
-    print("pulling manifest\\nverifying sha256 digest\\nsuccess")
-    with open(state, "a") as fh:
-        fh.write(name + "\\n")
-"""
-
-
-@pytest.fixture
-def fake_ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An executable ``ollama`` on PATH; returns its folder (calls.log, models.txt)."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    script = folder / "ollama"
-    script.write_text(FAKE_OLLAMA.format(python=sys.executable))
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("FAKE_OLLAMA_DOWN", raising=False)
-    monkeypatch.delenv("FAKE_OLLAMA_FAIL_PULL", raising=False)
-    return folder
-
-
-def calls(folder: Path) -> list[str]:
-    log = folder / "calls.log"
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def test_ollama_pulls_missing_models_only(tmp_path: Path, fake_ollama: Path) -> None:
-    (fake_ollama / "models.txt").write_text("llama3.2:latest\n")
-    manifest = write_manifest(tmp_path / "m", ollama_models=["llama3.2", "qwen2.5:0.5b"])
-    ctx, events = make_ctx(tmp_path, manifest, tools={"ollama": shutil.which("ollama")})
-    assert ollama_models.STEP.skip_if(ctx) is None
-    ollama_models.run(ctx)
-
-    assert calls(fake_ollama) == ["list", "pull qwen2.5:0.5b"]
-    assert event(events, "model_present") == {"model": "llama3.2"}
-    pulled = event(events, "model_pulled")
-    assert pulled["model"] == "qwen2.5:0.5b" and isinstance(pulled["duration_ms"], int)
-    assert ctx.outcomes["ollama_models"] == [
-        {"name": "llama3.2", "status": "present"},
-        {"name": "qwen2.5:0.5b", "status": "pulled"},
-    ]
-    assert "success" in (ctx.logs_dir / "ollama-pull.log").read_text()
-    assert_plain_attributes(events, tmp_path)
-
-    events.clear()
-    ollama_models.run(ctx)  # a re-run pulls nothing
-    assert calls(fake_ollama)[2:] == ["list"]
-    assert names(events) == ["model_present", "model_present"]
-
-
-def test_ollama_skips(tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, _ = make_ctx(tmp_path, no_models=True)
-    assert ollama_models.STEP.skip_if(ctx) == "no_models_flag"
-
-    ctx, _ = make_ctx(tmp_path / "b", tools={"ollama": None})
-    with pytest.raises(StepSkipped) as skipped:
-        ollama_models.run(ctx)
-    assert skipped.value.reason == "ollama_not_found"
-
-    monkeypatch.setenv("FAKE_OLLAMA_DOWN", "1")
-    ctx, _ = make_ctx(tmp_path / "c", tools={"ollama": shutil.which("ollama")})
-    with pytest.raises(StepSkipped) as skipped:
-        ollama_models.run(ctx)
-    assert skipped.value.reason == "ollama_not_running"
-    assert "ollama serve" in skipped.value.detail
-
-
-def test_ollama_failed_pull_is_an_installation_error_naming_the_log(
-    tmp_path: Path, fake_ollama: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FAKE_OLLAMA_FAIL_PULL", "1")
-    ctx, _ = make_ctx(tmp_path, tools={"ollama": shutil.which("ollama")})
-    with pytest.raises(InstallError) as raised:
-        ollama_models.run(ctx)
-    assert raised.value.category == INSTALLATION
-    assert "ollama pull llama3.2" in str(raised.value)
-    assert "ollama-pull.log" in raised.value.hint
-
-
-def test_ollama_list_parsing() -> None:
-    output = (
-        "NAME                 ID              SIZE      MODIFIED\n"
-        "llama3.2:latest      a80c4f17acd5    2.0 GB    2 weeks ago\n"
-        "hf.co/org/m:Q4_K_M   1234            1 GB      now\n\n"
-    )
-    assert ollama_models.parse_list(output) == {"llama3.2:latest", "hf.co/org/m:q4_k_m"}
-    assert ollama_models.normalize("Llama3.2") == "llama3.2:latest"
-    assert ollama_models.normalize("library/qwen2.5:0.5b") == "qwen2.5:0.5b"
-
-
 # -- models --------------------------------------------------------------------------------------
 
 
@@ -506,9 +394,35 @@ def npm_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("npm_config_update_notifier", "false")
 
 
+def npm_bundle(tmp_path: Path) -> Path:
+    """A manifest GUI that really needs npm: the bundle plus a local (offline) dependency."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(DATA / "webgui", bundle)
+    (bundle / "vendor" / "local").mkdir(parents=True)
+    (bundle / "vendor" / "local" / "package.json").write_text(
+        json.dumps({"name": "local", "version": "1.0.0"})
+    )
+    package = json.loads((bundle / "package.json").read_text())
+    package["dependencies"] = {"local": "file:./vendor/local"}
+    (bundle / "package.json").write_text(json.dumps(package))
+    (bundle / "package-lock.json").unlink()
+    return bundle
+
+
 @needs_npm
 def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offline: None) -> None:
-    ctx, events = make_ctx(tmp_path, tools={"npm": shutil.which("npm")})
+    bundle = npm_bundle(tmp_path)
+    work = tmp_path / "prepared"
+    shutil.copytree(bundle, work)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund"], cwd=work, check=True, capture_output=True
+    )
+    shutil.copy(work / "package-lock.json", bundle / "package-lock.json")
+    ctx, events = make_ctx(
+        tmp_path,
+        write_manifest(tmp_path / "m", webgui=str(bundle)),
+        tools={"npm": shutil.which("npm")},
+    )
     started = time.monotonic()
     webgui.run(ctx)
     first = time.monotonic() - started
@@ -521,7 +435,7 @@ def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offlin
         "public/index.html",
         "public/app.js",
     ):
-        assert (dest / name).read_bytes() == (DATA / "webgui" / name).read_bytes()
+        assert (dest / name).read_bytes() == (bundle / name).read_bytes()
     assert json.loads((dest / "config.json").read_text()) == {"model": "llama3.2"}
     assert (dest / webgui.STAMP).is_file()
     assert "npm ci --no-audit --no-fund" in (ctx.logs_dir / "npm.log").read_text()
@@ -543,7 +457,7 @@ def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offlin
     assert second < min(first, 1.0), (first, second)  # a second installer run must be fast
     assert (dest / "notes.txt").read_text() == "mine"
     assert (dest / "node_modules" / "kept.txt").read_text() == "kept"
-    assert (dest / "server.js").read_bytes() == (DATA / "webgui" / "server.js").read_bytes()
+    assert (dest / "server.js").read_bytes() == (bundle / "server.js").read_bytes()
     assert event(events, "webgui_copied")["written"] == 1
     assert ctx.outcomes["webgui"]["npm"] == "already_installed"
 
@@ -552,9 +466,7 @@ def test_webgui_installs_with_npm_then_skips_on_rerun(tmp_path: Path, npm_offlin
 def test_webgui_runs_npm_install_without_lock_and_reruns_when_package_changes(
     tmp_path: Path, npm_offline: None
 ) -> None:
-    bundle = tmp_path / "bundle"
-    shutil.copytree(DATA / "webgui", bundle)
-    (bundle / "package-lock.json").unlink()
+    bundle = npm_bundle(tmp_path)
     ctx, _ = make_ctx(
         tmp_path,
         write_manifest(tmp_path / "m", webgui=str(bundle)),
@@ -597,14 +509,26 @@ def test_webgui_failing_npm_is_an_installation_error_naming_the_log(
     assert not (ctx.target / "webgui" / webgui.STAMP).exists()  # the next run tries again
 
 
-def test_webgui_without_npm_copies_files_then_skips(tmp_path: Path) -> None:
+def test_bundled_webgui_needs_no_npm(tmp_path: Path) -> None:
+    """The bundled GUI declares no dependencies: it completes without npm, served by Python."""
     ctx, events = make_ctx(tmp_path, tools={"npm": None})
+    webgui.run(ctx)
+    assert (ctx.target / "webgui" / "server.py").is_file()
+    assert ctx.outcomes["webgui"]["npm"] == "not_needed"
+    assert ctx.outcomes["webgui"]["server"] == "python"
+    assert "webgui_copied" in names(events)
+    assert "no Node.js needed" in webgui.describe(ctx)
+
+
+def test_webgui_with_npm_dependencies_and_no_npm_skips(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m", webgui=str(npm_bundle(tmp_path)))
+    ctx, _ = make_ctx(tmp_path, manifest, tools={"npm": None})
     with pytest.raises(StepSkipped) as skipped:
         webgui.run(ctx)
     assert skipped.value.reason == "npm_not_found"
+    assert "npm dependencies" in (skipped.value.detail or "")
     assert (ctx.target / "webgui" / "server.js").is_file()
     assert ctx.outcomes["webgui"]["npm"] == "not_run"
-    assert "webgui_copied" in names(events)
 
 
 def test_webgui_bundle_without_package_json_is_a_configuration_error(tmp_path: Path) -> None:
@@ -622,17 +546,22 @@ def test_webgui_package_has_no_dependencies_and_a_start_script() -> None:
     assert not package.get("dependencies") and not package.get("devDependencies")
 
 
-@needs_node
-def test_installed_webgui_serves_the_page_and_its_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "server_file",
+    ["server.py", pytest.param("server.js", marks=needs_node)],
+)
+def test_installed_webgui_serves_the_page_and_its_config(tmp_path: Path, server_file: str) -> None:
+    """Python's server.py and Node's server.js answer alike (the same headers, the same 404)."""
     manifest = write_manifest(tmp_path / "m", ollama_models=["qwen2.5:0.5b"])
     ctx, _ = make_ctx(tmp_path, manifest, tools={"npm": None})
-    with pytest.raises(StepSkipped):
-        webgui.run(ctx)
+    webgui.run(ctx)
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
     env.pop("DINOAIR_MODEL", None)
+    program = sys.executable if server_file == "server.py" else shutil.which("node")
+    assert program is not None
     server = subprocess.Popen(
-        [shutil.which("node"), str(ctx.target / "webgui" / "server.js")],
+        [program, str(ctx.target / "webgui" / server_file)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -657,9 +586,9 @@ def test_installed_webgui_serves_the_page_and_its_config(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("accelerator", "flags"), [("cpu", " --cpu"), ("nvidia", ""), ("apple", "")]
+    ("accelerator", "flags"), [("cpu", ["--cpu"]), ("nvidia", []), ("apple", [])]
 )
-def test_finalize_writes_launch_scripts(tmp_path: Path, accelerator: str, flags: str) -> None:
+def test_finalize_writes_launch_scripts(tmp_path: Path, accelerator: str, flags: list[str]) -> None:
     """The scripts start ComfyUI with the device flags verify used (--cpu on a CPU machine)."""
     ctx, events = make_ctx(tmp_path)
     ctx.hardware = Hardware(accelerator=accelerator)
@@ -668,17 +597,18 @@ def test_finalize_writes_launch_scripts(tmp_path: Path, accelerator: str, flags:
     assert stat.S_IMODE(sh.stat().st_mode) == 0o755
     text = sh.read_text()
     assert text.startswith("#!/usr/bin/env bash\n") and "\r" not in text
-    assert ". venv/bin/activate" in text
-    assert f"python ComfyUI/main.py --listen 127.0.0.1 --port 8188{flags} &" in text
-    assert "node webgui/server.js &" in text and "trap " in text
-    assert "http://127.0.0.1:8188" in text and "http://127.0.0.1:${PORT:-3000}" in text
+    assert ". venv/bin/activate" in text and 'exec python start.py "$@"' in text
     subprocess.run(["bash", "-n", str(sh)], check=True)
+
+    launcher = (ctx.target / "start.py").read_text()
+    assert f"\nCOMFYUI_FLAGS: list[str] = {flags!r}  #" in launcher
+    compile(launcher, "start.py", "exec")
 
     bat = (ctx.target / "start.bat").read_bytes()
     assert bat.count(b"\n") == bat.count(b"\r\n") > 10  # CRLF only
     assert b'call "venv\\Scripts\\activate.bat"' in bat
-    assert f"python ComfyUI\\main.py --listen 127.0.0.1 --port 8188{flags}\r\n".encode() in bat
-    assert b"node webgui\\server.js" in bat and b"taskkill" in bat
+    assert b"python start.py %*\r\n" in bat
+    assert ctx.outcomes["finalize"]["scripts"] == ["start.sh", "start.bat", "start.py"]
     assert event(events, "summary_written")["success"] is True
 
 
@@ -720,7 +650,7 @@ def test_install_summary_has_steps_outcomes_and_no_absolute_paths(tmp_path: Path
     assert summary["installed"]["python_deps"]["log"] == "see logs/pip.log"
     assert summary["installed"]["python_deps"]["cache"] == "~/.cache/pip"
     assert summary["installed"]["workflows"]["copied"] == ["a.json"]
-    assert summary["installed"]["finalize"]["scripts"] == ["start.sh", "start.bat"]
+    assert summary["installed"]["finalize"]["scripts"] == ["start.sh", "start.bat", "start.py"]
 
     assert str(tmp_path) not in raw and str(Path.home()) not in raw
 
@@ -769,79 +699,9 @@ def test_finalize_rerun_rewrites_the_files(tmp_path: Path) -> None:
     finalize.run(ctx)
     (ctx.target / "start.sh").write_text("echo stale")
     finalize.run(ctx)
-    assert "ComfyUI/main.py" in (ctx.target / "start.sh").read_text()
+    assert "exec python start.py" in (ctx.target / "start.sh").read_text()
     assert stat.S_IMODE((ctx.target / "start.sh").stat().st_mode) == 0o755
     assert not [p.name for p in ctx.target.iterdir() if p.name.endswith(".tmp")]
-
-
-FAKE_COMFYUI = """\
-import os, sys, time
-open(os.path.join(os.path.dirname(__file__), "started"), "w").write(
-    f"{os.getpid()} {' '.join(sys.argv[1:])} {os.environ.get('VIRTUAL_ENV', '')}")
-time.sleep(float(os.environ.get("FAKE_COMFYUI_SECONDS", "60")))
-"""
-
-
-@pytest.fixture
-def launch_target(tmp_path: Path) -> InstallContext:
-    """A target with the real start.sh, the real web GUI, a fake venv and a fake ComfyUI."""
-    ctx, _ = make_ctx(tmp_path, tools={"npm": None})
-    with pytest.raises(StepSkipped):
-        webgui.run(ctx)
-    finalize.run(ctx)
-    bin_dir = ctx.target / "venv" / "bin"
-    bin_dir.mkdir(parents=True)
-    (bin_dir / "activate").write_text(
-        f'VIRTUAL_ENV="{ctx.target / "venv"}"; export VIRTUAL_ENV\n'
-        f'PATH="$VIRTUAL_ENV/bin:$PATH"; export PATH\n'
-    )
-    (bin_dir / "python").symlink_to(sys.executable)
-    (ctx.comfyui_dir / "main.py").write_text(FAKE_COMFYUI)
-    return ctx
-
-
-@needs_node
-@pytest.mark.parametrize("how", ["ctrl_c", "comfyui_exits"])
-def test_start_sh_starts_both_and_stops_both(launch_target: InstallContext, how: str) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "FAKE_COMFYUI_SECONDS": "60" if how == "ctrl_c" else "1.5",
-    }
-    proc = subprocess.Popen(
-        ["bash", str(launch_target.target / "start.sh")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        started = launch_target.comfyui_dir / "started"
-        wait_for(started.exists)
-        comfy_pid, *args = wait_for(lambda: started.read_text()).split()
-        assert args == [
-            "--listen",
-            "127.0.0.1",
-            "--port",
-            "8188",
-            "--cpu",  # no GPU detected in this context: the flag verify used
-            str(launch_target.target / "venv"),
-        ]
-        assert wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api/config"))[0] == 200
-        if how == "ctrl_c":  # what a terminal does: SIGINT to the whole foreground group
-            os.killpg(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    text = output.decode()
-    assert "http://127.0.0.1:8188" in text and f"http://127.0.0.1:{port}" in text
-    assert "Stopping DinoAir" in text
-    assert proc.returncode == (130 if how == "ctrl_c" else 0)
-    assert not pid_alive(int(comfy_pid))
-    assert http_get(f"http://127.0.0.1:{port}/") is None  # the web GUI is gone too
 
 
 def test_steps_modules_expose_their_step() -> None:

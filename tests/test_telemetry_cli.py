@@ -213,6 +213,8 @@ COMMANDS = [
     "report-issue",
     "redact",
     "selftest",
+    "fields",
+    "known-issues",
 ]
 
 

@@ -98,7 +98,8 @@ def test_a_working_install_passes_and_is_not_verified_again(ctx: InstallContext)
     assert ctx.system["installer.system.torch_device"] == "cpu"
     assert ctx.system["installer.system.torch_build"] == "cpu"
     assert outcome["torch_build"] == outcome["torch_build_chosen"] == "cpu"
-    assert [n for n, _ in events] == ["torch_checked", "quick_test_passed"]
+    assert [n for n, _ in events] == ["torch_checked", "quick_test_passed", "stack_checked"]
+    assert outcome["stack"] == {"comfyui_device": "cpu", "webgui": "answered"}
     log = (ctx.logs_dir / verify.LOG_NAME).read_text()
     assert "quick test passed --quick-test-for-ci --cpu" in log
     assert verify.describe(ctx).startswith("skip")
@@ -271,3 +272,61 @@ def test_nothing_to_verify_when_the_install_steps_were_left_out(tmp_path: Path) 
     # The reason is the skip's to give (the run's line, the dry-run plan in words); describe
     # says what verify does, which the plan shows when comfyui and python_deps run first.
     assert verify.describe(ctx).startswith("import torch in the venv")
+    assert verify.describe(ctx).startswith("skip")
+
+
+_NO_KERNEL_TORCH = '''\
+"""A CUDA 13.0 torch on a Pascal card: it imports, sees the GPU, and has no kernel for it."""
+import types
+
+__version__ = "2.9.0+cu130"
+version = types.SimpleNamespace(cuda="13.0", hip=None)
+float16, float32 = "float16", "float32"
+cuda = types.SimpleNamespace(
+    is_available=lambda: True, device_count=lambda: 1, get_device_capability=lambda i=0: (6, 1)
+)
+backends = types.SimpleNamespace(mps=None)
+
+
+def matmul(*args):
+    raise AssertionError("not reached")
+
+
+def Generator():
+    raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+'''
+
+
+def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_builds(
+    installed: tuple[Fixture, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`torch.cuda.is_available()` is true, the matmul on the device fails: verify names the card,
+    its compute capability, the build that arrived and the one that would work."""
+    demo, target = installed
+    shadow = tmp_path / "shadow" / "torch"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(_NO_KERNEL_TORCH)
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))  # imported before the venv's torch
+    data = json.loads(demo.manifest.read_text())
+    data["torch"] = json.loads(
+        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
+    )["torch"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    ctx = make_ctx(target, manifest)
+    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    ctx.hardware = Hardware(
+        accelerator="nvidia",
+        gpu_model="NVIDIA GeForce GTX 1070",
+        driver_version="580.65.06",
+        compute_capability="6.1",
+    )
+    with pytest.raises(InstallError) as info:
+        verify.run(ctx)
+    assert info.value.category == SYSTEM
+    assert str(info.value) == (
+        "torch cu130 cannot run on the NVIDIA GeForce GTX 1070 (compute 6.1): RuntimeError: "
+        "CUDA error: no kernel image is available for execution on the device"
+    )
+    assert (info.value.hint or "").startswith("the cu126 build would work")
+    assert ctx.system["installer.system.kernel_test_passed"] is False

@@ -1,114 +1,190 @@
-"""Pull the manifest's Ollama models that ``ollama list`` does not show yet.
+"""Make Ollama available and pull the manifest's models that it does not have yet.
 
-Ollama is optional: without the ``ollama`` tool, or with its server not running, the step is
-skipped with a reason the user can act on, and the rest of DinoAir still installs. A pull that
-fails is an ``installation`` error naming ``logs/ollama-pull.log``.
+Which Ollama, in this order: one that already answers on 127.0.0.1:11434 is used as it is (its
+own model folder, left running; ``OLLAMA_HOST`` moves that address, as for Ollama's own
+client); else the one this installer unpacked under ``ollama/``; else a
+system ``ollama`` that preflight found; else the manifest's release archive for this OS and
+architecture is downloaded with the installer's downloader (resumable, SHA-256 verified) and
+unpacked under ``ollama/`` (no root, no system service). An Ollama the step starts runs on a free
+loopback port with ``ollama/models`` as its model folder, and is stopped when the pulls end;
+start.py later serves the same folder. Pulls go through ``/api/pull``: the bar shows real bytes
+and a failed pull says Ollama's reason. Without a way to get Ollama the step is skipped with a
+reason the user can act on, and the rest of DinoAir still installs.
 """
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+from tqdm import tqdm
+
+from .. import ollama
 from ..context import NETWORK, InstallContext, Step
-from ..errors import InstallError, SystemRequirementError
+from ..download import DownloadSpec, download_all
+from ..errors import InstallError
+from ..manifest import OllamaArchive
 
 LOG_NAME = "ollama-pull.log"
-_LIST_TIMEOUT = 60.0  # seconds; `ollama list` only asks the local server
+normalize = ollama.normalize  # kept here too: the step's callers spell model names with it
 
 
 def skip_if(ctx: InstallContext) -> str | None:
-    return "no_models_flag" if ctx.options.no_models else None
+    if ctx.options.no_models:
+        return "no_models_flag"
+    if not ctx.manifest.ollama_models:
+        return "no_ollama_models"
+    return None
 
 
 def describe(ctx: InstallContext) -> str:
-    if "ollama" in ctx.tools and not ctx.tools["ollama"]:  # preflight looked and found none
-        return "skip: Ollama is not installed (preflight found no `ollama`)"
     models = ", ".join(ctx.manifest.ollama_models) or "none"
-    return f"pull the Ollama models not present yet ({models}) with `ollama pull`"
+    if ollama.version(ollama.default_url()) is not None:
+        how = f"with the Ollama running at {ollama.default_url()}"
+    elif ollama.installed_binary(ctx.target) or ctx.tools.get("ollama"):
+        how = "with the Ollama that is there"
+    elif _archive(ctx) is not None:
+        how = f"after installing Ollama into {ollama.FOLDER}/ (from the manifest's archive)"
+    else:
+        return f"skip: no Ollama here and no Ollama archive for {'/'.join(ollama.platform_key())}"
+    return f"pull the Ollama models not present yet ({models}) {how}"
 
 
 def run(ctx: InstallContext) -> None:
-    ollama = ctx.tools.get("ollama")
-    if not ollama:
+    results: list[dict[str, str]] = []
+    ctx.outcomes["ollama_models"] = results  # filled as we go, so a failure still shows progress
+    with _server(ctx) as url:
+        present = ollama.tags(url, ctx.options.timeout)
+        for model in ctx.manifest.ollama_models:
+            if normalize(model) in present:
+                ctx.event("model_present", model=model)
+                results.append({"name": model, "status": "present"})
+                continue
+            started = time.monotonic()
+            with ctx.phase("pull", model=model) as phase:
+                pulled = _pull(ctx, url, model)
+                phase.attributes["bytes"] = pulled
+            ctx.event(
+                "model_pulled",
+                model=model,
+                bytes=pulled,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
+            results.append({"name": model, "status": "pulled"})
+
+
+@contextlib.contextmanager
+def _server(ctx: InstallContext) -> Iterator[str]:
+    """The URL of an Ollama to pull with, started (and later stopped) here when needed."""
+    running = ollama.default_url()
+    if ollama.version(running) is not None:
+        _component(ctx, "present", source="running")
+        yield running
+        return
+    binary: Path | str | None = ollama.installed_binary(ctx.target)
+    if binary is not None:
+        _component(ctx, "present", source="install_folder")
+    elif ctx.tools.get("ollama"):
+        binary = ctx.tools["ollama"]
+        _component(ctx, "present", source="system")
+    else:
+        binary = _install(ctx)
+        _component(ctx, "installed", source="archive")
+    assert binary is not None
+    models = ctx.target / ollama.FOLDER / "models"
+    timeout = ctx.options.timeout  # --timeout: how long a silent Ollama is waited for
+    with (
+        ctx.phase("serve"),
+        ollama.serving(binary, models, ctx.logs_dir / ollama.SERVE_LOG, timeout) as url,
+    ):
+        yield url
+
+
+def _archive(ctx: InstallContext) -> OllamaArchive | None:
+    """The manifest's Ollama archive for this OS and architecture, if it names one."""
+    system, arch = ollama.platform_key()
+    return next((a for a in ctx.manifest.ollama_archives if (a.os, a.arch) == (system, arch)), None)
+
+
+def _install(ctx: InstallContext) -> Path:
+    """Download the manifest's Ollama archive for this machine and unpack it under ollama/."""
+    archive = _archive(ctx)
+    if archive is None:
+        _component(ctx, "skipped", source="none")
         ctx.skip(
             "ollama_not_found",
+            f"the manifest has no Ollama archive for {'/'.join(ollama.platform_key())}: "
             "install Ollama (from ollama.com), then re-run to pull "
             + ", ".join(ctx.manifest.ollama_models),
         )
-    if not ctx.manifest.ollama_models:
-        ctx.skip("no_ollama_models")
-    present = _installed(ctx, ollama)
-    results: list[dict[str, str]] = []
-    ctx.outcomes["ollama_models"] = results  # filled as we go, so a failure still shows progress
-    for model in ctx.manifest.ollama_models:
-        if normalize(model) in present:
-            ctx.event("model_present", model=model)
-            results.append({"name": model, "status": "present"})
-            continue
-        started = time.monotonic()
-        ctx.run([ollama, "pull", model], log_name=LOG_NAME, what=f"ollama pull {model}")
-        ctx.event(
-            "model_pulled", model=model, duration_ms=round((time.monotonic() - started) * 1000)
+    folder = ctx.target / ollama.FOLDER
+    spec = DownloadSpec(
+        archive.name, archive.url, folder / archive.name, archive.size, archive.sha256
+    )
+    with ctx.phase("install_ollama", archive=archive.name):
+        download_all(
+            [spec],
+            jobs=1,
+            connections=ctx.options.connections,
+            timeout=ctx.options.timeout,
+            retries=ctx.options.retries,
+            progress=sys.stderr.isatty(),
+            on_event=lambda name, attrs: ctx.event(name, **attrs),
+            on_bytes=ctx.add_bytes,
         )
-        results.append({"name": model, "status": "pulled"})
-
-
-def normalize(model: str) -> str:
-    """``llama3.2`` and ``llama3.2:latest`` name the same model; names are case-insensitive."""
-    model = model.strip().lower()
-    for prefix in ("registry.ollama.ai/library/", "library/"):
-        if model.startswith(prefix):
-            model = model[len(prefix) :]
-    last = model.rsplit("/", 1)[-1]
-    return model if ":" in last else f"{model}:latest"
-
-
-def parse_list(output: str) -> set[str]:
-    """The model names in ``ollama list`` output (a header line, then one model a line)."""
-    names = set()
-    for line in output.splitlines():
-        fields = line.split()
-        if not fields or fields[0].upper() == "NAME":
-            continue
-        names.add(normalize(fields[0]))
-    return names
-
-
-def _installed(ctx: InstallContext, ollama: str) -> set[str]:
-    try:
-        proc = subprocess.run(
-            [ollama, "list"],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=_LIST_TIMEOUT,
-            errors="replace",
-        )
-    except OSError as exc:
-        raise SystemRequirementError(
-            f"ollama cannot be started: {exc.strerror or exc}",
-            hint="reinstall Ollama (from ollama.com) or remove it from PATH, then re-run",
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise InstallError(
-            f"`ollama list` did not answer within {_LIST_TIMEOUT:.0f} s",
-            hint="restart Ollama, then re-run the installer",
-        ) from None
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip().splitlines()
-        first = message[-1] if message else f"exit code {proc.returncode}"
-        if "connect" in first.lower() or "running" in first.lower():
-            ctx.skip(
-                "ollama_not_running",
-                "start Ollama (the Ollama app, or `ollama serve`), then re-run to pull "
-                + ", ".join(ctx.manifest.ollama_models),
+        ollama.unpack(spec.dest, folder)
+        binary = ollama.installed_binary(ctx.target)
+        if binary is None:
+            raise InstallError(
+                f"the Ollama archive {archive.name} has no ollama program in bin/",
+                hint="the manifest's ollama archive is not an Ollama release: check its url",
             )
-        raise InstallError(
-            f"`ollama list` failed: {first}",
-            hint="check that Ollama works (`ollama list`), then re-run",
+        spec.dest.unlink()  # unpacked: the archive is not needed again
+    ctx.event("ollama_installed", archive=archive.name, size=archive.size)
+    return binary
+
+
+def _pull(ctx: InstallContext, url: str, model: str) -> int:
+    """Pull one model; returns the bytes Ollama reported receiving (also counted in the run)."""
+    ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+    seen = 0
+    bar = tqdm(
+        total=0,
+        unit="B",
+        unit_scale=True,
+        desc=f"ollama pull {model}",
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    )
+
+    def progress(completed: int, total: int) -> None:
+        nonlocal seen
+        if completed > seen:
+            ctx.add_bytes(completed - seen)
+            seen = completed
+        bar.total = total
+        bar.n = completed
+        bar.refresh()
+
+    with (ctx.logs_dir / LOG_NAME).open("a", encoding="utf-8") as log, bar:
+        log.write(f"$ POST /api/pull {model}\n")
+        ollama.pull(
+            url,
+            model,
+            timeout=max(ctx.options.timeout, 60.0),
+            on_progress=progress,
+            log=lambda line: print(line, file=log),
         )
-    return parse_list(proc.stdout)
+    return seen
+
+
+def _component(ctx: InstallContext, status: str, *, source: str) -> None:
+    """Which way Ollama came to be there: installed by this run, found present, or skipped."""
+    ctx.outcomes["ollama"] = {"status": status, "source": source}
+    ctx.event("component", component="ollama", status=status, source=source)
 
 
 STEP = Step(

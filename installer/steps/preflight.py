@@ -25,6 +25,7 @@ from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
 from ..lifecycle import checkpoint_path
+from ..python_choice import venv_python_line
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
 
@@ -58,6 +59,7 @@ def run(ctx: InstallContext) -> None:
     plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
     if plan is not None:
         ctx.echo(f"  torch: {plan.describe()}")
+        ctx.echo(f"  launch flags: {plan.describe_flags()}")
     ctx.system.update(system_attributes(hardware, plan))
     ctx.event(
         "hardware_detected",
@@ -66,9 +68,11 @@ def run(ctx: InstallContext) -> None:
         gpu_count=hardware.gpu_count,
         reason=hardware.reason or "",
         torch_build=plan.build.name if plan else "",
+        build_rule=plan.rule if plan else "",
     )
     check_python(sys.version_info[:3])
     ctx.event("python_checked", version=f"{sys.version_info[0]}.{sys.version_info[1]}")
+    ctx.echo(f"  venv python: {venv_python_line(ctx)}")  # torch cannot use every Python
 
     for tool in find_tools(ctx):
         ctx.event("tool_detected", tool=tool, found=ctx.tools[tool] is not None)
@@ -107,8 +111,13 @@ def run(ctx: InstallContext) -> None:
             "rocm_version": hardware.rocm_version,
             "source": hardware.source,
             "reason": hardware.reason,
+            "compute_capability": hardware.compute_capability,
+            "gfx_target": hardware.gfx_target,
+            "others": list(hardware.others),
         },
         "torch_build": plan.build.name if plan else None,
+        "build_rule": plan.rule if plan else None,
+        "launch_flags": list(plan.flags) if plan else [],
     }
 
 
@@ -122,6 +131,8 @@ def system_attributes(hardware: Hardware, plan: TorchPlan | None) -> dict[str, A
         attr.SYSTEM_CUDA_VERSION: hardware.cuda_version,
         attr.SYSTEM_ROCM_VERSION: hardware.rocm_version,
         attr.SYSTEM_TORCH_BUILD: plan.build.name if plan else None,
+        attr.SYSTEM_COMPUTE_CAPABILITY: hardware.compute_capability or hardware.gfx_target,
+        attr.SYSTEM_BUILD_RULE: plan.rule if plan else None,
     }
     return {key: value for key, value in values.items() if value is not None}
 

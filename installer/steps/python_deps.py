@@ -32,6 +32,7 @@ from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..index_settings import IndexSettings, pip_settings
 from ..lifecycle.venv_clone import clone_venv
+from ..python_choice import PythonChoice, choose_python, what_to_install
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
 
@@ -152,7 +153,9 @@ def describe(ctx: InstallContext) -> str:
     digest = _digest(ctx, requirements, plan)
     if digest is not None and _stamp_matches(ctx, digest):
         return "skip: the venv already has these requirements and this torch build installed"
-    venv = "reuse venv/" if venv_python(ctx).exists() else "create a Python venv in venv/"
+    choice = choose_python(ctx.manifest, ctx.options.python)
+    fits = venv_python(ctx).exists() and _venv_fits(ctx, choice)
+    venv = "reuse venv/" if fits else f"create a Python {choice.version} venv in venv/"
     when = _exclude_newer(ctx)
     as_of = f", resolved as of {when[:10]}" if when else ""
     if plan is not None and ctx.options.installer == "uv":
@@ -198,7 +201,9 @@ def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:
     """
     folder = venv_dir(ctx)
     marker = folder / VENV_MARKER
-    if venv_python(ctx).exists() and marker.exists():
+    choice = choose_python(ctx.manifest, ctx.options.python)
+    fits = _venv_fits(ctx, choice)
+    if venv_python(ctx).exists() and marker.exists() and fits:
         if not isinstance(tool, _Uv) and not _has_pip(ctx):
             ctx.run(
                 [str(venv_python(ctx)), "-m", "ensurepip"],
@@ -210,7 +215,8 @@ def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:
         # A venv without its python (Python upgraded or removed) or without the marker (killed
         # while ensurepip ran, so pip may be half there) cannot be trusted or repaired in place;
         # it holds nothing but re-installable packages, so start over.
-        reason = "incomplete" if venv_python(ctx).exists() else "no_python"
+        reason = "no_python" if not venv_python(ctx).exists() else "incomplete"
+        reason = reason if fits else "python_changed"  # --python chose another version
         ctx.event("venv_recreated", reason=reason)
         if folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder)
@@ -221,11 +227,13 @@ def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:
     started = time.monotonic()
     try:
         cmd = [sys.executable, "-m", "venv", str(folder)]
-        if isinstance(tool, _Uv):
-            cmd = [tool.binary, "venv", "--python", sys.executable, str(folder)]
+        if isinstance(tool, _Uv):  # this Python, or X.Y that uv finds or downloads
+            cmd = [tool.binary, "venv", "--python", choice.request, str(folder)]
         ctx.run(cmd, log_name=VENV_LOG, what="creating the Python venv")
     except InstallError as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        if not choice.running:
+            raise _no_python(ctx, choice, exc, log, start) from exc
         if _log_mentions(log, start, ("ensurepip",)):
             raise SystemRequirementError(
                 f"this Python cannot create a venv with pip: {exc}",
@@ -237,8 +245,58 @@ def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:
         shutil.rmtree(folder, ignore_errors=True)  # never leave a venv without pip behind
         raise
     marker.write_text("created by the DinoAir installer\n", encoding="utf-8")
-    ctx.event("venv_created", seconds=round(time.monotonic() - started, 3), tool=tool.name)
+    ctx.event(
+        "venv_created",
+        seconds=round(time.monotonic() - started, 3),
+        tool=tool.name,
+        python=choice.version,
+        managed=not choice.running,
+    )
     return True
+
+
+def _venv_version(ctx: InstallContext) -> str | None:
+    """The venv's Python as X.Y, from its ``pyvenv.cfg`` (venv writes ``version``, uv
+    ``version_info``); None when it cannot be read."""
+    try:
+        text = (venv_dir(ctx) / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            match = re.match(r"\s*(\d+\.\d+)", value)
+            if match:
+                return match.group(1)
+    return None
+
+
+def _venv_fits(ctx: InstallContext, choice: PythonChoice) -> bool:
+    """An existing venv is kept unless ``--python`` asked for another version or torch cannot
+    use its Python (a venv made with 3.12 stays when the installer itself runs on 3.11)."""
+    found = _venv_version(ctx)
+    if found is None:
+        return True  # cannot tell: the stamp and the venv's own checks decide
+    if ctx.options.python is not None:
+        return found == choice.version
+    return not ctx.manifest.python_supported or found in ctx.manifest.python_supported
+
+
+def _no_python(
+    ctx: InstallContext, choice: PythonChoice, exc: InstallError, log: Path, start: int
+) -> InstallError:
+    """`uv venv --python X.Y` failed: no such Python here and none could be downloaded."""
+    hint = what_to_install(choice, ctx.manifest)
+    if _log_mentions(log, start, _NETWORK_MARKERS):
+        return NetworkError(
+            f"a uv-managed Python {choice.version} could not be downloaded ({choice.why})",
+            hint=f"check your connection or proxy (UV_PYTHON_INSTALL_MIRROR names a mirror), or "
+            f"{hint}",
+        )
+    return SystemRequirementError(
+        f"no Python {choice.version} for the ComfyUI venv ({choice.why}): {exc}",
+        hint=f"{hint}; see {log}",
+    )
 
 
 def _has_pip(ctx: InstallContext) -> bool:
@@ -640,6 +698,8 @@ def _digest(ctx: InstallContext, requirements: Path, plan: TorchPlan | None) -> 
 def _stamp_matches(ctx: InstallContext, digest: str) -> bool:
     if not (venv_python(ctx).exists() and (venv_dir(ctx) / VENV_MARKER).exists()):
         return False
+    if not _venv_fits(ctx, choose_python(ctx.manifest, ctx.options.python)):
+        return False
     try:
         stamp = json.loads((venv_dir(ctx) / STAMP_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -650,7 +710,7 @@ def _stamp_matches(ctx: InstallContext, digest: str) -> bool:
 def _write_stamp(ctx: InstallContext, digest: str) -> None:
     data = {
         "requirements_sha256": digest,
-        "python": ".".join(str(part) for part in sys.version_info[:3]),
+        "python": _venv_version(ctx) or "",
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_atomic(venv_dir(ctx) / STAMP_NAME, json.dumps(data))

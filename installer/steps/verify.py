@@ -38,7 +38,8 @@ from ..context import CHECKOUT, CPU, VENV, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
-from ..torch_plan import TorchPlan, plan_torch
+from ..stack_check import check_stack
+from ..torch_plan import TorchPlan, plan_torch, working_builds
 from .python_deps import STAMP_NAME, venv_dir, venv_python
 
 VERIFIED_NAME = ".dinoair-verified.json"
@@ -52,23 +53,51 @@ if torch.cuda.is_available():
     device, count = "cuda", torch.cuda.device_count()
 elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
     device, count = "mps", 1
+elif getattr(torch, "xpu", None) is not None and torch.xpu.is_available():
+    device, count = "xpu", torch.xpu.device_count()
 else:
     device, count = "cpu", 0
+kernel = None
+if device != "cpu" and hasattr(torch, "matmul"):
+    # A matmul and a conv on the device (fp16 where the card has it), compared with the CPU:
+    # a build without kernels for the card imports and "sees" it, and fails only here.
+    half = False
+    try:
+        half = device == "cuda" and tuple(torch.cuda.get_device_capability(0)) >= (5, 3)
+        dtype = torch.float16 if half else torch.float32
+        gen = torch.Generator().manual_seed(0)
+        a = torch.randn(64, 64, generator=gen)
+        x, w = torch.randn(1, 3, 16, 16, generator=gen), torch.randn(4, 3, 3, 3, generator=gen)
+        want_mm, want_conv = a @ a, torch.nn.functional.conv2d(x, w)
+        got_mm = (a.to(device, dtype) @ a.to(device, dtype)).float().cpu()
+        got_conv = torch.nn.functional.conv2d(x.to(device, dtype), w.to(device, dtype))
+        tol = 0.05 if half else 1e-3
+        same = torch.allclose(got_mm, want_mm, rtol=tol, atol=tol * 8) and torch.allclose(
+            got_conv.float().cpu(), want_conv, rtol=tol, atol=tol * 8)
+        kernel = {"passed": bool(same), "error": None if same else "results differ from the CPU"}
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [""])[0][:200]
+        kernel = {"passed": False, "error": f"{type(exc).__name__}: {text}"}
+    kernel["dtype"] = "float16" if half else "float32"
 version = getattr(torch, "version", None)
 print("DINOAIR-TORCH " + json.dumps({
     "torch": torch.__version__, "device": device, "device_count": count,
     "cuda": getattr(version, "cuda", None), "hip": getattr(version, "hip", None),
+    "kernel": kernel,
 }))
 """
 
 
 def device_flags(ctx: InstallContext) -> list[str]:
-    """ComfyUI's flags for this machine: ``--cpu`` unless torch is the GPU build for a GPU."""
+    """ComfyUI's flags for this machine: the plan's launch flags (manifest data: ``--lowvram``
+    on small cards, ``--fp32-vae`` on GTX 16xx), and ``--cpu`` unless torch is a GPU build."""
     hardware = ctx.hardware or Hardware()
     plan = plan_torch(ctx.manifest, hardware, ctx.options.torch_index)
-    if hardware.accelerator == "cpu" or (plan is not None and plan.build.accelerator == "cpu"):
-        return ["--cpu"]
-    return []
+    flags = list(plan.flags) if plan is not None else []
+    on_cpu = hardware.accelerator == "cpu" or (plan is not None and plan.build.accelerator == "cpu")
+    if on_cpu and "--cpu" not in flags:
+        flags.insert(0, "--cpu")
+    return flags
 
 
 def skip_if(ctx: InstallContext) -> str | None:
@@ -84,11 +113,13 @@ def describe(ctx: InstallContext) -> str:
     flags = " ".join(device_flags(ctx))
     return (
         "import torch in the venv and see its device, then run ComfyUI's quick test "
-        f"(main.py --quick-test-for-ci {flags}, at most {ctx.options.verify_timeout:.0f} s)"
+        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI and read "
+        f"their answers (at most {ctx.options.verify_timeout:.0f} s in all)"
     ).replace("  ", " ")
 
 
 def run(ctx: InstallContext) -> None:
+    started = time.monotonic()  # --verify-timeout covers the whole step, the stack check too
     key = _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
         arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
@@ -107,10 +138,18 @@ def run(ctx: InstallContext) -> None:
         ctx.echo(f"  torch {seen['torch']} sees device {seen['device']}")
         arrived = _record_build(ctx, plan, seen)
         _check_device(hardware, plan, arrived, seen)
+        kernel = seen.get("kernel")
+        if isinstance(kernel, dict):
+            ctx.system[attr.SYSTEM_KERNEL_TEST] = bool(kernel.get("passed"))
+            ctx.event("kernel_tested", passed=bool(kernel.get("passed")))
+            check_kernels(ctx, hardware, arrived, kernel)
+            ctx.echo(f"  a matmul and a conv ran on {seen['device']} ({kernel.get('dtype')})")
     flags = device_flags(ctx)
     seconds = _quick_test(ctx, flags)
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
+    deadline = started + ctx.options.verify_timeout
+    outcome["stack"] = check_stack(ctx, venv_python(ctx), flags, deadline)
     if key is not None:
         stamp = {"key": key, "torch_build": outcome.get("torch_build")}
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
@@ -202,6 +241,28 @@ def _check_device(hardware: Hardware, plan: TorchPlan, arrived: str, seen: dict)
         f"torch {seen.get('torch')} sees no GPU ({seen.get('device')}) although this machine "
         f"has {gpu}",
         hint=hint,
+    )
+
+
+def check_kernels(ctx: InstallContext, hardware: Hardware, arrived: str, kernel: dict) -> None:
+    """A failed kernel test (``no kernel image``, a wrong result) is a ``system`` failure naming
+    the card, its compute capability, the build that arrived and the build that would work."""
+    if kernel.get("passed"):
+        return
+    card = hardware.gpu_model or hardware.accelerator
+    if hardware.compute_capability:
+        card += f" (compute {hardware.compute_capability})"
+    elif hardware.gfx_target:
+        card += f" ({hardware.gfx_target})"
+    works = [name for name in working_builds(ctx.manifest, hardware) if name != arrived]
+    instead = (
+        f"the {works[0]} build would work: delete the venv folder and re-run "
+        f"(or --cuda-version/--rocm-version for it)"
+        if works
+        else "no torch build in the manifest runs on this card: re-run with --gpu cpu"
+    )
+    raise SystemRequirementError(
+        f"torch {arrived} cannot run on the {card}: {kernel.get('error')}", hint=instead
     )
 
 

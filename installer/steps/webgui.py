@@ -1,13 +1,15 @@
-"""Install the DinoAir web GUI (a small Node.js app) into ``<target>/webgui``.
+"""Install the DinoAir web GUI into ``<target>/webgui``.
 
 The bundled files replace their installed copies; everything else in the folder stays
 (``node_modules``, files the user added). ``config.json`` tells the app which Ollama model to
 chat with; the installer owns it (``DINOAIR_MODEL`` overrides it when the app starts).
 
-``npm ci`` (or ``npm install`` without a lock file) then runs once: a stamp holding the hash of
-``package.json`` and ``package-lock.json`` lets a second installer run skip it as
-``already_installed``. Without npm the files are still copied and the step is skipped as
-``npm_not_found``: the app has no dependencies and runs with plain ``node``.
+The bundled GUI is a static page and a small ``/api/config``: ``server.py`` serves it with the
+venv's Python, so a GUI whose ``package.json`` declares no dependencies needs no Node.js and the
+step completes with ``npm: "not_needed"``. A manifest GUI that does declare dependencies keeps
+the npm path: ``npm ci`` (or ``npm install`` without a lock file) runs once, and a stamp holding
+the hash of ``package.json`` and ``package-lock.json`` lets a second run skip it as
+``already_installed``; without npm such a GUI is skipped as ``npm_not_found``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ _NPM_FLAGS = ("--no-audit", "--no-fund")
 
 
 def describe(ctx: InstallContext) -> str:
+    if not _declared_dependencies(ctx.manifest.webgui_dir):
+        return f"copy the web GUI into {FOLDER}/ (served by Python: no Node.js needed)"
     return (
         f"copy the web GUI into {FOLDER}/ (keeping node_modules and your own files), "
-        "then install it with npm unless it is already installed"
+        "then install its npm dependencies unless they are already installed"
     )
 
 
@@ -56,15 +60,25 @@ def run(ctx: InstallContext) -> None:
     ctx.outcomes["webgui"] = outcome
     ctx.event("webgui_copied", written=written, unchanged=unchanged)
 
+    changed = "installed" if written else "present"
+    if not _declared_dependencies(dest):
+        outcome["npm"] = "not_needed"  # served by server.py with the venv's Python
+        outcome["server"] = "python" if (dest / "server.py").is_file() else "node"
+        ctx.event("component", component="webgui", status=changed, source="bundle")
+        return
+    outcome["server"] = "node"
     npm = ctx.tools.get("npm")
     if not npm:
+        ctx.event("component", component="webgui", status="skipped", source="npm_not_found")
         ctx.skip(
             "npm_not_found",
-            "install Node.js (it comes with npm) to run the web GUI, then re-run the installer",
+            "this web GUI has npm dependencies: install Node.js (it comes with npm), "
+            "then re-run the installer",
         )
     stamp = _stamp(dest)
     if _installed_stamp(dest) == stamp and _dependencies_present(dest):
         outcome["npm"] = "already_installed"
+        ctx.event("component", component="webgui", status=changed, source="npm")
         ctx.skip("already_installed")
     command = "ci" if (dest / "package-lock.json").is_file() else "install"
     ctx.run([npm, command, *_NPM_FLAGS], log_name=LOG_NAME, cwd=dest, what=f"npm {command}")
@@ -72,6 +86,7 @@ def run(ctx: InstallContext) -> None:
     write_atomic(dest / STAMP, (_stamp(dest) + "\n").encode())
     outcome["npm"] = command
     ctx.event("npm_installed", command=command)
+    ctx.event("component", component="webgui", status="installed", source="npm")
 
 
 def _copy_bundle(source: Path, dest: Path) -> tuple[int, int]:
@@ -123,12 +138,19 @@ def _installed_stamp(dest: Path) -> str | None:
 
 def _dependencies_present(dest: Path) -> bool:
     """With dependencies declared, ``node_modules`` must exist (the user may have deleted it)."""
+    return not _declared_dependencies(dest) or (dest / "node_modules").is_dir()
+
+
+def _declared_dependencies(folder: Path) -> bool:
+    """Whether the GUI's ``package.json`` declares dependencies (an unreadable one counts as yes:
+    npm, not a guess, then says what is wrong with it)."""
     try:
-        package = json.loads((dest / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        package = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    except OSError:
         return False
-    declared = package.get("dependencies") if isinstance(package, dict) else None
-    return not declared or (dest / "node_modules").is_dir()
+    except ValueError:
+        return True
+    return not isinstance(package, dict) or bool(package.get("dependencies"))
 
 
 STEP = Step(

@@ -50,8 +50,22 @@ from ._shared import (
     show_default=True,
     help="With --from: how many error signatures to list.",
 )
+@click.option(
+    "--min-group",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    metavar="K",
+    help="With --from: fold every group (version, OS, accelerator) of fewer than K distinct "
+    "installs into 'other', so that no row describes a handful of people.",
+)
 def command(
-    sources: tuple[str, ...], more: tuple[str, ...], as_json: bool, as_csv: bool, top: int
+    sources: tuple[str, ...],
+    more: tuple[str, ...],
+    as_json: bool,
+    as_csv: bool,
+    top: int,
+    min_group: int,
 ) -> None:
     """Summarize all local sessions: success rate and duration per step, failures, errors.
 
@@ -69,7 +83,7 @@ def command(
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
     if sources:
-        _fleet(sources + more, as_json=as_json, as_csv=as_csv, top=top)
+        _fleet(sources + more, as_json=as_json, as_csv=as_csv, top=top, min_group=min_group)
         return
     if as_csv:
         raise click.UsageError("--csv goes with --from")
@@ -142,6 +156,7 @@ def _report_text(data: dict[str, Any]) -> None:
     ]
     for line in render.table(columns, rows, indent="  "):
         click.echo(line)
+    _components_text(data)
     _by_accelerator_text(data)
     _releases_text(data.get("releases") or [])
     click.echo("")
@@ -175,6 +190,29 @@ def _report_text(data: dict[str, Any]) -> None:
         click.echo("  none")
 
 
+def _components_text(data: dict[str, Any]) -> None:
+    """Per component: how the installs left it, and the share that ended with it working."""
+    click.echo("")
+    click.echo(console.heading("Components"))
+    names = ("installed", "present", "skipped", "failed")
+    columns = [
+        render.Column("component"),
+        render.Column("runs", right=True),
+        render.Column("success", right=True),
+        *(render.Column(n, right=True) for n in names),
+    ]
+    rows = [
+        [c["component"], str(c["runs"]), percent(c["success_rate"]), *(str(c[n]) for n in names)]
+        for c in data.get("components", [])
+        if c["runs"]
+    ]
+    if not rows:
+        click.echo("  none recorded")
+        return
+    for line in render.table(columns, rows, indent="  "):
+        click.echo(line)
+
+
 def _by_accelerator_text(data: dict[str, Any]) -> None:
     """Step success per accelerator kind: one column per kind, each cell "rate (completed/ran)"."""
     groups = data["by_accelerator"]
@@ -202,13 +240,15 @@ def _by_accelerator_text(data: dict[str, Any]) -> None:
 # -- report --from -------------------------------------------------------------------------------
 
 
-def _fleet(paths: tuple[str, ...], *, as_json: bool, as_csv: bool, top: int) -> None:
+def _fleet(
+    paths: tuple[str, ...], *, as_json: bool, as_csv: bool, top: int, min_group: int
+) -> None:
     from otel_local_exporter import Sanitizer
 
     from ..fleet import build
 
     fleet = build(paths)
-    data = fleet.to_dict(top=top, sanitizer=Sanitizer())
+    data = fleet.to_dict(top=top, sanitizer=Sanitizer(), min_group=min_group)
     for item in data["skipped"]:
         console.warn(f"skipped {item['file']}: {item['reason']}")
     for name, count in data["bad_lines"].items():
@@ -263,6 +303,7 @@ def _fleet_text(data: dict[str, Any]) -> None:
         ("By installer version", "by_version"),
         ("By OS", "by_os"),
         ("By accelerator", "by_accelerator"),
+        ("By GPU compute capability", "by_compute_capability"),
     ):
         click.echo("")
         click.echo(console.heading(title))
@@ -285,6 +326,14 @@ def _fleet_text(data: dict[str, Any]) -> None:
         ]
         for line in render.table(group_cols, group_rows, indent="  "):
             click.echo(line)
+        if data["suppressed"][key]:
+            folded = plural(data["suppressed"][key], "group")
+            click.echo(
+                console.dim(
+                    f"  {folded} of fewer than {data['min_group']} installs folded into "
+                    f"'other' (--min-group)"
+                )
+            )
     _releases_text(data.get("releases") or [])
     click.echo("")
     click.echo(console.heading("Failures by category"))
@@ -321,7 +370,7 @@ def _fleet_csv(data: dict[str, Any]) -> None:
         for metric, value in step.items():
             if metric != "step":
                 writer.writerow(("step", step["step"], metric, _csv(value)))
-    for section in ("by_version", "by_os", "by_accelerator"):
+    for section in ("by_version", "by_os", "by_accelerator", "by_compute_capability"):
         for group in data[section]:
             for metric, value in group.items():
                 if metric != "name":
@@ -331,6 +380,7 @@ def _fleet_csv(data: dict[str, Any]) -> None:
     for row in data.get("releases") or []:
         for metric in ("updates", "rollbacks", "rollback_rate"):
             writer.writerow(("release", row["release"], metric, _csv(row[metric])))
+    writer.writerow(("total", "", "min_group", data["min_group"]))
     for category, count in data["failures_by_category"].items():
         writer.writerow(("failure_category", category, "count", count))
     for sig in data["signatures"]:

@@ -15,15 +15,16 @@ import click
 from otel_local_exporter import (
     RESULT_SUCCESS,
     Sanitizer,
+    SessionView,
     load_crashes,
     load_sessions,
     telemetry_home,
 )
 
-from .. import bundle, console, issue
+from .. import bundle, console, issue, submitting
 from ..console import PROG
 from ..sessions import NoMatch, find_one, summarize
-from ._shared import CONTEXT, settled, version
+from ._shared import CONTEXT, settled, version, yes_option
 
 
 @click.command("report-issue", context_settings=CONTEXT)
@@ -57,6 +58,14 @@ from ._shared import CONTEXT, settled, version
     help=f"The repository whose tracker gets the issue [default: ${issue.TRACKER_ENV}, else "
     "the one in --install-dir's install_summary.json, else the project's Repository URL].",
 )
+@click.option(
+    "--submit",
+    is_flag=True,
+    help="File it on GitHub for you: search the tracker for this failure first, offer to add "
+    "your environment to a matching issue, else show the exact issue and ask before posting "
+    "(token: GH_TOKEN, GITHUB_TOKEN or 'gh auth token'; API: GITHUB_API_URL).",
+)
+@yes_option
 def command(
     session_prefix: str | None,
     latest: bool,
@@ -65,6 +74,8 @@ def command(
     force: bool,
     open_url: bool,
     repo: str | None,
+    submit: bool,
+    yes: bool,
 ) -> None:
     """Draft a Markdown bug report from a failed install, for you to read before posting it.
 
@@ -85,7 +96,9 @@ def command(
     if target is not None:
         bundle.check_target(target, force)
     tracker = None
-    if open_url:
+    if submit:
+        console.require_answer_possible(yes=yes, command="report-issue --submit")
+    if open_url or submit:
         try:
             tracker = issue.tracker_url(repo, install_dir and install_dir.expanduser())
         except issue.NoTracker as exc:
@@ -93,11 +106,17 @@ def command(
     sanitizer = Sanitizer()
     made_by = f"{PROG} report-issue {version()}"
     folder = install_dir.expanduser() if install_dir is not None else None
+    signature = None
     if folder is not None and session_prefix is None and not latest:
         draft = _from_install_dir(folder, sanitizer, made_by)
     else:
-        draft = _from_session(session_prefix, latest, folder, sanitizer, made_by)
+        draft, signature = _from_session(session_prefix, latest, folder, sanitizer, made_by)
     draft = issue.finish(draft, sanitizer)
+    if signature:  # later searches (and --submit's own) find the issue by it
+        draft.sections.append(f"<!-- {submitting.SIGNATURE_MARK}: {signature} -->")
+    if submit and tracker is not None:
+        submitting.submit(draft, signature, tracker, yes=yes)
+        return
     payload = draft.markdown().encode("utf-8")
     if target is not None:
         try:
@@ -125,7 +144,8 @@ def _from_session(
     install_dir: Path | None,
     sanitizer: Sanitizer,
     made_by: str,
-) -> issue.Draft:
+) -> tuple[issue.Draft, str | None]:
+    """The draft of the chosen session (or crash report) and its failure signature."""
     home = telemetry_home()
     scan = settled(load_sessions(home))
     if prefix is not None:
@@ -136,7 +156,9 @@ def _from_session(
             crash = _crash_without_session(home, prefix)
             if crash is None:
                 raise click.ClickException(str(exc)) from None
-            return _from_crash(crash, install_dir, sanitizer, made_by)
+            sig = crash.get("signature")
+            draft = _from_crash(crash, install_dir, sanitizer, made_by)
+            return draft, sig if isinstance(sig, str) else None
     elif not scan.files:
         raise click.ClickException(
             f"no sessions recorded in {home}; if telemetry was off, draft from the install "
@@ -157,7 +179,11 @@ def _from_session(
     )
     doc = sanitizer.value(stored.data)
     crash_doc = sanitizer.value(crash) if crash is not None else None
-    return issue.from_session(doc, crash_doc, made_by=made_by)
+    failed = (s for s in SessionView(stored.data).spans if s.step_status == "failed")
+    signature = next((s.signature for s in failed if s.signature), None)
+    if signature is None and crash is not None and isinstance(crash.get("signature"), str):
+        signature = crash["signature"]
+    return issue.from_session(doc, crash_doc, made_by=made_by), signature
 
 
 def _crash_without_session(home: Path, prefix: str) -> dict[str, Any] | None:

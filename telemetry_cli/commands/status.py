@@ -9,12 +9,13 @@ from typing import Any
 
 import click
 
-from otel_local_exporter import telemetry_home
+from otel_local_exporter import NOTICE_VERSION, telemetry_home
 
 from .. import console, render
 from ..console import PROG
 from ..state import gather_status
 from ._shared import CONTEXT, echo_json, json_option, plural
+from .known_issues import fixed_line
 
 
 @click.command("status", context_settings=CONTEXT)
@@ -75,10 +76,30 @@ def status_lines(info: dict[str, Any]) -> list[str]:
         ("Install id", config.get("install_id") or "-"),
         ("Consent given", config.get("consent_timestamp") or "-"),
         ("Opted out", config.get("opt_out_timestamp") or "-"),
+        ("Notice agreed to", _notice(config)),
+        ("Fix notifications", switch(config.get("fix_notifications_enabled"))),
         ("Config file", info["config_path"] + ("" if info["config_exists"] else "  (none yet)")),
         ("Data folder", folder),
         ("Data", f"{counts}, {render.human_bytes(data['bytes'])}"),
     ]
     width = max(len(label) for label, _ in rows)
     lines.extend(f"  {label.ljust(width)}  {value}" for label, value in rows)
+    fixed = fixed_line(telemetry_home())
+    if fixed:
+        lines.append(f"  {fixed}: '{PROG} known-issues' shows them.")
+    agreed = config.get("consent_notice_version") or 1
+    if info["enabled"] and agreed < NOTICE_VERSION:
+        lines.append(
+            f"  The notice grew since you agreed (version {agreed}); only what that version "
+            f"named is kept until you agree again (the next install on a terminal asks, or "
+            f"'{PROG} enable')."
+        )
     return lines
+
+
+def _notice(config: dict[str, Any]) -> str:
+    """The consent notice version agreed to (a yes saved before versions existed: 1)."""
+    if not config.get("telemetry_enabled"):
+        return "-"
+    agreed = config.get("consent_notice_version") or 1
+    return f"version {agreed}" + ("" if agreed == NOTICE_VERSION else f" (now {NOTICE_VERSION})")

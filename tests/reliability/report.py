@@ -37,6 +37,7 @@ _SECTION_OF_MODULE = {  # also the order of the rows
     "test_downloads": "Faults",
     "test_dependencies": "Faults",
     "test_lifecycle": "Faults",
+    "test_stack": "Faults",
     "test_attacks": "Attacks",
     "test_hostile_files": "Attacks",
     "test_privacy": "Privacy",

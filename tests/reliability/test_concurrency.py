@@ -164,6 +164,8 @@ def test_eight_cli_processes_toggle_consent_at_once(trial, dinoair_home: Path) -
             "install_id",
             "consent_timestamp",
             "opt_out_timestamp",
+            "fix_notifications_enabled",
+            "consent_notice_version",
         }
         assert not list(dinoair_home.glob("*.invalid-*")), "a valid config was kept as invalid"
         assert not _leftovers(dinoair_home)

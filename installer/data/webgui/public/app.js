@@ -34,12 +34,23 @@ async function chat(prompt) {
   history.push({ role: 'user', content: prompt });
   line(prompt, 'user');
   const answer = line('…');
-  const res = await fetch(`${config.ollamaUrl}/api/chat`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: config.model, messages: history, stream: true }),
-  });
-  if (!res.ok) throw new Error(`Ollama answered ${res.status}: ${await res.text()}`);
+  let res;
+  try {
+    res = await fetch(`${config.ollamaUrl}/api/chat`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: config.model, messages: history, stream: true }),
+    });
+  } catch {
+    answer.remove();
+    // The browser says only "Failed to fetch": say what it means and what to do.
+    throw new Error(`Ollama does not answer at ${config.ollamaUrl}. Start DinoAir with start.sh `
+      + '(or start.bat), which starts Ollama, or run "ollama serve"');
+  }
+  if (!res.ok) {
+    answer.remove();
+    throw new Error(`Ollama answered ${res.status}: ${await res.text()}`);
+  }
   // The answer arrives as one JSON object per line.
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -71,7 +82,7 @@ $('chat').addEventListener('submit', async (event) => {
     await chat(prompt);
   } catch (err) {
     history.pop();
-    line(`${err.message}. Is Ollama running (ollama serve) with the model "${config.model}" pulled?`,
+    line(`${err.message}. The chat needs Ollama running with the model "${config.model}" pulled.`,
       'error');
   } finally {
     $('send').disabled = false;

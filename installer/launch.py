@@ -1,0 +1,73 @@
+"""The launch scripts written into the install folder: start.sh, start.bat and start.py.
+
+start.sh and start.bat only activate the venv and hand over to start.py, which starts ComfyUI,
+Ollama (unless one already answers) and the web GUI, waits until each answers, and stops what it
+started (see installer/data/start.py). One Python program instead of a bash and a batch copy of
+the same logic: ports as options, the readiness checks and the clean stop then behave alike on
+every OS. The device flags (``--cpu`` and the like) arrive as one list, baked into start.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .fsutil import write_atomic
+
+LAUNCHER = "start.py"
+SCRIPTS = ("start.sh", "start.bat", LAUNCHER)
+COMFYUI_PORT = 8188
+WEBGUI_PORT = 3000
+OLLAMA_PORT = 11434
+_TEMPLATE = Path(__file__).with_name("data") / LAUNCHER
+_FLAGS_LINE = "COMFYUI_FLAGS: list[str] = []"
+
+START_SH = """\
+#!/usr/bin/env bash
+# Start DinoAir: ComfyUI, Ollama (unless one already answers) and the web GUI; Ctrl-C stops what
+# it started. Options (ports, --no-browser, --timeout): ./start.sh --help
+# Written by the DinoAir installer; re-running the installer rewrites it.
+set -u
+cd "$(dirname "$0")" || exit 1
+
+if [ ! -f venv/bin/activate ]; then
+    echo "venv/ is missing: re-run the DinoAir installer" >&2
+    exit 1
+fi
+# shellcheck disable=SC1091
+. venv/bin/activate
+exec python start.py "$@"
+"""
+
+START_BAT = """\
+@echo off
+rem Start DinoAir: ComfyUI, Ollama (unless one already answers) and the web GUI; Ctrl-C stops
+rem what it started. Options (ports, --no-browser, --timeout): start.bat --help
+rem Written by the DinoAir installer; re-running the installer rewrites it.
+setlocal
+cd /d "%~dp0"
+
+if not exist "venv\\Scripts\\activate.bat" (
+    echo venv\\ is missing: re-run the DinoAir installer
+    exit /b 1
+)
+call "venv\\Scripts\\activate.bat"
+python start.py %*
+set "CODE=%ERRORLEVEL%"
+endlocal & exit /b %CODE%
+"""
+
+
+def launcher(flags: list[str]) -> str:
+    """start.py with ComfyUI's device flags in place."""
+    text = _TEMPLATE.read_text(encoding="utf-8")
+    if _FLAGS_LINE not in text:
+        raise RuntimeError(f"{_TEMPLATE.name} lost its {_FLAGS_LINE!r} line")
+    return text.replace(_FLAGS_LINE, f"COMFYUI_FLAGS: list[str] = {flags!r}", 1)
+
+
+def write_scripts(target: Path, flags: list[str]) -> list[str]:
+    """Write the three scripts into ``target``; returns their names."""
+    write_atomic(target / "start.sh", START_SH.encode(), mode=0o755)
+    write_atomic(target / "start.bat", START_BAT.replace("\n", "\r\n").encode(), mode=0o644)
+    write_atomic(target / LAUNCHER, launcher(flags).encode(), mode=0o644)
+    return list(SCRIPTS)
