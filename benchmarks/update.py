@@ -86,6 +86,6 @@ def run(quick: bool) -> list[Result]:
                 "fresh_model_bytes": fresh_bytes,
                 "model_bytes_in_place": total,
             },
-            note="the update builds its new venv beside the old from uv's cache, then swaps",
+            note="the update clones the old venv (hard links), installs only the difference, swaps",
         )
     ]

@@ -14,12 +14,15 @@ import click
 from otel_local_exporter import (
     ARG_PREFIX,
     RESULT_CANCELLED,
+    RESULT_FAILED,
     RESULT_SUCCESS,
     STEP_SKIPPED,
     ConsentDecision,
     CrashReporter,
+    TelemetryConfig,
     configure_tracing,
     known_issue_lines,
+    resolve_consent,
     schema,
     start_refresh,
     telemetry_home,
@@ -74,6 +77,15 @@ def _default_target() -> Path:
     "--no-models",
     is_flag=True,
     help="Skip the Ollama and checkpoint model downloads (the checkpoints alone: about 7 GiB).",
+)
+@click.option(
+    "--models-from",
+    "models_from",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="DIR",
+    help="A folder of models you already have (repeatable): a file with the checkpoint's "
+    "SHA-256 is linked into models/ instead of downloaded.",
 )
 @click.option(
     "--disable-telemetry",
@@ -210,6 +222,7 @@ def _default_target() -> Path:
 def cli(
     target: Path | None,
     no_models: bool,
+    models_from: tuple[Path, ...],
     disable_telemetry: bool,
     manifest: Path | None,
     only: tuple[str, ...],
@@ -246,6 +259,7 @@ def cli(
     options = Options(
         target=(target or _default_target()).expanduser().absolute(),
         no_models=no_models,
+        models_from=tuple(p.absolute() for p in models_from),
         verbose=verbose,
         yes=yes,
         jobs=jobs,
@@ -263,8 +277,7 @@ def cli(
         repair=repair,
     )
     if uninstall:
-        home = telemetry_home() if remove_telemetry_data else None
-        lifecycle.uninstall(options.target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        _uninstall(options.target, keep_models, remove_telemetry_data, yes, disable_telemetry)
         return
     if keep_models or remove_telemetry_data:
         raise click.UsageError("--keep-models and --remove-telemetry-data go with --uninstall")
@@ -306,6 +319,11 @@ def cli(
             disk_path=options.target,
         )
 
+    closing: list[str | None] = []  # the update's closing line, from inside the run's span
+
+    def finish(run_ctx: InstallContext, success: bool) -> None:
+        closing.append(lifecycle.finish_update(options.target, success, run_ctx))
+
     try:
         result = run_install(
             steps,
@@ -318,6 +336,7 @@ def cli(
                 **frontdoor_attributes(os.environ.get(FRONTDOOR_ENV_VAR, "")),
             },
             on_crash=on_crash,
+            finish=finish,
         )
     except Exception as exc:  # a bug outside any step: report it, exit 1, no traceback
         category = categorize(exc)
@@ -330,13 +349,82 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    update = lifecycle.finish_update(options.target, result.outcome == RESULT_SUCCESS)
+    update = closing[0] if closing else None
     _print_summary(ctx, result, decision, manifest)
     if update:
         click.echo(update, err=result.outcome != RESULT_SUCCESS)
     if refresher is not None:
         refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
+
+
+UNINSTALL_SPAN = "dinoair.uninstall"
+# The error line is the user's; the span keeps only the result (no message, no path).
+_QUIET: dict[str, Any] = {"record_exception": False, "set_status_on_exception": False}
+
+
+def _uninstall(
+    target: Path, keep_models: bool, remove_data: bool, yes: bool, disable_telemetry: bool
+) -> None:
+    """Uninstall, recorded (with consent given earlier; it never asks) as a session of its own:
+    a root span ``dinoair.uninstall`` with one phase ``uninstall`` (bytes removed, bytes kept,
+    result). Nothing is recorded when the telemetry home itself is being removed."""
+    home = telemetry_home()
+    if remove_data:
+        lifecycle.uninstall(target, keep_models=keep_models, telemetry_home=home, yes=yes)
+        return
+    try:
+        decision = resolve_consent(
+            TelemetryConfig.load(home), run_disabled=disable_telemetry, home=home
+        )
+    except Exception:  # telemetry must never stop an uninstall
+        _logger.debug("consent could not be read; uninstalling without telemetry", exc_info=True)
+        decision = None
+    if decision is None:
+        lifecycle.uninstall(target, keep_models=keep_models, telemetry_home=None, yes=yes)
+        return
+    provider = _tracing(decision, home)
+    tracer = provider.get_tracer("dinoair.installer", __version__)
+    record: dict[str, Any] = {"keep_models": keep_models}
+    outcome = RESULT_FAILED
+    try:
+        with tracer.start_as_current_span(
+            UNINSTALL_SPAN, attributes={schema.INSTALLER_VERSION: __version__}, **_QUIET
+        ) as root:
+            try:
+                with tracer.start_as_current_span(
+                    "dinoair.phase.uninstall", attributes={schema.PHASE_NAME: "uninstall"}, **_QUIET
+                ) as span:
+                    try:
+                        lifecycle.uninstall(
+                            target,
+                            keep_models=keep_models,
+                            telemetry_home=None,
+                            yes=yes,
+                            record=record,
+                        )
+                        outcome = RESULT_SUCCESS
+                    except click.Abort:
+                        outcome = RESULT_CANCELLED
+                        raise
+                    finally:
+                        record["result"] = outcome
+                        _telemetry(span.set_attributes, _phase_attributes(record))
+            finally:
+                _telemetry(root.set_attribute, schema.RUN_RESULT, outcome)
+    finally:
+        _shutdown(provider)
+
+
+def _phase_attributes(record: dict[str, Any]) -> dict[str, Any]:
+    return {f"{schema.PHASE_PREFIX}{key}": value for key, value in record.items()}
+
+
+def _telemetry(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # telemetry may observe, never break
+        _logger.debug("telemetry call failed", exc_info=True)
 
 
 _OURS = frozenset(
@@ -390,6 +478,7 @@ def _run_attributes(
     """The choices made, as usage analytics: flags and step names, never paths."""
     return {
         f"{ARG_PREFIX}no_models": options.no_models,
+        f"{ARG_PREFIX}models_from": len(options.models_from),  # how many folders, never paths
         f"{ARG_PREFIX}custom_target": options.target != _default_target().absolute(),
         f"{ARG_PREFIX}custom_manifest": manifest is not None,
         f"{ARG_PREFIX}only": list(only),

@@ -64,6 +64,7 @@ class Options:
     verify_timeout: float = 300.0  # seconds ComfyUI's quick test may take
     sequential: bool = False  # one step at a time in listed order (debugging, benchmark baseline)
     repair: bool = False  # --repair: re-check every part (installer.lifecycle.repair)
+    models_from: tuple[Path, ...] = ()  # --models-from: folders of models to reuse
     python: str | None = None  # --python X.Y: the ComfyUI venv's Python (installer.python_choice)
 
 

@@ -105,6 +105,7 @@ def run_install(
     run_attributes: dict[str, Any] | None = None,
     on_crash: CrashHook | None = None,
     limits: Mapping[str, int] | None = None,
+    finish: Callable[[InstallContext, bool], None] | None = None,
 ) -> RunResult:
     """Run ``steps`` under one root span, each as soon as the steps it needs completed.
 
@@ -113,7 +114,9 @@ def run_install(
     time in listed order on this thread. A failed step skips the steps that need it
     (``dependency_failed``) while the others finish. ``KeyboardInterrupt`` cancels every
     running step, records each as ``cancelled``, starts nothing more and makes the run
-    ``cancelled`` (exit code 130).
+    ``cancelled`` (exit code 130). ``finish`` runs after the steps, inside the root span, with
+    the run's success and ``ctx.phase`` opening spans under the root: what closes a run out
+    (an update's swap or rollback) is then part of the run's session.
     """
     only, skip = set(only), set(skip)
     result = RunResult()
@@ -130,13 +133,22 @@ def run_install(
         if span_context.is_valid and root.is_recording():
             result.session_id = f"{span_context.trace_id:032x}"
         run = _Run(steps, ctx, tracer, result, on_crash, Console(ctx.echo, len(steps)))
+        escaped = True  # a bug outside any step: no closing out (the next run recovers)
         try:
             with connection_budget(max(ctx.options.connections, ctx.options.jobs)):
                 run.schedule(only, skip, ctx.options.sequential, limits or default_limits(), root)
+            escaped = False
         except KeyboardInterrupt:
+            escaped = False
             result.interrupted = True
             run.cancel_running(root)
         finally:
+            if finish is not None and not escaped:
+                ctx.set_phase_factory(_phase_factory(tracer))
+                try:
+                    finish(ctx, result.outcome == RESULT_SUCCESS)
+                finally:
+                    ctx.set_phase_factory(None)
             _guard(_finish_root, root, result)
     return result
 

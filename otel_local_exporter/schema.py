@@ -54,8 +54,14 @@ __all__ = [
     "EVENT_TYPES",
     "EXCEPTION_EVENT",
     "INSTALLER_VERSION",
+    "PHASE_FROM_RELEASE",
     "PHASE_NAME",
     "PHASE_PREFIX",
+    "PHASE_RESULT",
+    "PHASE_ROLLBACK",
+    "PHASE_SPAN_PREFIX",
+    "PHASE_TO_RELEASE",
+    "PHASE_UPDATE",
     "RESULT_CANCELLED",
     "RESULT_FAILED",
     "RESULT_INCOMPLETE",
@@ -159,6 +165,13 @@ STEP_CHILD_PEAK_RSS_MIB = "installer.step.child_peak_rss_mib"
 # step's span named ``dinoair.phase.<name>``; its own attributes live under PHASE_PREFIX.
 PHASE_NAME = "installer.phase"
 PHASE_PREFIX = "installer.phase."
+# The lifecycle's phases (installer.lifecycle) and what ``report`` reads from them.
+PHASE_SPAN_PREFIX = "dinoair.phase."
+PHASE_UPDATE = "update"  # to_release: the release updated to; result: "updated"
+PHASE_ROLLBACK = "rollback"  # from_release: the release that was rolled back; result
+PHASE_RESULT = PHASE_PREFIX + "result"
+PHASE_TO_RELEASE = PHASE_PREFIX + "to_release"
+PHASE_FROM_RELEASE = PHASE_PREFIX + "from_release"
 
 # Errors (DESIGN section 8). ``error.type`` is the semantic-convention name.
 ERROR_CATEGORY = "installer.error.category"

@@ -34,7 +34,7 @@ from otel_local_exporter import (
 )
 
 from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
-from .report import percentile
+from .report import percentile, release_rows
 
 __all__ = ["NOT_RECORDED", "Fleet", "build"]
 
@@ -111,6 +111,8 @@ class Fleet:
     computes: dict[str, Group] = field(default_factory=dict)  # by GPU compute capability
     categories: Counter[str] = field(default_factory=Counter)
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
+    updates: Counter[str] = field(default_factory=Counter)  # per release updated to
+    rollbacks: Counter[str] = field(default_factory=Counter)  # per release rolled back
     _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, facts: Facts, source: str = "") -> None:
@@ -139,6 +141,8 @@ class Fleet:
             step.statuses[status] += 1
             if status != STEP_SKIPPED and duration is not None:
                 step.durations.append(duration)
+        self.updates.update(facts.updated)
+        self.rollbacks.update(facts.rolled_back)
         for step_name, category, error_type, message, signature_id in facts.errors:
             self.categories[category] += 1
             folded = fold(message) if message else "(no message)"
@@ -181,6 +185,8 @@ class Fleet:
                 else:
                     groups[name] = group
         self.categories.update(other.categories)
+        self.updates.update(other.updates)
+        self.rollbacks.update(other.rollbacks)
         for key, found in other.signatures.items():
             entry = self.signatures.get(key)
             if entry is None:
@@ -232,6 +238,7 @@ class Fleet:
             "min_group": min_group,
             "suppressed": suppressed,
             "failures_by_category": dict(self.categories.most_common()),
+            "releases": release_rows(self.updates, self.rollbacks),
             "signatures": [
                 {
                     "count": s.count,

@@ -28,6 +28,11 @@ from typing import Any, NamedTuple
 from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
+    PHASE_FROM_RELEASE,
+    PHASE_ROLLBACK,
+    PHASE_SPAN_PREFIX,
+    PHASE_TO_RELEASE,
+    PHASE_UPDATE,
     SYSTEM_ACCELERATOR,
     SYSTEM_COMPUTE_CAPABILITY,
     SessionView,
@@ -60,6 +65,8 @@ class Facts(NamedTuple):
     errors: tuple[tuple[str | None, str, str, str, str], ...]
     install: str = ""  # the bundle's install id ("" when not known: an OTLP file, a session)
     compute: str = NOT_RECORDED  # GPU compute capability "8.6" or gfx target (usage analytics)
+    updated: tuple[str, ...] = ()  # releases updated to (``dinoair.phase.update`` spans)
+    rolled_back: tuple[str, ...] = ()  # releases whose update was rolled back
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -210,6 +217,8 @@ def _facts(view: SessionView) -> Facts:
     root = None
     steps: list[tuple[str, str, float | None]] = []
     errors: list[tuple[str | None, str, str, str, str]] = []
+    updated: list[str] = []
+    rolled_back: list[str] = []
     spans = view.raw.get("spans")
     for raw in spans if type(spans) is list else ():
         if type(raw) is not dict:
@@ -219,6 +228,9 @@ def _facts(view: SessionView) -> Facts:
             continue
         step = step_of(raw)
         if step is None:
+            name = raw.get("name")
+            if type(name) is str and name.startswith(PHASE_SPAN_PREFIX):
+                release_of(SpanView(raw), updated, rolled_back)
             continue
         steps.append(step)
         code = raw.get("status")
@@ -239,8 +251,18 @@ def _facts(view: SessionView) -> Facts:
         result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
+        updated=tuple(updated),
+        rolled_back=tuple(rolled_back),
         compute=_label(root_attrs.get(SYSTEM_COMPUTE_CAPABILITY)),
     )
+
+
+def release_of(span: SpanView, updated: list[str], rolled_back: list[str]) -> None:
+    """An update or rollback phase's release, into its list (the local report's reading)."""
+    if span.name == PHASE_SPAN_PREFIX + PHASE_UPDATE:
+        updated.append(_label(span.attributes.get(PHASE_TO_RELEASE)))
+    elif span.name == PHASE_SPAN_PREFIX + PHASE_ROLLBACK:
+        rolled_back.append(_label(span.attributes.get(PHASE_FROM_RELEASE)))
 
 
 def _error(error: SpanError) -> tuple[str, str, str]:

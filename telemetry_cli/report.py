@@ -15,7 +15,10 @@ versions count too. Definitions, so the numbers can be checked by hand:
   already installed = present); its success rate = (installed + present) / (those + failed);
 * step success by accelerator kind: the same step figures, per value of the root span's
   ``installer.system.accelerator`` (usage analytics); a session without it (usage analytics off,
-  or a file from before the attribute) counts under "not recorded".
+  or a file from before the attribute) counts under "not recorded";
+* updates and rollbacks per release: a session's ``dinoair.phase.update`` span counts one update
+  to its ``to_release``, and its ``dinoair.phase.rollback`` span one rollback of its
+  ``from_release`` (the update it undid); rollback rate = rollbacks / updates of that release.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from otel_local_exporter import (
     StoredFile,
 )
 
-from .intake import NOT_RECORDED
+from .intake import NOT_RECORDED, release_of
 from .sessions import text
 
 TOP_ERRORS = 10
@@ -172,6 +175,29 @@ def accelerator_of(view: SessionView) -> str:
     return value if isinstance(value, str) and value.strip() else NOT_RECORDED
 
 
+def releases_of(view: SessionView) -> tuple[list[str], list[str]]:
+    """The releases a session updated to, and those it rolled back (from its phase spans)."""
+    updated: list[str] = []
+    rolled_back: list[str] = []
+    for span in view.spans:
+        release_of(span, updated, rolled_back)
+    return updated, rolled_back
+
+
+def release_rows(updates: Counter[str], rollbacks: Counter[str]) -> list[dict[str, Any]]:
+    """One row a release: updates to it, rollbacks of it, the rollback rate; most updates first."""
+    names = sorted(set(updates) | set(rollbacks), key=lambda n: (-updates[n], n))
+    return [
+        {
+            "release": name,
+            "updates": updates[name],
+            "rollbacks": rollbacks[name],
+            "rollback_rate": _round(rollbacks[name] / updates[name], 4) if updates[name] else None,
+        }
+        for name in names
+    ]
+
+
 def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     """The report as plain data (what ``report --json`` prints)."""
     results: Counter[str] = Counter()
@@ -180,10 +206,15 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     categories: Counter[str] = Counter()
     error_types: Counter[tuple[str, str]] = Counter()
     error_steps: dict[tuple[str, str], Counter[str]] = {}
+    updates: Counter[str] = Counter()
+    rollbacks: Counter[str] = Counter()
     components: dict[str, Counter[str]] = {name: Counter() for name in COMPONENT_STEPS}
     for stored in reversed(sessions):  # oldest first: steps are listed in the order they ran
         view = SessionView(stored.data)
         results[view.result] += 1
+        updated, rolled_back = releases_of(view)
+        updates.update(updated)
+        rollbacks.update(rolled_back)
         kind = accelerator_of(view)
         group = accelerators.setdefault(kind, AcceleratorStats(kind))
         group.results[view.result] += 1
@@ -216,6 +247,7 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
             )
         ],
         "failures_by_category": dict(categories.most_common()),
+        "releases": release_rows(updates, rollbacks),
         "top_errors": [
             {
                 "error_type": kind,

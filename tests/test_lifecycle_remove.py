@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
 from fixtures.model_server import ModelServer
+from otel_local_exporter import load_sessions
 from tests.conftest import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,3 +160,29 @@ def test_repair_refetches_only_the_broken_model(target: Path, demo: Fixture) -> 
     assert fetched == {broken.name}
     assert path.read_bytes() == broken.path.read_bytes()
     assert fine_path.stat().st_ino == fine_inode  # the good one was not touched
+
+
+def test_uninstall_is_a_session_of_its_own_with_consent(target: Path, consented_home: Path) -> None:
+    refused = uninstall(target)  # no --yes, no terminal: nothing removed, a failed session
+    assert refused.returncode == 1
+    done = uninstall(target, "--yes", "--keep-models")
+    assert done.returncode == 0, done.stderr
+
+    docs = [stored.data for stored in load_sessions(consented_home).files]
+    roots = [s for doc in docs for s in doc["spans"] if s["parent_span_id"] is None]
+    assert sorted(r["attributes"]["installer.result"] for r in roots) == ["failed", "success"]
+    assert {r["name"] for r in roots} == {"dinoair.uninstall"}
+    phases = [s for doc in docs for s in doc["spans"] if s["name"] == "dinoair.phase.uninstall"]
+    ok = next(
+        p["attributes"] for p in phases if p["attributes"]["installer.phase.result"] == "success"
+    )
+    assert ok["installer.phase.bytes_removed"] > 0
+    assert ok["installer.phase.bytes_kept"] > 0  # the models
+    assert ok["installer.phase.keep_models"] is True
+    assert str(target) not in json.dumps(docs)  # no path: only sizes and the result
+
+
+def test_uninstall_records_nothing_without_consent(target: Path, dinoair_home: Path) -> None:
+    done = uninstall(target, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert load_sessions(dinoair_home).files == []

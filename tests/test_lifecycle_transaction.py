@@ -7,7 +7,9 @@ copy of it. The fixture's ``v0.0.3-broken`` release names a requirement that can
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,11 +18,14 @@ from pathlib import Path
 
 import git
 import pytest
+from click.testing import CliRunner
 
 from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture, build_fixture
 from installer.lifecycle import transaction
 from installer.steps import comfyui
+from otel_local_exporter import load_sessions
+from telemetry_cli.cli import cli as telemetry_cli
 from tests.contexts import make_ctx
 from tests.test_lifecycle_update import pinned
 
@@ -112,6 +117,14 @@ def test_a_good_update_swaps_the_new_venv_in(target: Path, demo: Fixture, tmp_pa
     assert os.readlink(target / "venv") == transaction.new_venv_name(demo.next_tag)
     assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
     assert quick_test(target).returncode == 0
+    # Same requirements: the new venv is the old one cloned, nothing installed, and no script
+    # in it names the old venv (which is gone).
+    assert "started the new venv as a clone of the one in use" in done.stdout
+    new_venv = target / transaction.new_venv_name(demo.next_tag)
+    for script in (new_venv / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            old_path = re.escape(str(target / "venv")) + r"(?![\w.-])"  # not venv-<release>
+            assert not re.search(old_path, script.read_text(errors="replace")), script
 
     # The next update (here back to the first release) replaces the link and removes the
     # venv it pointed at.
@@ -173,3 +186,47 @@ def test_sigkill_during_the_swap_leaves_a_working_install(
     assert os.readlink(target / "venv") == journal.new_venv
     assert leftovers(target) == [journal.new_venv]
     assert quick_test(target).returncode == 0
+
+
+def test_a_rolled_back_update_is_a_span_and_report_counts_it_per_release(
+    target: Path, demo: Fixture, tmp_path: Path, consented_home: Path
+) -> None:
+    good = run(install_command(target, pinned(demo, tmp_path / "n", demo.next_tag), *ARGS))
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = run(install_command(target, pinned(demo, tmp_path / "b", demo.broken_tag), *ARGS))
+    assert bad.returncode == 1
+
+    docs = [stored.data for stored in load_sessions(consented_home).files]
+    spans = [span for doc in docs for span in doc["spans"]]
+    rollback = next(s for s in spans if s["name"] == "dinoair.phase.rollback")
+    assert rollback["attributes"]["installer.phase.from_release"] == demo.broken_tag
+    assert rollback["attributes"]["installer.phase.to_commit"] == demo.head_commit[:12]
+    assert rollback["attributes"]["installer.phase.result"] == "rolled_back"
+    assert rollback["status"]["code"] == "OK"
+    root = next(s for s in spans if s["span_id"] == rollback["parent_span_id"])
+    assert root["name"] == "dinoair.install"  # part of the failed run's session, not its own
+
+    report = CliRunner().invoke(telemetry_cli, ["report", "--json"])
+    assert report.exit_code == 0, report.output
+    rows = {row["release"]: row for row in json.loads(report.output)["releases"]}
+    assert rows[demo.next_tag] == {
+        "release": demo.next_tag,
+        "updates": 1,
+        "rollbacks": 0,
+        "rollback_rate": 0.0,
+    }
+    assert rows[demo.broken_tag]["rollbacks"] == 1
+    assert rows[demo.broken_tag]["rollback_rate"] == 1.0
+    text = CliRunner().invoke(telemetry_cli, ["report"]).output
+    assert "Updates by release" in text
+    assert demo.broken_tag in text
+
+    # The maintainers' view over an exported bundle counts them the same way.
+    bundle = tmp_path / "bundle.json"
+    exported = CliRunner().invoke(telemetry_cli, ["export", str(bundle)])
+    assert exported.exit_code == 0, exported.output
+    fleet = CliRunner().invoke(telemetry_cli, ["report", "--from", str(bundle), "--json"])
+    assert fleet.exit_code == 0, fleet.output
+    assert json.loads(fleet.output)["releases"] == json.loads(report.output)["releases"]
+    csv_out = CliRunner().invoke(telemetry_cli, ["report", "--from", str(bundle), "--csv"])
+    assert f"release,{demo.broken_tag},rollback_rate,1.0" in csv_out.output

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..context import InstallContext, PhaseRecord
 from ..errors import InstallError
 from . import transaction
 from .repair import RECHECKS, forget_records
 from .uninstall import execute, human, plan_uninstall
 
 
-def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, yes: bool) -> None:
-    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line."""
+def uninstall(
+    target: Path,
+    *,
+    keep_models: bool,
+    telemetry_home: Path | None,
+    yes: bool,
+    record: dict[str, Any] | None = None,
+) -> None:
+    """Show what goes (with sizes), ask or need ``--yes``, remove it; errors are one line.
+
+    ``record`` receives what the ``uninstall`` span reports: bytes removed and kept."""
+    record = {} if record is None else record
     try:
         plan = plan_uninstall(target, keep_models=keep_models, telemetry_home=telemetry_home)
     except InstallError as exc:
@@ -34,7 +47,9 @@ def uninstall(target: Path, *, keep_models: bool, telemetry_home: Path | None, y
                 "nothing was removed: confirm with --yes when there is no terminal to ask"
             )
         click.confirm(f"Remove {human(plan.remove_bytes)}?", abort=True)
+    record["bytes_kept"] = sum(entry.size for entry in plan.keep)
     execute(plan)
+    record["bytes_removed"] = plan.remove_bytes
     kept = "; the models stay in models/" if keep_models else ""
     click.echo(f"Removed {human(plan.remove_bytes)}{kept}.")
 
@@ -66,13 +81,23 @@ def recover(target: Path) -> None:
         )
 
 
-def finish_update(target: Path, success: bool) -> str | None:
-    """After a run: swap the new release in, or roll back; the one line to print, if any."""
+def finish_update(target: Path, success: bool, ctx: InstallContext | None = None) -> str | None:
+    """After a run: swap the new release in, or roll back; the one line to print, if any.
+
+    With ``ctx`` (the runner's closing hook) a rollback is a phase span ``rollback`` of the run,
+    naming the release that was tried and the commit gone back to."""
     journal = transaction.load(target)
     if journal is None:
         return None
+    phase = (
+        ctx.phase("rollback", from_release=journal.to_ref, to_commit=journal.from_commit[:12])
+        if ctx is not None and not success
+        else contextlib.nullcontext(PhaseRecord("swap", {}))
+    )
     try:
-        done = transaction.finish(target, success)
+        with phase as record:
+            done = transaction.finish(target, success)
+            record.attributes["result"] = done or "none"
     except Exception as exc:
         return (
             f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "

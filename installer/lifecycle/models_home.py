@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import git
 
 from ..fsutil import write_atomic
 from ..manifest import Checkpoint
+from .reuse import sha256 as _sha256
 
 MODELS_PREFIX = "models/"
 # ComfyUI's model folder names (folder_paths.py); each is mapped in the installer's block.
@@ -179,11 +179,3 @@ def _copy_verified(source: Path, dest: Path) -> None:
         with contextlib.suppress(OSError):
             partial.unlink()
         raise
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, download_all, resumed_note
 from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
+from ..lifecycle.reuse import Wanted, candidates, reuse, well_known_places
 from ..units import size
 
 
@@ -31,15 +32,29 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 def describe(ctx: InstallContext) -> str:
     count = len(ctx.manifest.checkpoints)
-    return (
+    text = (
         f"download {count} checkpoint file{'s' if count != 1 else ''} "
         f"({size(ctx.manifest.download_bytes)}) into models/, "
         f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
+    )
+    places = _places(ctx)
+    if not places:
+        return text
+    wanted = [w for w in _wanted(ctx) if not w.dest.exists()]
+    found = candidates(wanted, places)
+    hits = [w for w in wanted if found[w.name]]
+    if not hits:
+        return f"{text}; no file of a checkpoint's size in {len(places)} folder(s) to reuse"
+    saved = sum(w.size for w in hits)
+    return (
+        f"{text}; may reuse {len(hits)} file{'s' if len(hits) != 1 else ''} ({size(saved)}) "
+        f"of the right size found in {len(places)} folder(s), each if its SHA-256 matches"
     )
 
 
 def run(ctx: InstallContext) -> None:
     _migrate(ctx)
+    _reuse(ctx)
     specs = [
         DownloadSpec(
             c.name, c.url, checkpoint_path(ctx.target, ctx.comfyui_dir, c), c.size, c.sha256
@@ -103,6 +118,54 @@ def _migrate(ctx: InstallContext) -> None:
         ctx.echo(
             f"  left {len(moved.kept)} file(s) in ComfyUI/models: a different file of the same "
             "name is already in models/"
+        )
+
+
+def _places(ctx: InstallContext) -> list[Path]:
+    """``--models-from`` folders first, then the well-known ones; never the install's own."""
+    own = ctx.models_dir.resolve()
+    places = [*ctx.options.models_from, *well_known_places(Path.home())]
+    unique: list[Path] = []
+    for place in places:
+        real = place.resolve()
+        if real != own and real not in unique and place.is_dir():
+            unique.append(real)
+    return unique
+
+
+def _wanted(ctx: InstallContext) -> list[Wanted]:
+    return [
+        Wanted(c.name, c.size, c.sha256, checkpoint_path(ctx.target, ctx.comfyui_dir, c))
+        for c in ctx.manifest.checkpoints
+    ]
+
+
+def _reuse(ctx: InstallContext) -> None:
+    """Link missing checkpoints the user already has elsewhere (a ``reuse_models`` phase)."""
+    places = _places(ctx)
+    wanted = _wanted(ctx)
+    if not places or all(w.dest.exists() for w in wanted):
+        return
+    with ctx.phase("reuse_models", folders=len(places)) as phase:
+        done = reuse(wanted, places)
+        phase.attributes.update(
+            files=len(done.files),
+            bytes_saved=done.bytes_saved,
+            linked=done.linked,
+            copied=done.copied,
+            mismatched=done.mismatched,
+            result="reused" if done.files else "none_found",
+        )
+    if done.files:
+        how = "hard-linked" if not done.copied else f"{done.linked} linked, {done.copied} copied"
+        count = len(done.files)
+        ctx.echo(
+            f"  reused {count} model file{'s' if count != 1 else ''} "
+            f"({size(done.bytes_saved)} saved, {how}) from your folders"
+        )
+    if done.mismatched:
+        ctx.echo(
+            f"  ignored {done.mismatched} file(s) of a checkpoint's size whose SHA-256 differs"
         )
 
 

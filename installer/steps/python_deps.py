@@ -31,6 +31,7 @@ from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..index_settings import IndexSettings, pip_settings
+from ..lifecycle.venv_clone import clone_venv
 from ..python_choice import PythonChoice, choose_python, what_to_install
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
@@ -91,7 +92,10 @@ def run(ctx: InstallContext) -> None:
             hint="the ComfyUI checkout looks incomplete: rename or delete the ComfyUI folder "
             "and re-run to clone it again",
         )
+    cloned = _clone_previous(ctx)
     if _stamp_matches(ctx, digest):
+        if cloned:
+            ctx.skip("cloned_previous", "the new release needs what the venv in use has")
         ctx.skip("already_installed", "requirements unchanged since the last successful install")
 
     tool = installer_for(ctx)
@@ -167,6 +171,26 @@ def describe(ctx: InstallContext) -> str:
 
 
 # -- the venv ------------------------------------------------------------------------------------
+
+
+def _clone_previous(ctx: InstallContext) -> bool:
+    """During an update, start the new venv as a clone of the one in use (only the difference
+    is then installed; nothing when the requirements are the same). False when not cloned."""
+    previous = ctx.target / "venv"
+    folder = venv_dir(ctx)
+    if ctx.venv_override is None or folder.exists() or folder == previous:
+        return False
+    if not (previous / VENV_MARKER).exists():
+        return False
+    started = time.monotonic()
+    try:
+        files = clone_venv(previous, folder)
+    except OSError as exc:  # a clone is an optimisation: build the venv from nothing instead
+        ctx.event("venv_clone_failed", error=type(exc).__name__)
+        return False
+    ctx.event("venv_cloned", files=files, seconds=round(time.monotonic() - started, 3))
+    ctx.echo("  started the new venv as a clone of the one in use (hard links)")
+    return True
 
 
 def _ensure_venv(ctx: InstallContext, tool: _Installer) -> bool:

@@ -101,6 +101,26 @@ def command(
         click.echo(line)
 
 
+def _releases_text(releases: list[dict[str, Any]]) -> None:
+    """Updates and rollbacks per release, when any session updated (else nothing is printed)."""
+    if not releases:
+        return
+    click.echo("")
+    click.echo(console.heading("Updates by release"))
+    columns = [
+        render.Column("release"),
+        render.Column("updates", right=True),
+        render.Column("rolled back", right=True),
+        render.Column("rollback rate", right=True),
+    ]
+    rows = [
+        [r["release"], str(r["updates"]), str(r["rollbacks"]), percent(r["rollback_rate"])]
+        for r in releases
+    ]
+    for line in render.table(columns, rows, indent="  "):
+        click.echo(line)
+
+
 def _report_text(data: dict[str, Any]) -> None:
     results = ", ".join(f"{n} {k}" for k, n in data["results"].items())
     click.echo(
@@ -138,6 +158,7 @@ def _report_text(data: dict[str, Any]) -> None:
         click.echo(line)
     _components_text(data)
     _by_accelerator_text(data)
+    _releases_text(data.get("releases") or [])
     click.echo("")
     click.echo(console.heading("Failures by category"))
     if data["failures_by_category"]:
@@ -313,6 +334,7 @@ def _fleet_text(data: dict[str, Any]) -> None:
                     f"'other' (--min-group)"
                 )
             )
+    _releases_text(data.get("releases") or [])
     click.echo("")
     click.echo(console.heading("Failures by category"))
     cats = [[k, str(n)] for k, n in data["failures_by_category"].items()] or [["none", "0"]]
@@ -355,6 +377,9 @@ def _fleet_csv(data: dict[str, Any]) -> None:
                     writer.writerow(
                         (section.removeprefix("by_"), group["name"], metric, _csv(value))
                     )
+    for row in data.get("releases") or []:
+        for metric in ("updates", "rollbacks", "rollback_rate"):
+            writer.writerow(("release", row["release"], metric, _csv(row[metric])))
     writer.writerow(("total", "", "min_group", data["min_group"]))
     for category, count in data["failures_by_category"].items():
         writer.writerow(("failure_category", category, "count", count))

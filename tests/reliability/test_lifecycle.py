@@ -22,6 +22,7 @@ from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture, build_fixture
 from installer.lifecycle import transaction
 from installer.steps import comfyui
+from installer.steps.python_deps import VENV_MARKER
 from tests.contexts import make_ctx
 from tests.mounts import tmpfs
 from tests.test_lifecycle_models import assert_migrated, migrate_and_count, old_layout_install
@@ -100,8 +101,9 @@ def test_disk_full_during_the_new_venv(trial, demo: Fixture, tmp_path: Path) -> 
     how = (
         "target on a 1.2 GiB tmpfs with v0.0.1 installed, 101 MiB free (preflight passes); the "
         "moment the update's journal appears the disk is filled to 64 KiB free, so the new "
-        "venv cannot be built; the run must exit 1, roll back, and leave v0.0.1 whose venv "
-        "passes the quick test"
+        "venv cannot be built (the old venv's completion marker is removed first, so the new "
+        "venv is built from nothing: a hard-linked clone of the old needs no space); the run "
+        "must exit 1, roll back, and leave v0.0.1 whose venv passes the quick test"
     )
     mount = tmp_path / "disk"
     with tmpfs(mount, size="1200m") as mounted:
@@ -112,6 +114,7 @@ def test_disk_full_during_the_new_venv(trial, demo: Fixture, tmp_path: Path) -> 
             target = mount / "DinoAir"
             first = run(install_command(target, demo.manifest, *ARGS))
             assert first.returncode == 0, first.stdout + first.stderr
+            (target / "venv" / VENV_MARKER).unlink()  # no clone: the venv is built afresh
             filled = threading.Event()
 
             with (mount / "filler-1").open("wb") as handle:  # preflight's re-run margin passes
