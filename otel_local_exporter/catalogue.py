@@ -110,6 +110,11 @@ _ENTRIES: tuple[Field, ...] = (
     _span("dinoair.install", "dinoair.install", "one run of the installer, from start to end"),
     _span("dinoair.step.*", "dinoair.step.models", "one installation step and how it ended"),
     _span("dinoair.phase.*", "dinoair.phase.rollback", "a named part of a step (update, rollback)"),
+    _span(
+        "dinoair.uninstall",
+        "dinoair.uninstall",
+        "one run of --uninstall: what it removed, in bytes",
+    ),
     # -- the run ----------------------------------------------------------------------------------
     _attr(s.INSTALLER_VERSION, "string", "0.2.0", "the installer version that ran"),
     _attr(s.RUN_RESULT, "string", "failed", "the run's result: success, failed or cancelled"),
@@ -164,6 +169,7 @@ _ENTRIES: tuple[Field, ...] = (
     _new(_arg("sequential", "bool", "false", "whether you ran the steps one at a time")),
     _new(_arg("repair", "bool", "false", "whether you ran --repair")),
     _new(_arg("python", "string", "3.12", "the --python version you chose for the venv")),
+    _new(_arg("models_from", "int", "1", "how many --models-from folders you gave (not which)")),
     # -- usage: the coarse hardware profile -------------------------------------------------------
     _hw(f"{_SP}cpu_count", "int", "8", "how many CPUs"),
     _hw(f"{_SP}memory_gib", "int", "16", "memory in whole GiB"),
@@ -225,6 +231,18 @@ _ENTRIES: tuple[Field, ...] = (
         "whether Ollama or the web GUI was installed, already there, or skipped",
     ),
     _event("model_paths_written", "file", "that ComfyUI was told where the models folder is"),
+    _event(
+        "fetch_retry", "attempt attempts delay_seconds", "a retried fetch of a new ComfyUI release"
+    ),
+    _event(
+        "user_folders_carried_over",
+        "folders source",
+        "which of your ComfyUI folders were carried into a new checkout",
+    ),
+    _event("venv_cloned", "files seconds", "an update's venv started as a copy of the one in use"),
+    _event("venv_clone_failed", "error", "why that copy could not be made (the error's type)"),
+    _event("kernel_tested", "passed", "whether a matmul and a conv ran right on the GPU"),
+    _event("ollama_installed", "archive size", "the Ollama release archive unpacked"),
     _event(
         "stack_checked",
         "comfyui_device webgui",
