@@ -215,6 +215,7 @@ _ENTRIES: tuple[Field, ...] = (
         "hardware_detected",
         "accelerator source gpu_count reason torch_build build_rule",
         "the kind of GPU found, how, and the torch build chosen",
+        USAGE_ANALYTICS,
     ),
     _event("python_checked", "version", "the Python version (major.minor)"),
     _event("tool_detected", "tool found", "whether git, uv, ollama... were found"),
@@ -241,12 +242,18 @@ _ENTRIES: tuple[Field, ...] = (
     ),
     _event("venv_cloned", "files seconds", "an update's venv started as a copy of the one in use"),
     _event("venv_clone_failed", "error", "why that copy could not be made (the error's type)"),
-    _event("kernel_tested", "passed", "whether a matmul and a conv ran right on the GPU"),
+    _event(
+        "kernel_tested",
+        "passed",
+        "whether a matmul and a conv ran right on the GPU",
+        USAGE_ANALYTICS,
+    ),
     _event("ollama_installed", "archive size", "the Ollama release archive unpacked"),
     _event(
         "stack_checked",
         "comfyui_device webgui",
         "that ComfyUI (and the device type it reports) and the web GUI answered",
+        USAGE_ANALYTICS,
     ),
     _event("venv_recreated", "reason", "why the Python environment was made again"),
     _event(
@@ -260,6 +267,7 @@ _ENTRIES: tuple[Field, ...] = (
         "torch_checked",
         "torch device device_count cuda hip",
         "the torch version and the device it saw",
+        USAGE_ANALYTICS,
     ),
     _event("quick_test_passed", "seconds flags", "ComfyUI's quick self-test passed, and its flags"),
     _event("torch_build_mismatch", "chosen_build seen_build", "a torch build other than chosen"),
@@ -355,6 +363,11 @@ def withheld(agreed: int | None) -> tuple[frozenset[str], tuple[str, ...], froze
     prefixes = tuple(f.key.rstrip("*") for f in newer if f.kind == "attribute" and "*" in f.key)
     events = frozenset(f.key for f in newer if f.kind == "event")
     return exact, prefixes, events
+
+
+def usage_events() -> frozenset[str]:
+    """The events that describe the machine (usage analytics): dropped with that switch off."""
+    return frozenset(f.key for f in CATALOGUE if f.kind == "event" and f.switch == USAGE_ANALYTICS)
 
 
 def withheld_crash_fields(agreed: int | None) -> frozenset[str]:

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._fileio import ensure_private_dir
-from .catalogue import withheld
+from .catalogue import usage_events, withheld
 from .config import kill_switch
 from .home import SESSION_GLOB, SESSIONS_DIR, telemetry_home
 from .journal import Journal
@@ -61,6 +61,7 @@ class LocalSessionExporter(SpanExporter):
             withheld_keys=frozenset(keys),
             withheld_prefixes=tuple(prefixes),
             withheld_events=frozenset(events),
+            usage_events=usage_events(),
         )
         self._max_sessions = max_sessions
         self._journals: dict[str, Journal] = {}

@@ -17,6 +17,8 @@ CRASHES_DIR = "crashes"
 SESSION_GLOB = "session_*.json"
 CRASH_GLOB = "crash_*.json"
 JOURNAL_SUFFIX = ".journal"
+DRAFTS_DIR = "drafts"  # bug-report drafts saved by `report-issue --submit`, so none is lost
+DRAFT_GLOB = "dinoair-report_*.md"
 
 
 def telemetry_home() -> Path:
@@ -28,7 +30,7 @@ def telemetry_home() -> Path:
 
 
 def data_files(home: Path | None = None) -> list[Path]:
-    """Every file the exporter and crash reporter own (sessions, journals, crashes, leftovers).
+    """Every data file under the home (sessions, journals, crashes, report drafts, leftovers).
 
     Never raises: a home that cannot be listed (a name too long, no permission) holds nothing
     we can show or delete.
@@ -38,6 +40,7 @@ def data_files(home: Path | None = None) -> list[Path]:
     for folder, patterns in (
         (SESSIONS_DIR, (SESSION_GLOB, f"*{JOURNAL_SUFFIX}", ".*.tmp")),
         (CRASHES_DIR, (CRASH_GLOB, ".*.tmp")),
+        (DRAFTS_DIR, (DRAFT_GLOB, ".*.tmp")),
     ):
         base = home / folder
         try:
@@ -61,7 +64,8 @@ def data_usage(home: Path | None = None) -> tuple[int, int]:
 
 
 def clear_data(home: Path | None = None) -> tuple[int, int]:
-    """Delete sessions, journals and crash reports (never the config). Returns (files, bytes)."""
+    """Delete sessions, journals, crash reports and report drafts (never the config).
+    Returns (files, bytes)."""
     count = total = 0
     for path in data_files(home):
         try:

@@ -77,6 +77,8 @@ class Policy:
     withheld_keys: frozenset[str] = frozenset()
     withheld_prefixes: tuple[str, ...] = ()
     withheld_events: frozenset[str] = frozenset()
+    # Events about the machine (catalogue.usage_events), kept only with usage analytics on.
+    usage_events: frozenset[str] = frozenset()
 
     def keep_attribute(self, key: str) -> bool:
         if not self.usage_analytics and key.startswith((schema.ARG_PREFIX, schema.SYSTEM_PREFIX)):
@@ -88,7 +90,7 @@ class Policy:
         return self.error_reporting or key not in _EXCEPTION_DETAIL_KEYS
 
     def keep_event(self, name: str) -> bool:
-        if name in self.withheld_events:
+        if name in self.withheld_events or (not self.usage_analytics and name in self.usage_events):
             return False
         return self.error_reporting or name != schema.EXCEPTION_EVENT
 

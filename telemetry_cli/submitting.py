@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 
 from otel_local_exporter import (
+    DRAFT_GLOB,
+    DRAFTS_DIR,
     atomic_write,
     ensure_private_dir,
     file_stamp,
@@ -25,8 +27,6 @@ from . import console, issue
 from .github import SIGNATURE_MARK, GitHub, GitHubError, find_token, repo_of
 
 __all__ = ["SIGNATURE_MARK", "submit"]
-
-DRAFTS_DIR = "drafts"
 
 
 def submit(draft: issue.Draft, signature: str | None, tracker: str, *, yes: bool) -> None:
@@ -80,7 +80,7 @@ def _save_draft(draft: issue.Draft) -> str | None:
         folder = Path.cwd()
         if home.is_dir():
             folder = ensure_private_dir(home / DRAFTS_DIR)
-        path = folder / f"dinoair-report_{file_stamp(utc_now())}.md"
+        path = folder / DRAFT_GLOB.replace("*", file_stamp(utc_now()))
         atomic_write(path, draft.markdown().encode("utf-8"))
         return str(path)
     except OSError:

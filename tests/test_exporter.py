@@ -317,3 +317,25 @@ def test_sigkill_leaves_a_journal_that_becomes_an_incomplete_session(
         assert [e["step_name"] for e in doc["events"]] == [f"s{i}" for i in range(steps)]
     else:
         assert scan.files == []
+
+
+def test_usage_analytics_off_drops_the_events_that_describe_the_machine(
+    dinoair_home: Path,
+) -> None:
+    """``hardware_detected`` names the GPU kind and the torch build: a hardware profile, which
+    usage_analytics_enabled: false keeps out, events included (the catalogue says which)."""
+    config = TelemetryConfig.load(dinoair_home)
+    config.enable(usage_analytics=False)
+    config.save()
+    provider = configure_tracing("1.0", home=dinoair_home)
+    tracer = provider.get_tracer("t")
+    with (
+        tracer.start_as_current_span("dinoair.install"),
+        tracer.start_as_current_span("dinoair.step.preflight") as step,
+    ):
+        step.add_event("hardware_detected", {"accelerator": "nvidia", "gpu_count": 2})
+        step.add_event("torch_checked", {"device": "cuda"})
+        step.add_event("tool_detected", {"tool": "git", "found": True})
+    provider.shutdown()
+    events = [e["name"] for s in only_session(dinoair_home)["spans"] for e in s["events"]]
+    assert events == ["tool_detected"]

@@ -153,3 +153,15 @@ def test_gh_auth_token_is_used_when_no_variable_is_set(
     result = _submit("--yes")
     assert result.exit_code == 0, result.output
     assert github.requests[0]["headers"]["Authorization"] == "Bearer gho_fromgh"
+
+
+def test_clear_data_removes_the_saved_drafts(
+    github: FakeGitHub, failed: str, dinoair_home: Path
+) -> None:
+    """A draft holds the failure's text: it is the user's data like a session, and goes with it."""
+    github.fail = (422, {}, {"message": "Validation Failed"})
+    assert _submit("--yes").exit_code == 1
+    assert list((dinoair_home / "drafts").glob("*.md"))
+    result = CliRunner().invoke(cli, ["clear-data", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert not list((dinoair_home / "drafts").glob("*.md"))
