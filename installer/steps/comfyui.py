@@ -137,12 +137,9 @@ def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
                 result = update_in_place(dest, ref, _git_env(ctx.options.timeout))
                 break
             except git.GitCommandNotFound as exc:
-                raise SystemRequirementError(
-                    "missing tool: git could not be started",
-                    hint="install git and make sure `git --version` works, then re-run",
-                ) from exc
+                raise _git_missing() from exc
             except git.GitCommandError as exc:
-                detail = str(exc.stderr or exc).replace("stderr: '", "").strip().strip("'")
+                detail = _git_error_text(exc)
                 if not _is_network_failure(detail):
                     raise InstallError(
                         f"could not update ComfyUI to {ref!r}: {_first_error_line(detail)}; "
@@ -293,10 +290,7 @@ def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: 
             clone_into(partial, repo_url, ref, progress=progress, timeout=ctx.options.timeout)
             return
         except git.GitCommandNotFound as exc:
-            raise SystemRequirementError(
-                "missing tool: git could not be started",
-                hint="install git and make sure `git --version` works, then re-run",
-            ) from exc
+            raise _git_missing() from exc
         except git.GitCommandError as exc:
             detail = _git_error_text(exc, progress)
             remove_tree(partial)
@@ -417,10 +411,20 @@ def _git_env(timeout: float) -> dict[str, str]:
     return env
 
 
-def _git_error_text(exc: git.GitCommandError, progress: git.RemoteProgress) -> str:
+def _git_missing() -> SystemRequirementError:
+    return SystemRequirementError(
+        "missing tool: git could not be started",
+        hint="install git and make sure `git --version` works, then re-run",
+    )
+
+
+def _git_error_text(exc: git.GitCommandError, progress: git.RemoteProgress | None = None) -> str:
     """git's stderr; with a progress handler GitPython hands the error lines to the handler."""
-    parts = [str(exc.stderr or "").strip(), *progress.error_lines, *progress.other_lines]
-    text = "\n".join(part for part in parts if part)
+    if progress is None:
+        text = str(exc.stderr or exc)
+    else:
+        parts = [str(exc.stderr or "").strip(), *progress.error_lines, *progress.other_lines]
+        text = "\n".join(part for part in parts if part)
     return text.replace("stderr: '", "").strip().strip("'")
 
 

@@ -12,14 +12,14 @@ summary can say which files came over the network and which were already in plac
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..context import NETWORK, InstallContext, Step
-from ..download import DownloadSpec, download_all, resumed_note
+from ..download import DownloadSpec, resumed_note
 from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
 from ..lifecycle.reuse import Wanted, candidates, reuse, well_known_places
 from ..units import size
+from ._download import download
 
 
 def skip_if(ctx: InstallContext) -> str | None:
@@ -61,16 +61,7 @@ def run(ctx: InstallContext) -> None:
         )
         for c in ctx.manifest.checkpoints
     ]
-    results = download_all(
-        specs,
-        jobs=ctx.options.jobs,
-        connections=ctx.options.connections,
-        timeout=ctx.options.timeout,
-        retries=ctx.options.retries,
-        progress=sys.stderr.isatty(),
-        on_event=lambda name, attrs: ctx.event(name, **attrs),
-        on_bytes=ctx.add_bytes,
-    )
+    results = download(ctx, specs, jobs=ctx.options.jobs)
     for r, spec in zip(results, specs, strict=True):
         note = resumed_note(r.resumed_from, spec.size) if r.status == "downloaded" else ""
         if note:  # the bar says it too, but only on a terminal

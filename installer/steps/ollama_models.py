@@ -24,9 +24,10 @@ from tqdm import tqdm
 
 from .. import ollama
 from ..context import NETWORK, InstallContext, Step
-from ..download import DownloadSpec, download_all
+from ..download import DownloadSpec
 from ..errors import InstallError
 from ..manifest import OllamaArchive
+from ._download import download
 
 LOG_NAME = "ollama-pull.log"
 normalize = ollama.normalize  # kept here too: the step's callers spell model names with it
@@ -125,16 +126,7 @@ def _install(ctx: InstallContext) -> Path:
         archive.name, archive.url, folder / archive.name, archive.size, archive.sha256
     )
     with ctx.phase("install_ollama", archive=archive.name):
-        download_all(
-            [spec],
-            jobs=1,
-            connections=ctx.options.connections,
-            timeout=ctx.options.timeout,
-            retries=ctx.options.retries,
-            progress=sys.stderr.isatty(),
-            on_event=lambda name, attrs: ctx.event(name, **attrs),
-            on_bytes=ctx.add_bytes,
-        )
+        download(ctx, [spec], jobs=1)
         ollama.unpack(spec.dest, folder)
         binary = ollama.installed_binary(ctx.target)
         if binary is None:
