@@ -20,6 +20,10 @@ WEBGUI_PORT = 3000
 OLLAMA_PORT = 11434
 _TEMPLATE = Path(__file__).with_name("data") / LAUNCHER
 _FLAGS_LINE = "COMFYUI_FLAGS: list[str] = []"
+CUDA_DEVICE_FLAG = "--cuda-device"
+_DEVICE_ORDER_LINE = (
+    'os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # as nvidia-smi counts'
+)
 
 START_SH = """\
 #!/usr/bin/env bash
@@ -58,11 +62,19 @@ endlocal & exit /b %CODE%
 
 
 def launcher(flags: list[str]) -> str:
-    """start.py with ComfyUI's device flags in place."""
+    """start.py with ComfyUI's device flags in place.
+
+    ``--cuda-device N`` counts GPUs as nvidia-smi does (PCI bus order, the plan's numbers);
+    CUDA counts fastest first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so start.py sets that
+    (unless the user did) whenever it passes the flag.
+    """
     text = _TEMPLATE.read_text(encoding="utf-8")
     if _FLAGS_LINE not in text:
         raise RuntimeError(f"{_TEMPLATE.name} lost its {_FLAGS_LINE!r} line")
-    return text.replace(_FLAGS_LINE, f"COMFYUI_FLAGS: list[str] = {flags!r}", 1)
+    line = f"COMFYUI_FLAGS: list[str] = {flags!r}"
+    if CUDA_DEVICE_FLAG in flags:
+        line += f"\n{_DEVICE_ORDER_LINE}"
+    return text.replace(_FLAGS_LINE, line, 1)
 
 
 def write_scripts(target: Path, flags: list[str]) -> list[str]:
