@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -82,9 +83,12 @@ def _probe(gpu: str, system: str, machine: str, deadline: Deadline) -> Hardware:
             "amd": lambda: probe_amd(deadline, pci=pci),
             "intel": lambda: probe_intel(pci),
         }
-        results = _at_once({vendor: probes[vendor] for vendor in wanted})
+        # Threads only when two probes run tools: one alone (or none) needs no company.
+        at_once = nvidia_smi() is not None and shutil.which("rocminfo") is not None
+        asked = {vendor: probes[vendor] for vendor in wanted}
+        results = _at_once(asked) if at_once else {v: probe() for v, probe in asked.items()}
     found: list[Hardware] = []
-    reasons = []
+    reasons: list[str] = []
     for vendor in wanted:
         result = results[vendor]
         if result.accelerator == vendor or gpu == vendor:
