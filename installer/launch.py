@@ -61,6 +61,16 @@ endlocal & exit /b %CODE%
 """
 
 
+def device_env(flags: list[str]) -> dict[str, str]:
+    """What a process that runs torch for ComfyUI needs so ``--cuda-device N`` means the card the
+    plan chose: CUDA counting GPUs as nvidia-smi does, and only that card visible (verify's
+    probe and quick test, the stack check); nothing without the flag."""
+    if CUDA_DEVICE_FLAG not in flags[:-1]:
+        return {}
+    number = flags[flags.index(CUDA_DEVICE_FLAG) + 1]
+    return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": number}
+
+
 def launcher(flags: list[str]) -> str:
     """start.py with ComfyUI's device flags in place.
 

@@ -329,3 +329,19 @@ def test_usage_analytics_off_keeps_no_hardware(
     [stored] = load_sessions(consented_home).files
     text = stored.path.read_text()
     assert "RTX 3090" not in text and "installer.system.accelerator" not in text
+
+
+def test_windows_nvidia_smi_hanging_the_card_still_comes_from_wmi(bin_dir: Path) -> None:
+    """nvidia-smi.exe and WMI are asked at the same time: a hanging nvidia-smi.exe does not
+    keep WMI from answering, and the line says which of the two told what."""
+    install_tool(bin_dir, "nvidia-smi", hang=True)
+    adapter = ("NVIDIA GeForce RTX 4070", pnp("0x10de", "0x2786"), 4293918720, "32.0.15.6094")
+    install_wmi(bin_dir, (adapter,))
+    found = detect(timeout=1, system="Windows", machine="AMD64")
+    assert (found.accelerator, found.gpu_model, found.compute_capability) == (
+        "nvidia",
+        "NVIDIA GeForce RTX 4070",
+        "8.9",
+    )
+    assert found.driver_version == "560.94" and found.cuda_version == "12.6"
+    assert (found.reason or "").startswith("nvidia-smi did not answer within 1.0 s: card and")

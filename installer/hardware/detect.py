@@ -156,11 +156,12 @@ def _nvidia_from_wmi(
         for n, a in enumerate(cards)
     ]
     driver = driver_from_windows(cards[0].driver)
+    why = smi.reason if smi is not None and smi.reason else "nvidia-smi.exe not found"
     return nvidia_hardware(
         gpus,
         driver,
         cuda_for_driver(driver or ""),
-        reason="nvidia-smi.exe not found: card and driver read from WMI",
+        reason=f"{why}: card and driver read from WMI",
     )
 
 
