@@ -101,7 +101,7 @@ def working_builds(manifest: Manifest, hw: Hardware) -> list[str]:
         ]
     if hw.accelerator == "amd":
         mine.sort(key=lambda b: version(b.rocm), reverse=True)
-        return [b.name for b in mine if not b.gfx or not hw.gfx_target or hw.gfx_target in b.gfx]
+        return [b.name for b in mine if has_gfx(b, hw.gfx_target)]
     return [b.name for b in mine]
 
 
@@ -229,12 +229,12 @@ def _devices(build: TorchBuild, gpus: tuple[Gpu, ...]) -> tuple[Gpu | None, str 
     no kernels for them is the override warning's to say)."""
     if len({g.model for g in gpus}) <= 1:
         return None, None
-    used = next((g for g in gpus if has_kernels(build, g.compute)), gpus[0])
-    left = [g for g in gpus if not has_kernels(build, g.compute)]
-    vram = f", {used.vram_gib} GiB" if used.vram_gib is not None else ""
-    facts = f"compute {used.compute}{vram}" if used.compute else vram.lstrip(", ")
-    named = f"{used.model} ({facts})" if facts else used.model
-    text = f"ComfyUI uses the {named}: the most VRAM of the GPUs {build.name} runs on"
+    used = next((g for g in gpus if _runs_on(build, g)), gpus[0])
+    left = [g for g in gpus if not _runs_on(build, g)]
+    named = _gpu_name(used, vram=True)
+    known = all(g.vram_gib is not None for g in gpus)
+    which = "the most VRAM of" if known else "the first of"
+    text = f"ComfyUI uses the {named}: {which} the GPUs {build.name} runs on"
     if left:
         names = ", ".join(_gpu_name(g) for g in left)
         text += f"; left out: {names}, which {build.name} has no kernels for"
@@ -259,24 +259,41 @@ def _last_torch(compute: str | None, retired: tuple[RetiredArch, ...]) -> str:
 
 def _choose_amd(cpu: TorchBuild, mine: list[TorchBuild], hw: Hardware) -> _Choice:
     newest_first = sorted(mine, key=lambda b: version(b.rocm), reverse=True)
+    gpus = hw.gpus or (Gpu("amd", hw.gpu_model or "AMD GPU", hw.vram_gib, gfx=hw.gfx_target),)
     if hw.pinned:
         pinned = [b for b in newest_first if version(b.rocm) <= version(hw.pinned)]
         build = pinned[0] if pinned else newest_first[-1]
         warning = None
-        if hw.gfx_target and build.gfx and hw.gfx_target not in build.gfx:
+        if not has_gfx(build, hw.gfx_target):
             warning = (
                 f"warning: {build.name} has no kernels for the {_card(hw)}: torch would fail "
                 "at the first image"
             )
         return _Choice(build, "override", warning)
-    fitting = [b for b in newest_first if not b.gfx or not hw.gfx_target or hw.gfx_target in b.gfx]
+    covering = [b for b in newest_first if all(has_gfx(b, g.gfx) for g in gpus)]
+    fitting = covering or next(
+        (fits for g in gpus if (fits := [b for b in newest_first if has_gfx(b, g.gfx)])), []
+    )
     if fitting:
-        return _Choice(fitting[0], "override" if hw.source == "option" else "vendor")
+        device, devices = _devices(fitting[0], gpus)
+        rule = "override" if hw.source == "option" else "vendor"
+        return _Choice(fitting[0], rule, device=device, devices=devices)
     return _Choice(
         cpu,
         "no_build",
         f"the {_card(hw)} has no kernels in any ROCm build in the manifest "
         f"({', '.join(b.name for b in newest_first)}): torch runs on the CPU",
+    )
+
+
+def has_gfx(build: TorchBuild, gfx: str | None) -> bool:
+    """Whether the ROCm ``build`` has kernels for an AMD card of this gfx target (unknown: yes)."""
+    return not build.gfx or not gfx or gfx in build.gfx
+
+
+def _runs_on(build: TorchBuild, gpu: Gpu) -> bool:
+    return (
+        has_gfx(build, gpu.gfx) if build.accelerator == "amd" else has_kernels(build, gpu.compute)
     )
 
 
@@ -332,8 +349,11 @@ def _card(hw: Hardware) -> str:
     return name
 
 
-def _gpu_name(gpu: Gpu) -> str:
-    return f"{gpu.model} (compute {gpu.compute})" if gpu.compute else gpu.model
+def _gpu_name(gpu: Gpu, vram: bool = False) -> str:
+    facts = [fact for fact in (gpu.compute and f"compute {gpu.compute}", gpu.gfx) if fact]
+    if vram and gpu.vram_gib is not None:
+        facts.append(f"{gpu.vram_gib} GiB")
+    return f"{gpu.model} ({', '.join(facts)})" if facts else gpu.model
 
 
 def _os_key(hw: Hardware) -> str:

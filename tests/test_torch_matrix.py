@@ -56,6 +56,7 @@ class Machine:
     gpus: tuple[tuple[str, int, str, str | None], ...] = ()  # nvidia-smi rows
     platform: str = "Linux/x86_64"
     rocm_agents: tuple[tuple[str, str], ...] = ()  # rocminfo: (marketing name, gfx)
+    rocm_vram_gib: tuple[int, ...] = (24,)  # rocm-smi: each card's VRAM
     pci: tuple[tuple[str, str], ...] = ()
     proc_driver: str | None = None
     sys_driver: str | None = None
@@ -208,6 +209,18 @@ CASES = [
     Case("rx6900xt-rdna2-pci", Machine(pci=((AMD, "0x73bf"),)), "rocm6.4", ("gfx1030",)),
     Case("rx5700xt-rdna1-pci", Machine(pci=((AMD, "0x731f"),)), "cpu",
          ("(gfx1010) has no kernels in any ROCm build",)),
+    Case("rx7900xtx-and-rx5700xt-rocminfo",
+         Machine(rocm_agents=(("AMD Radeon RX 5700 XT", "gfx1010"),
+                              ("AMD Radeon RX 7900 XTX", "gfx1100"))),
+         "rocm6.4", ("ComfyUI uses the AMD Radeon RX 7900 XTX (gfx1100): the first of the GPUs",
+                     "left out: AMD Radeon RX 5700 XT (gfx1010), which rocm6.4 has no kernels for",
+                     "--cuda-device 1 (")),
+    Case("rx7600-and-rx7900xtx-rocm-smi",
+         Machine(rocm_agents=(("AMD Radeon RX 7600", "gfx1102"),
+                              ("AMD Radeon RX 7900 XTX", "gfx1100")), rocm_vram_gib=(8, 24)),
+         "rocm6.4", ("RX 7900 XTX (gfx1100, 24 GiB) + AMD Radeon RX 7600 (gfx1102, 8 GiB)",
+                     "ComfyUI uses the AMD Radeon RX 7900 XTX (gfx1100, 24 GiB): the most VRAM",
+                     "--cuda-device 1 ("), ("left out",)),
     Case("mi250x-pci", Machine(pci=((AMD, "0x740c"),)), "rocm6.4", ("gfx90a",)),
     # -- Windows without nvidia-smi.exe, AMD and Intel there: WMI (PowerShell, or wmic) ----------
     Case("win-rtx4070-wmi-no-smi",
@@ -287,7 +300,10 @@ def _play(machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         install_wmi(bin_dir, machine.wmi, wmic=machine.wmic)
     if machine.rocm_agents:
         install_tool(bin_dir, "rocminfo", plain=_rocminfo(machine.rocm_agents))
-        install_tool(bin_dir, "rocm-smi", query=ROCM_SMI_VRAM)
+        rows = "".join(
+            f"card{n},{gib * 2**30},1073741824\n" for n, gib in enumerate(machine.rocm_vram_gib)
+        )
+        install_tool(bin_dir, "rocm-smi", query=ROCM_SMI_VRAM.splitlines()[0] + "\n" + rows)
         (tmp_path / "rocm" / ".info").mkdir(parents=True)
         (tmp_path / "rocm" / ".info" / "version").write_text("6.4.1-123\n")
     return root

@@ -24,15 +24,19 @@ def probe_amd(deadline: Deadline, *, pci: list[tuple[str, str]] | None = None) -
     agents = _rocm_gpus(output)
     if not agents:
         return Hardware(reason="rocminfo listed no GPU")
-    vram = _rocm_vram(deadline)
-    gpus = tuple(
-        Gpu("amd", name, vram, gfx=gfx, index=number) for number, (name, gfx) in enumerate(agents)
-    )
+    sizes = _rocm_vram(deadline)
+    if len(sizes) != len(agents):  # rocm-smi's cards cannot be matched to rocminfo's agents
+        sizes = [None] * len(agents)
+    found = [
+        Gpu("amd", name, size, gfx=gfx, index=number)
+        for number, ((name, gfx), size) in enumerate(zip(agents, sizes, strict=True))
+    ]
+    gpus = tuple(sorted(found, key=lambda g: -(g.vram_gib or 0)))
     return Hardware(
         accelerator="amd",
         gpu_model=gpus[0].model,
         gpu_count=len(gpus),
-        vram_gib=vram,
+        vram_gib=gpus[0].vram_gib,
         driver_version=_rocm_driver(output),
         rocm_version=rocm_installed_version(),
         gfx_target=gpus[0].gfx,
@@ -89,15 +93,17 @@ def _rocm_driver(output: str) -> str | None:
     return match.group(1).rstrip(".") if match else None
 
 
-def _rocm_vram(deadline: Deadline) -> int | None:
+def _rocm_vram(deadline: Deadline) -> list[int | None]:
+    """Each card's VRAM in GiB from ``rocm-smi --showmeminfo vram --csv``, in its card order."""
     tool = shutil.which("rocm-smi")
     if tool is None:
-        return None
+        return []
     output, problem = run_tool([tool, "--showmeminfo", "vram", "--csv"], deadline)
     if problem:
-        return None
+        return []
+    sizes: list[int | None] = []
     for line in output.splitlines()[1:]:
         cells = [cell.strip() for cell in line.split(",")]
         if len(cells) >= 2 and cells[1].isdigit():
-            return round(int(cells[1]) / 2**30)
-    return None
+            sizes.append(round(int(cells[1]) / 2**30))
+    return sizes
