@@ -296,6 +296,20 @@ def Generator():
 '''
 
 
+def _with_bundled_torch(demo: Fixture, target: Path, tmp_path: Path) -> InstallContext:
+    """A context for the installed target whose manifest has the bundled torch builds, not yet
+    verified."""
+    data = json.loads(demo.manifest.read_text())
+    data["torch"] = json.loads(
+        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
+    )["torch"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    ctx = make_ctx(target, manifest)
+    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    return ctx
+
+
 def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_builds(
     installed: tuple[Fixture, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,14 +320,7 @@ def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_bu
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text(_NO_KERNEL_TORCH)
     monkeypatch.setenv("PYTHONPATH", str(shadow.parent))  # imported before the venv's torch
-    data = json.loads(demo.manifest.read_text())
-    data["torch"] = json.loads(
-        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
-    )["torch"]
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(data))
-    ctx = make_ctx(target, manifest)
-    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    ctx = _with_bundled_torch(demo, target, tmp_path)
     ctx.hardware = Hardware(
         accelerator="nvidia",
         gpu_model="NVIDIA GeForce GTX 1070",
@@ -368,14 +375,7 @@ def test_the_kernel_test_runs_on_the_card_comfyui_will_use(
     monkeypatch.setenv("DINOAIR_DEMO_TORCH_DEVICE", "cuda")
     monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    data = json.loads(demo.manifest.read_text())
-    data["torch"] = json.loads(
-        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
-    )["torch"]
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(data))
-    ctx = make_ctx(target, manifest)
-    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    ctx = _with_bundled_torch(demo, target, tmp_path)
     rtx, gtx = (
         Gpu("nvidia", "NVIDIA GeForce RTX 5090", 32, "12.0", index=1),
         Gpu("nvidia", "NVIDIA GeForce GTX 1070", 8, "6.1", index=0),
