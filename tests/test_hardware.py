@@ -345,3 +345,28 @@ def test_windows_nvidia_smi_hanging_the_card_still_comes_from_wmi(bin_dir: Path)
     )
     assert found.driver_version == "560.94" and found.cuda_version == "12.6"
     assert (found.reason or "").startswith("nvidia-smi did not answer within 1.0 s: card and")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t["builds"][1].update(os=["beos"]), "os must be a list"),
+        (lambda t: t.update(retired={"3.7": "2.7"}), "torch.retired must be a list"),
+        (lambda t: t["retired"][0].update(compute="Kepler"), "compute must look like 3.7"),
+        (lambda t: t["retired"][0].pop("source"), "source"),
+    ],
+)
+def test_the_manifest_checks_build_oses_and_retired_cards(
+    tmp_path: Path, change: object, message: str
+) -> None:
+    from installer.errors import ConfigurationError
+
+    bundled = Path(__file__).parent.parent / "installer" / "data" / "manifest.json"
+    data = json.loads(bundled.read_text())
+    change(data["torch"])  # type: ignore[operator]
+    path = tmp_path / "manifest.json"
+    for name in ("webgui", "workflows"):  # relative to the manifest: point back at the bundle
+        data[name] = str(bundled.parent / data[name])
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigurationError, match=message):
+        load_manifest(path)
