@@ -20,6 +20,10 @@ WEBGUI_PORT = 3000
 OLLAMA_PORT = 11434
 _TEMPLATE = Path(__file__).with_name("data") / LAUNCHER
 _FLAGS_LINE = "COMFYUI_FLAGS: list[str] = []"
+CUDA_DEVICE_FLAG = "--cuda-device"
+_DEVICE_ORDER_LINE = (
+    'os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # as nvidia-smi counts'
+)
 
 START_SH = """\
 #!/usr/bin/env bash
@@ -57,12 +61,30 @@ endlocal & exit /b %CODE%
 """
 
 
+def device_env(flags: list[str]) -> dict[str, str]:
+    """What a process that runs torch for ComfyUI needs so ``--cuda-device N`` means the card the
+    plan chose: CUDA counting GPUs as nvidia-smi does, and only that card visible (verify's
+    probe and quick test, the stack check); nothing without the flag."""
+    if CUDA_DEVICE_FLAG not in flags[:-1]:
+        return {}
+    number = flags[flags.index(CUDA_DEVICE_FLAG) + 1]
+    return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": number}
+
+
 def launcher(flags: list[str]) -> str:
-    """start.py with ComfyUI's device flags in place."""
+    """start.py with ComfyUI's device flags in place.
+
+    ``--cuda-device N`` counts GPUs as nvidia-smi does (PCI bus order, the plan's numbers);
+    CUDA counts fastest first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so start.py sets that
+    (unless the user did) whenever it passes the flag.
+    """
     text = _TEMPLATE.read_text(encoding="utf-8")
     if _FLAGS_LINE not in text:
         raise RuntimeError(f"{_TEMPLATE.name} lost its {_FLAGS_LINE!r} line")
-    return text.replace(_FLAGS_LINE, f"COMFYUI_FLAGS: list[str] = {flags!r}", 1)
+    line = f"COMFYUI_FLAGS: list[str] = {flags!r}"
+    if CUDA_DEVICE_FLAG in flags:
+        line += f"\n{_DEVICE_ORDER_LINE}"
+    return text.replace(_FLAGS_LINE, line, 1)
 
 
 def write_scripts(target: Path, flags: list[str]) -> list[str]:

@@ -68,6 +68,17 @@ class TorchBuild:
     min_driver: tuple[tuple[str, str], ...] = ()  # (os, lowest driver) under NVIDIA's MVC
     last_torch: str | None = None  # the last torch release this build exists for, if it ends
     note: str | None = None  # said in the plan when this build is chosen
+    os: tuple[str, ...] = ()  # linux | windows | darwin: where PyTorch publishes it (empty: all)
+
+
+@dataclass(frozen=True)
+class RetiredArch:
+    """NVIDIA cards no build in the manifest has kernels for: the last torch that had them."""
+
+    compute: str  # "3.7": cards of this compute capability (same major, this minor or higher)
+    last_torch: str  # "2.7"
+    build: str  # "cu118": the CUDA build of that torch that carried the kernels
+    source: str  # where this is written down
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class Manifest:
     requirements_mb: int = 1500  # ComfyUI's requirements other than torch, in the venv
     torch_builds: tuple[TorchBuild, ...] = ()
     launch_rules: tuple[LaunchRule, ...] = ()
+    retired_archs: tuple[RetiredArch, ...] = ()  # torch.retired: cards older than every build
     # The project's repository, whose tracker takes bug reports: written to install_summary.json
     # so that ``dinoair-telemetry report-issue --install-dir`` finds it without the installer.
     issue_tracker: str | None = None
@@ -186,6 +198,12 @@ def _parse(data: Any, path: Path) -> Manifest:
     launch_rules = tuple(
         _launch_rule(entry, f"{where}: torch.launch_flags[{i}]") for i, entry in enumerate(rules)
     )
+    retired = torch.get("retired", [])
+    if not isinstance(retired, list):
+        raise ConfigurationError(f"manifest {where}: torch.retired must be a list")
+    retired_archs = tuple(
+        _retired(entry, f"{where}: torch.retired[{i}]") for i, entry in enumerate(retired)
+    )
     project = data.get("project", {})
     if not isinstance(project, dict):
         raise ConfigurationError(f"manifest {where}: project must be an object")
@@ -213,6 +231,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         requirements_mb=requirements_mb,
         torch_builds=builds,
         launch_rules=launch_rules,
+        retired_archs=retired_archs,
         issue_tracker=tracker,
         ollama_archives=_ollama_archives(data.get("ollama", {}), f"{where}: ollama"),
         known_issues=feed,
@@ -292,6 +311,21 @@ def _torch_build(entry: Any, where: str) -> TorchBuild:
         min_driver=tuple(sorted(_min_driver(entry, where).items())),
         last_torch=_optional_str(entry, "last_torch", where),
         note=_optional_str(entry, "note", where),
+        os=_strings(entry, "os", where, re.compile(r"^(linux|windows|darwin)$")),
+    )
+
+
+def _retired(entry: Any, where: str) -> RetiredArch:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"manifest {where}: expected an object")
+    compute = _field(entry, "compute", str, where)
+    if not _MAJOR_MINOR.match(compute):
+        raise ConfigurationError(f"manifest {where}: compute must look like 3.7")
+    return RetiredArch(
+        compute=compute,
+        last_torch=_field(entry, "last_torch", str, where),
+        build=_field(entry, "build", str, where),
+        source=_field(entry, "source", str, where),
     )
 
 

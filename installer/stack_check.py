@@ -23,6 +23,7 @@ from typing import Any
 from . import ollama
 from .context import InstallContext
 from .errors import InstallError
+from .launch import device_env
 from .process_group import own_group, stop
 
 LOG_NAME = "verify-stack.log"
@@ -114,7 +115,7 @@ def _serve_and_read(
         process = subprocess.Popen(
             command,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **device_env(command)},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

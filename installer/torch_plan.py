@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from otel_local_exporter import BUILD_RULES
 
 from .hardware import Gpu, Hardware
-from .manifest import Manifest, TorchBuild
+from .launch import CUDA_DEVICE_FLAG
+from .manifest import Manifest, RetiredArch, TorchBuild
 
 RULES = BUILD_RULES
 
@@ -38,6 +39,8 @@ class TorchPlan:
     note: str | None = None  # said when the chosen build is a legacy or pinned one
     flags: tuple[str, ...] = ()  # ComfyUI launch flags for the card (manifest launch_flags)
     flag_reasons: tuple[str, ...] = ()
+    device: Gpu | None = None  # the GPU ComfyUI is told to use (--cuda-device), if it must be
+    devices: str | None = None  # which GPU is used and which are left out, and why
 
     @property
     def index_overridden(self) -> bool:
@@ -46,13 +49,23 @@ class TorchPlan:
     def describe(self) -> str:
         where = f"{self.index} (--torch-index)" if self.index_overridden else self.index
         text = f"torch build {self.build.name} ({', '.join(self.build.requirements)}) from {where}"
-        extra = [part for part in (self.note, self.reason) if part]
+        extra = [part for part in (self.note, self.devices, self.reason) if part]
         return "; ".join([text, *extra])
 
     def describe_flags(self) -> str:
         if not self.flags:
             return "none (the card needs no special flags)"
         return f"{' '.join(self.flags)} ({'; '.join(self.flag_reasons)})"
+
+
+@dataclass(frozen=True)
+class _Choice:
+    build: TorchBuild
+    rule: str
+    reason: str | None = None
+    note: str | None = None
+    device: Gpu | None = None
+    devices: str | None = None
 
 
 def plan_torch(
@@ -62,15 +75,25 @@ def plan_torch(
     builds = manifest.torch_builds
     if not builds:
         return None
-    build, rule, reason, note = _choose(builds, hardware)
-    flags, why = launch_flags(manifest, hardware, build)
-    return TorchPlan(build, torch_index or build.index, reason, rule, note, flags, why)
+    choice = _choose(builds, hardware, manifest.retired_archs)
+    flags, why = launch_flags(manifest, hardware, choice.build, choice.device)
+    return TorchPlan(
+        choice.build,
+        torch_index or choice.build.index,
+        choice.reason,
+        choice.rule,
+        choice.note,
+        flags,
+        why,
+        choice.device,
+        choice.devices,
+    )
 
 
 def working_builds(manifest: Manifest, hw: Hardware) -> list[str]:
     """Names of the builds that have kernels for the card and that its driver runs, newest
     first: what verify suggests when the build that arrived cannot run."""
-    mine = [b for b in manifest.torch_builds if b.accelerator == hw.accelerator]
+    mine = [b for b in _for_os(manifest.torch_builds, hw) if b.accelerator == hw.accelerator]
     if hw.accelerator == "nvidia":
         mine.sort(key=lambda b: version(b.cuda), reverse=True)
         return [
@@ -78,26 +101,27 @@ def working_builds(manifest: Manifest, hw: Hardware) -> list[str]:
         ]
     if hw.accelerator == "amd":
         mine.sort(key=lambda b: version(b.rocm), reverse=True)
-        return [b.name for b in mine if not b.gfx or not hw.gfx_target or hw.gfx_target in b.gfx]
+        return [b.name for b in mine if has_gfx(b, hw.gfx_target)]
     return [b.name for b in mine]
 
 
 def launch_flags(
-    manifest: Manifest, hardware: Hardware, build: TorchBuild
+    manifest: Manifest, hardware: Hardware, build: TorchBuild, device: Gpu | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The manifest's launch rules that match the card and the build, in order, deduplicated."""
+    """The manifest's launch rules that match the card ComfyUI will use and the build, in order,
+    deduplicated; ``--cuda-device N`` when ComfyUI must be told which GPU that is."""
     flags: list[str] = []
     why: list[str] = []
+    vram = device.vram_gib if device is not None else hardware.vram_gib
+    model = device.model if device is not None else hardware.gpu_model
     for rule in manifest.launch_rules:
         if rule.accelerator is not None and rule.accelerator != build.accelerator:
             continue
         if rule.vram_gib_max is not None and (
-            build.accelerator == "cpu"
-            or hardware.vram_gib is None
-            or hardware.vram_gib > rule.vram_gib_max
+            build.accelerator == "cpu" or vram is None or vram > rule.vram_gib_max
         ):
             continue
-        if rule.model is not None and not re.search(rule.model, hardware.gpu_model or ""):
+        if rule.model is not None and not re.search(rule.model, model or ""):
             continue
         new = [flag for flag in rule.flags if flag not in flags]
         if new:
@@ -106,94 +130,170 @@ def launch_flags(
     if build.accelerator == "cpu" and "--cpu" not in flags:  # ComfyUI needs it, rule or not
         flags.insert(0, "--cpu")
         why.insert(0, "--cpu: the CPU build")
+    if device is not None and device.index is not None and build.accelerator != "cpu":
+        flags.extend([CUDA_DEVICE_FLAG, str(device.index)])
+        why.append(f"{CUDA_DEVICE_FLAG} {device.index}: ComfyUI uses the {device.model} only")
     return tuple(flags), tuple(why)
 
 
 def _choose(
-    builds: tuple[TorchBuild, ...], hw: Hardware
-) -> tuple[TorchBuild, str, str | None, str | None]:
+    builds: tuple[TorchBuild, ...], hw: Hardware, retired: tuple[RetiredArch, ...] = ()
+) -> _Choice:
     cpu = next((b for b in builds if b.accelerator == "cpu"), builds[0])
-    mine = [b for b in builds if b.accelerator == hw.accelerator]
+    everywhere = [b for b in builds if b.accelerator == hw.accelerator]
+    mine = _for_os(everywhere, hw)
     if hw.accelerator == "cpu":
-        return cpu, "cpu", None, None
+        return _Choice(cpu, "cpu")
+    if not everywhere:
+        return _Choice(cpu, "no_build", f"the manifest has no torch build for {hw.accelerator}")
     if not mine:
-        return cpu, "no_build", f"the manifest has no torch build for {hw.accelerator}", None
+        oses = sorted({os for b in everywhere for os in b.os})
+        names = ", ".join(b.name for b in everywhere)
+        where = " and ".join(_OS_NAMES.get(os, os) for os in oses)
+        return _Choice(
+            cpu,
+            "no_build",
+            f"the {_card(hw)}: PyTorch publishes {names} for {where} only, no build of torch "
+            f"for this GPU on {hw.os}: torch runs on the CPU; to use the GPU, install DinoAir "
+            f"on {where}",
+        )
     if hw.accelerator == "nvidia":
-        return _choose_nvidia(cpu, mine, hw)
+        return _choose_nvidia(cpu, mine, hw, retired)
     if hw.accelerator == "amd":
         return _choose_amd(cpu, mine, hw)
-    return mine[0], "override" if hw.source == "option" else "vendor", None, None
+    return _Choice(mine[0], "override" if hw.source == "option" else "vendor")
 
 
 def _choose_nvidia(
-    cpu: TorchBuild, mine: list[TorchBuild], hw: Hardware
-) -> tuple[TorchBuild, str, str | None, str | None]:
+    cpu: TorchBuild, mine: list[TorchBuild], hw: Hardware, retired: tuple[RetiredArch, ...]
+) -> _Choice:
     newest_first = sorted(mine, key=lambda b: version(b.cuda), reverse=True)
     card = _card(hw)
+    gpus = hw.gpus or (
+        Gpu("nvidia", hw.gpu_model or "NVIDIA GPU", hw.vram_gib, hw.compute_capability),
+    )
     if hw.pinned:
         pinned = [b for b in newest_first if version(b.cuda) <= version(hw.pinned)]
         build = pinned[0] if pinned else newest_first[-1]
-        return build, "override", _override_warning(build, newest_first, hw, card), build.note
+        device, devices = _devices(build, gpus)
+        warning = _override_warning(build, newest_first, hw, card)
+        return _Choice(build, "override", warning, build.note, device, devices)
     if hw.source == "option" and not hw.driver_version and not hw.cuda_version:
-        return newest_first[0], "override", None, None  # --gpu nvidia on a machine we cannot see
+        return _Choice(newest_first[0], "override")  # --gpu nvidia on a machine we cannot see
     runnable = [b for b in newest_first if driver_runs(b, hw)]
-    fitting = [b for b in runnable if has_kernels(b, hw.compute_capability)]
+    # The newest build with kernels for every GPU; else the newest for the GPU with the most
+    # VRAM that any build the driver runs has kernels for (the others are left out).
+    covering = [b for b in runnable if all(has_kernels(b, g.compute) for g in gpus)]
+    fitting = covering or next(
+        (fits for g in gpus if (fits := [b for b in runnable if has_kernels(b, g.compute)])), []
+    )
     if fitting:
         build = fitting[0]
-        rule = "legacy_arch" if runnable[0] is not build else "driver_mvc"
-        return build, rule, _unused(build, hw), build.note if rule == "legacy_arch" else None
-    with_kernels = [b for b in newest_first if has_kernels(b, hw.compute_capability)]
+        legacy = runnable[0] is not build
+        device, devices = _devices(build, gpus)
+        return _Choice(
+            build,
+            "legacy_arch" if legacy else "driver_mvc",
+            None,
+            build.note if legacy else None,
+            device,
+            devices,
+        )
+    with_kernels = [b for b in newest_first if any(has_kernels(b, g.compute) for g in gpus)]
     if with_kernels:
         need = with_kernels[-1]  # the one asking least of the driver
         wanted = dict(need.min_driver).get(_os_key(hw))
         needs = f"driver {wanted} or newer" if wanted else f"a driver for CUDA {need.cuda}"
-        return (
+        return _Choice(
             cpu,
             "no_build",
-            (
-                f"the {card} has driver {hw.driver_version or 'unknown'}, too old for every CUDA "
-                f"build (the {need.name} build needs {needs}): update the NVIDIA driver to use "
-                "the GPU; torch runs on the CPU"
-            ),
-            None,
+            f"the {card} has driver {hw.driver_version or 'unknown'}, too old for every CUDA "
+            f"build (the {need.name} build needs {needs}): update the NVIDIA driver to use "
+            "the GPU; torch runs on the CPU",
         )
-    return (
+    oldest = min((arch for b in newest_first for arch in b.compute), key=version, default=None)
+    newer = f"; a card of compute {oldest} or newer would use the GPU" if oldest else ""
+    return _Choice(
         cpu,
         "no_build",
-        (
-            f"the {card} is older than every CUDA build in the manifest ("
-            f"{', '.join(b.name for b in newest_first)} have no kernels for compute "
-            f"{hw.compute_capability}): torch runs on the CPU; a newer card would use the GPU"
-        ),
-        None,
+        f"the {card} is older than every CUDA build in the manifest ("
+        f"{', '.join(b.name for b in newest_first)} have no kernels for compute "
+        f"{hw.compute_capability}){_last_torch(hw.compute_capability, retired)}: torch runs on "
+        f"the CPU{newer}",
     )
 
 
-def _choose_amd(
-    cpu: TorchBuild, mine: list[TorchBuild], hw: Hardware
-) -> tuple[TorchBuild, str, str | None, str | None]:
+def _devices(build: TorchBuild, gpus: tuple[Gpu, ...]) -> tuple[Gpu | None, str | None]:
+    """The GPU ComfyUI uses (the one with the most VRAM the build has kernels for) when it must
+    be named, and the plan's words for it; None when the GPUs are all alike (a build that has
+    no kernels for them is the override warning's to say)."""
+    if len({g.model for g in gpus}) <= 1:
+        return None, None
+    used = next((g for g in gpus if _runs_on(build, g)), gpus[0])
+    left = [g for g in gpus if not _runs_on(build, g)]
+    named = _gpu_name(used, vram=True)
+    known = all(g.vram_gib is not None for g in gpus)
+    which = "the most VRAM of" if known else "the first of"
+    text = f"ComfyUI uses the {named}: {which} the GPUs {build.name} runs on"
+    if left:
+        names = ", ".join(_gpu_name(g) for g in left)
+        text += f"; left out: {names}, which {build.name} has no kernels for"
+    return used, text
+
+
+def _last_torch(compute: str | None, retired: tuple[RetiredArch, ...]) -> str:
+    """``; the last torch with kernels for it was 2.7 (its cu118 build)``, from the manifest."""
+    if compute is None:
+        return ""
+    major, minor = (*version(compute), 0)[:2]
+    fits = [
+        arch
+        for arch in retired
+        if version(arch.compute)[0] == major and (*version(arch.compute), 0)[1] <= minor
+    ]
+    if not fits:
+        return "; no torch release the manifest knows of had kernels for it"
+    arch = max(fits, key=lambda a: version(a.compute))
+    return f"; the last torch with kernels for it was {arch.last_torch} (its {arch.build} build)"
+
+
+def _choose_amd(cpu: TorchBuild, mine: list[TorchBuild], hw: Hardware) -> _Choice:
     newest_first = sorted(mine, key=lambda b: version(b.rocm), reverse=True)
+    gpus = hw.gpus or (Gpu("amd", hw.gpu_model or "AMD GPU", hw.vram_gib, gfx=hw.gfx_target),)
     if hw.pinned:
         pinned = [b for b in newest_first if version(b.rocm) <= version(hw.pinned)]
         build = pinned[0] if pinned else newest_first[-1]
         warning = None
-        if hw.gfx_target and build.gfx and hw.gfx_target not in build.gfx:
+        if not has_gfx(build, hw.gfx_target):
             warning = (
                 f"warning: {build.name} has no kernels for the {_card(hw)}: torch would fail "
                 "at the first image"
             )
-        return build, "override", warning, None
-    fitting = [b for b in newest_first if not b.gfx or not hw.gfx_target or hw.gfx_target in b.gfx]
+        return _Choice(build, "override", warning)
+    covering = [b for b in newest_first if all(has_gfx(b, g.gfx) for g in gpus)]
+    fitting = covering or next(
+        (fits for g in gpus if (fits := [b for b in newest_first if has_gfx(b, g.gfx)])), []
+    )
     if fitting:
-        return fitting[0], "override" if hw.source == "option" else "vendor", None, None
-    return (
+        device, devices = _devices(fitting[0], gpus)
+        rule = "override" if hw.source == "option" else "vendor"
+        return _Choice(fitting[0], rule, device=device, devices=devices)
+    return _Choice(
         cpu,
         "no_build",
-        (
-            f"the {_card(hw)} has no kernels in any ROCm build in the manifest "
-            f"({', '.join(b.name for b in newest_first)}): torch runs on the CPU"
-        ),
-        None,
+        f"the {_card(hw)} has no kernels in any ROCm build in the manifest "
+        f"({', '.join(b.name for b in newest_first)}): torch runs on the CPU",
+    )
+
+
+def has_gfx(build: TorchBuild, gfx: str | None) -> bool:
+    """Whether the ROCm ``build`` has kernels for an AMD card of this gfx target (unknown: yes)."""
+    return not build.gfx or not gfx or gfx in build.gfx
+
+
+def _runs_on(build: TorchBuild, gpu: Gpu) -> bool:
+    return (
+        has_gfx(build, gpu.gfx) if build.accelerator == "amd" else has_kernels(build, gpu.compute)
     )
 
 
@@ -240,14 +340,6 @@ def _override_warning(
     )
 
 
-def _unused(build: TorchBuild, hw: Hardware) -> str | None:
-    left = [g for g in hw.gpus[1:] if not has_kernels(build, g.compute)]
-    if not left:
-        return None
-    names = ", ".join(_gpu_name(g) for g in left)
-    return f"{names}: no kernels in {build.name}, not used"
-
-
 def _card(hw: Hardware) -> str:
     name = hw.gpu_model or hw.accelerator
     if hw.compute_capability:
@@ -257,12 +349,23 @@ def _card(hw: Hardware) -> str:
     return name
 
 
-def _gpu_name(gpu: Gpu) -> str:
-    return f"{gpu.model} (compute {gpu.compute})" if gpu.compute else gpu.model
+def _gpu_name(gpu: Gpu, vram: bool = False) -> str:
+    facts = [fact for fact in (gpu.compute and f"compute {gpu.compute}", gpu.gfx) if fact]
+    if vram and gpu.vram_gib is not None:
+        facts.append(f"{gpu.vram_gib} GiB")
+    return f"{gpu.model} ({', '.join(facts)})" if facts else gpu.model
 
 
 def _os_key(hw: Hardware) -> str:
-    return "windows" if hw.os == "Windows" else "linux"
+    return {"Windows": "windows", "Darwin": "darwin"}.get(hw.os, "linux")
+
+
+def _for_os(builds: Iterable[TorchBuild], hw: Hardware) -> list[TorchBuild]:
+    """The builds PyTorch publishes for this OS (a build naming no OS: every OS)."""
+    return [b for b in builds if not b.os or _os_key(hw) in b.os]
+
+
+_OS_NAMES = {"linux": "Linux", "windows": "Windows", "darwin": "macOS"}
 
 
 def version(text: str | None) -> tuple[int, ...]:

@@ -74,12 +74,17 @@ ROCM_SMI_VRAM = (
 
 _SCRIPT = """\
 #!{python}
-import json, sys, time
+import json, os, subprocess, sys, time
 spec = json.load(open({spec!r}))
 if spec.get("reject") and any(spec["reject"] in arg for arg in sys.argv[1:]):
     sys.stderr.write('Field "%s" is not a valid field to query.\\n' % spec["reject"])
     sys.exit(2)
 if spec.get("hang"):
+    # A child that inherits the pipes, as a real tool's helper would: killing only the tool
+    # would leave the reader waiting for it. Both pids are written down for the test.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(spec["pidfile"], "a") as out:
+        out.write("%d %d\\n" % (os.getpid(), child.pid))
     time.sleep(600)
 query = any(arg.startswith(("--query-gpu", "--showmeminfo")) for arg in sys.argv[1:])
 sys.stdout.write(spec["query"] if query else spec["plain"])
@@ -111,6 +116,7 @@ def install_tool(
                 "stderr": stderr,
                 "hang": hang,
                 "reject": reject,
+                "pidfile": str(bin_dir / f"{name}.pids"),
             }
         )
     )
@@ -118,6 +124,24 @@ def install_tool(
     tool.write_text(_SCRIPT.format(python=sys.executable, spec=str(spec)))
     tool.chmod(0o755)
     return tool
+
+
+def started_pids(bin_dir: Path, name: str) -> list[int]:
+    """The pids a hanging stub (and its child) wrote down, each time it was started."""
+    try:
+        text = (bin_dir / f"{name}.pids").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def nvidia(bin_dir: Path, query: str, cuda: str | None) -> None:
@@ -169,3 +193,46 @@ def fake_root(
 
 
 SUBSYSTEM_ID = "0x3a7f"
+
+
+# Windows: what `Get-CimInstance Win32_VideoController | Select-Object Name,PNPDeviceID,
+# AdapterRAM,DriverVersion | ConvertTo-Json` prints (PowerShell 5.1 escapes & as \u0026; one
+# adapter is an object, several a list), and `wmic path win32_VideoController get ... /format:csv`
+# (lines end in \r\r\n, a blank line first, and a Node column holding the computer's name).
+PNP_SUBSYS = "SUBSYS_38861462"
+PNP_INSTANCE = "4&2A7B2A7E&0&0008"
+COMPUTER_NAME = "DESKTOP-JANE42"
+
+
+def pnp(vendor: str, device: str) -> str:
+    """A PNPDeviceID as Windows writes it, with the subsystem and instance path detection drops."""
+    ids = f"VEN_{vendor[2:].upper()}&DEV_{device[2:].upper()}"
+    return f"PCI\\{ids}&{PNP_SUBSYS}&REV_A1\\{PNP_INSTANCE}"
+
+
+def wmi_json(adapters: tuple[tuple[str, str, int, str], ...]) -> str:
+    """PowerShell's JSON for (name, PNPDeviceID, AdapterRAM, DriverVersion) adapters."""
+    rows = [
+        {"Name": name, "PNPDeviceID": pnp_id, "AdapterRAM": ram, "DriverVersion": driver}
+        for name, pnp_id, ram, driver in adapters
+    ]
+    text = json.dumps(rows[0] if len(rows) == 1 else rows, indent=4)
+    return text.replace("&", "\\u0026") + "\n"
+
+
+def wmic_csv(adapters: tuple[tuple[str, str, int, str], ...]) -> str:
+    lines = ["", "Node,AdapterRAM,DriverVersion,Name,PNPDeviceID"]
+    lines += [
+        f"{COMPUTER_NAME},{ram},{driver},{name},{pnp_id}" for name, pnp_id, ram, driver in adapters
+    ]
+    return "\r\r\n".join(lines) + "\r\r\n"
+
+
+def install_wmi(
+    bin_dir: Path, adapters: tuple[tuple[str, str, int, str], ...], *, wmic: bool = False
+) -> None:
+    """A ``powershell`` (or, with ``wmic``, only a ``wmic``) answering with these adapters."""
+    if wmic:
+        install_tool(bin_dir, "wmic", plain=wmic_csv(adapters))
+    else:
+        install_tool(bin_dir, "powershell", plain=wmi_json(adapters))

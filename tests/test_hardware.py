@@ -6,26 +6,41 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from installer.hardware import Hardware, cuda_for_driver, detect
+from installer.hardware import (
+    DETECT_LIMIT,
+    PLATFORM_ENV,
+    Hardware,
+    cuda_for_driver,
+    detect,
+    driver_from_windows,
+)
 from installer.manifest import load_manifest
 from installer.torch_plan import plan_torch
 from otel_local_exporter import load_sessions
 from tests.gpu_tools import (
     A100_X2_550,
     BUS_ID,
+    COMPUTER_NAME,
     GPU_UUID,
     GTX_1080_470,
     NO_DRIVER,
+    PNP_INSTANCE,
+    PNP_SUBSYS,
     ROCM_SMI_VRAM,
     ROCMINFO_7900XTX,
     RTX_3090_535,
     RTX_5090_580,
     install_tool,
+    install_wmi,
     nvidia,
+    pnp,
+    running,
+    started_pids,
     use_path,
 )
 
@@ -77,13 +92,41 @@ def test_a_failing_nvidia_smi_means_cpu_with_the_reason(bin_dir: Path) -> None:
     assert "communicate with the NVIDIA driver" in (found.reason or "")
 
 
-def test_a_hanging_tool_means_cpu_within_the_timeout(bin_dir: Path) -> None:
+def test_hanging_tools_share_one_deadline_and_are_killed_with_their_children(
+    bin_dir: Path,
+) -> None:
+    """Two tools that never answer cost the deadline once (they are asked at the same time),
+    and each is killed together with the child it started: nothing is left running."""
     install_tool(bin_dir, "nvidia-smi", hang=True)
     install_tool(bin_dir, "rocminfo", hang=True)
+    started = time.monotonic()
     found = detect(timeout=1, **LINUX)
+    took = time.monotonic() - started
     assert found.accelerator == "cpu"
-    assert "nvidia-smi did not answer within 1 s" in (found.reason or "")
-    assert "rocminfo did not answer within 1 s" in (found.reason or "")
+    assert "nvidia-smi did not answer within 1.0 s" in (found.reason or "")
+    assert "rocminfo did not answer within 1.0 s" in (found.reason or "")
+    assert took < 1.0 + 0.5, took  # one deadline, not one per tool (2 s)
+    pids = started_pids(bin_dir, "nvidia-smi") + started_pids(bin_dir, "rocminfo")
+    assert len(pids) == 4  # each tool once (a hanging nvidia-smi is not asked again), + child
+    deadline = time.monotonic() + 2
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if running(pid)]
+
+
+def test_the_default_deadline_holds_on_windows_with_wmi_and_nvidia_smi_hanging(
+    bin_dir: Path,
+) -> None:
+    install_tool(bin_dir, "nvidia-smi", hang=True)
+    install_tool(bin_dir, "powershell", hang=True)
+    install_tool(bin_dir, "wmic", hang=True)
+    started = time.monotonic()
+    found = detect(system="Windows", machine="AMD64")
+    took = time.monotonic() - started
+    assert found.accelerator == "cpu" and took < 2.0, (took, found.reason)
+    assert DETECT_LIMIT < 2.0
+    assert "powershell did not answer" in (found.reason or "")
+    assert "wmic not asked: detection's" in (found.reason or "")  # the deadline was used up
 
 
 def test_nonsense_output_means_cpu(bin_dir: Path) -> None:
@@ -111,10 +154,46 @@ def test_amd_detected_from_rocminfo_rocm_smi_and_the_version_file(
     assert "GPU-6e8b" not in repr(found)
 
 
-def test_amd_on_windows_is_cpu(bin_dir: Path) -> None:
-    install_tool(bin_dir, "rocminfo", plain=ROCMINFO_7900XTX)
+WMI_ADAPTERS = (
+    ("AMD Radeon RX 7900 XTX", pnp("0x1002", "0x744c"), 4293918720, "32.0.12033.1030"),
+    ("Intel(R) UHD Graphics 770", pnp("0x8086", "0x4680"), 2147483648, "31.0.101.4502"),
+)
+
+
+@pytest.mark.parametrize("wmic", [False, True], ids=["powershell-json", "wmic-csv"])
+def test_windows_adapters_from_wmi_keep_only_coarse_facts(bin_dir: Path, wmic: bool) -> None:
+    """AMD on Windows is found through WMI (card, gfx target from its PCI id), and the torch
+    plan says why it gets the CPU build; the device id's subsystem and instance path and
+    wmic's computer name are never kept."""
+    install_wmi(bin_dir, WMI_ADAPTERS, wmic=wmic)
     found = detect(system="Windows", machine="AMD64")
-    assert found.accelerator == "cpu" and "Linux only" in (found.reason or "")
+    assert (found.accelerator, found.gpu_model, found.gfx_target) == (
+        "amd",
+        "AMD Radeon RX 7900 XTX",
+        "gfx1100",
+    )
+    assert found.vram_gib is None  # AdapterRAM stops at 4 GiB: not a size to believe
+    for secret in (PNP_SUBSYS, PNP_INSTANCE, COMPUTER_NAME, "4680"):
+        assert secret not in repr(found)
+    plan = plan_torch(load_manifest(), found)
+    assert plan is not None and plan.build.name == "cpu" and plan.rule == "no_build"
+    assert "PyTorch publishes rocm6.4 for Linux only" in (plan.reason or "")
+
+
+def test_nvidia_driver_number_from_the_windows_driver_version() -> None:
+    assert driver_from_windows("32.0.15.6094") == "560.94"
+    assert driver_from_windows("31.0.15.2849") == "528.49"
+    assert driver_from_windows("32.0.15.8115") == "581.15"
+    assert driver_from_windows("garbage") is None
+
+
+def test_platform_can_be_played_from_the_environment(
+    bin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_wmi(bin_dir, (("Intel(R) Arc(TM) A770 Graphics", pnp("0x8086", "0x56a0"), 0, "32"),))
+    monkeypatch.setenv(PLATFORM_ENV, "Windows/AMD64")
+    found = detect()
+    assert (found.accelerator, found.gpu_model, found.os) == ("intel", "Intel Arc A770", "Windows")
 
 
 @pytest.mark.parametrize(("machine", "accelerator"), [("arm64", "apple"), ("x86_64", "cpu")])
@@ -250,3 +329,44 @@ def test_usage_analytics_off_keeps_no_hardware(
     [stored] = load_sessions(consented_home).files
     text = stored.path.read_text()
     assert "RTX 3090" not in text and "installer.system.accelerator" not in text
+
+
+def test_windows_nvidia_smi_hanging_the_card_still_comes_from_wmi(bin_dir: Path) -> None:
+    """nvidia-smi.exe and WMI are asked at the same time: a hanging nvidia-smi.exe does not
+    keep WMI from answering, and the line says which of the two told what."""
+    install_tool(bin_dir, "nvidia-smi", hang=True)
+    adapter = ("NVIDIA GeForce RTX 4070", pnp("0x10de", "0x2786"), 4293918720, "32.0.15.6094")
+    install_wmi(bin_dir, (adapter,))
+    found = detect(timeout=1, system="Windows", machine="AMD64")
+    assert (found.accelerator, found.gpu_model, found.compute_capability) == (
+        "nvidia",
+        "NVIDIA GeForce RTX 4070",
+        "8.9",
+    )
+    assert found.driver_version == "560.94" and found.cuda_version == "12.6"
+    assert (found.reason or "").startswith("nvidia-smi did not answer within 1.0 s: card and")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t["builds"][1].update(os=["beos"]), "os must be a list"),
+        (lambda t: t.update(retired={"3.7": "2.7"}), "torch.retired must be a list"),
+        (lambda t: t["retired"][0].update(compute="Kepler"), "compute must look like 3.7"),
+        (lambda t: t["retired"][0].pop("source"), "source"),
+    ],
+)
+def test_the_manifest_checks_build_oses_and_retired_cards(
+    tmp_path: Path, change: object, message: str
+) -> None:
+    from installer.errors import ConfigurationError
+
+    bundled = Path(__file__).parent.parent / "installer" / "data" / "manifest.json"
+    data = json.loads(bundled.read_text())
+    change(data["torch"])  # type: ignore[operator]
+    path = tmp_path / "manifest.json"
+    for name in ("webgui", "workflows"):  # relative to the manifest: point back at the bundle
+        data[name] = str(bundled.parent / data[name])
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigurationError, match=message):
+        load_manifest(path)

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,23 @@ def test_ctrl_c_during_start_stops_what_was_started(tmp_path: Path) -> None:
     assert "ComfyUI:" not in text  # the URLs are printed only once all answer
     assert not pid_alive(int(comfy_pid))
     assert port_free(port["gui"])
+
+
+def test_start_py_counts_gpus_as_nvidia_smi_only_when_told_a_device(tmp_path: Path) -> None:
+    """``--cuda-device N`` is nvidia-smi's number (PCI bus order): start.py then sets
+    CUDA_DEVICE_ORDER=PCI_BUS_ID for ComfyUI (unless set); without the flag it sets nothing."""
+    from installer.launch import launcher
+
+    probe = (
+        "import os, runpy; ns = runpy.run_path('start.py');"
+        "print(ns['COMFYUI_FLAGS'], os.environ.get('CUDA_DEVICE_ORDER'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_DEVICE_ORDER"}
+    seen = []
+    for flags in (["--cuda-device", "1"], ["--lowvram"]):
+        (tmp_path / "start.py").write_text(launcher(flags))
+        done = subprocess.run(
+            [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        seen.append(done.stdout.strip())
+    assert seen == ["['--cuda-device', '1'] PCI_BUS_ID", "['--lowvram'] None"]

@@ -296,6 +296,20 @@ def Generator():
 '''
 
 
+def _with_bundled_torch(demo: Fixture, target: Path, tmp_path: Path) -> InstallContext:
+    """A context for the installed target whose manifest has the bundled torch builds, not yet
+    verified."""
+    data = json.loads(demo.manifest.read_text())
+    data["torch"] = json.loads(
+        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
+    )["torch"]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    ctx = make_ctx(target, manifest)
+    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    return ctx
+
+
 def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_builds(
     installed: tuple[Fixture, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,14 +320,7 @@ def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_bu
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text(_NO_KERNEL_TORCH)
     monkeypatch.setenv("PYTHONPATH", str(shadow.parent))  # imported before the venv's torch
-    data = json.loads(demo.manifest.read_text())
-    data["torch"] = json.loads(
-        (Path(__file__).parent.parent / "installer" / "data" / "manifest.json").read_text()
-    )["torch"]
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(data))
-    ctx = make_ctx(target, manifest)
-    (python_deps.venv_dir(ctx) / verify.VERIFIED_NAME).unlink(missing_ok=True)
+    ctx = _with_bundled_torch(demo, target, tmp_path)
     ctx.hardware = Hardware(
         accelerator="nvidia",
         gpu_model="NVIDIA GeForce GTX 1070",
@@ -329,3 +336,59 @@ def test_a_build_without_kernels_for_the_card_is_a_system_failure_naming_both_bu
     )
     assert (info.value.hint or "").startswith("the cu126 build would work")
     assert ctx.system["installer.system.kernel_test_passed"] is False
+
+
+_TWO_CARDS_TORCH = '''\
+"""Two GPUs, by PCI bus: 0 a GTX 1070 (compute 6.1), 1 an RTX 5090 (compute 12.0). torch sees the
+5090 only when CUDA counts as nvidia-smi does and only card 1 is visible (then this shadow gives
+way to the venv's torch); otherwise it sees the 1070, which a CUDA 13.0 torch has no kernels for."""
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.environ.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID" and (
+    os.environ.get("CUDA_VISIBLE_DEVICES") == "1"
+):
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+    del sys.modules[__name__]
+    import torch  # noqa: F401  (the venv's torch takes this module's place)
+else:
+    exec(compile(open(os.path.join(_HERE, "no_kernel.py")).read(), "no_kernel", "exec"))
+'''
+
+
+def test_the_kernel_test_runs_on_the_card_comfyui_will_use(
+    installed: tuple[Fixture, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two kinds of GPU the plan names one (``--cuda-device 1``); verify's torch probe and
+    quick test see exactly that card (CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA_VISIBLE_DEVICES=1), so
+    the GTX 1070 the cu130 build has no kernels for does not fail an install that will not use
+    it."""
+    from installer.hardware import Gpu
+
+    demo, target = installed
+    shadow = tmp_path / "shadow"
+    (shadow / "torch").mkdir(parents=True)
+    (shadow / "torch" / "__init__.py").write_text(_TWO_CARDS_TORCH)
+    (shadow / "no_kernel.py").write_text(_NO_KERNEL_TORCH)
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    monkeypatch.setenv("DINOAIR_DEMO_TORCH_DEVICE", "cuda")
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    ctx = _with_bundled_torch(demo, target, tmp_path)
+    rtx, gtx = (
+        Gpu("nvidia", "NVIDIA GeForce RTX 5090", 32, "12.0", index=1),
+        Gpu("nvidia", "NVIDIA GeForce GTX 1070", 8, "6.1", index=0),
+    )
+    ctx.hardware = Hardware(
+        accelerator="nvidia",
+        gpu_model=rtx.model,
+        gpu_count=2,
+        vram_gib=32,
+        driver_version="580.65.06",
+        compute_capability="12.0",
+        gpus=(rtx, gtx),
+    )
+    verify.run(ctx)
+    assert ctx.outcomes["verify"]["flags"] == ["--cuda-device", "1"]
+    assert ctx.outcomes["verify"]["device"] == "cuda"

@@ -114,7 +114,13 @@ def run(ctx: InstallContext) -> None:
             "compute_capability": hardware.compute_capability,
             "gfx_target": hardware.gfx_target,
             "others": list(hardware.others),
+            "gpus": [
+                {"model": g.model, "compute": g.compute, "gfx": g.gfx, "vram_gib": g.vram_gib}
+                for g in hardware.gpus
+            ],
         },
+        "gpu_used": plan.device.model if plan and plan.device else None,
+        "gpu_plan": plan.devices if plan else None,
         "torch_build": plan.build.name if plan else None,
         "build_rule": plan.rule if plan else None,
         "launch_flags": list(plan.flags) if plan else [],

@@ -38,6 +38,7 @@ from ..context import CHECKOUT, CPU, VENV, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
+from ..launch import device_env
 from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch, working_builds
 from .python_deps import STAMP_NAME, venv_dir, venv_python
@@ -157,7 +158,11 @@ def run(ctx: InstallContext) -> None:
 
 def _probe_torch(ctx: InstallContext) -> dict[str, object]:
     code, output = _run_logged(
-        ctx, [str(venv_python(ctx)), "-c", _TORCH_PROBE], TORCH_TIMEOUT, "import torch"
+        ctx,
+        [str(venv_python(ctx)), "-c", _TORCH_PROBE],
+        TORCH_TIMEOUT,
+        "import torch",
+        env=device_env(device_flags(ctx)),  # the card ComfyUI will use is the one tested
     )
     for line in output.splitlines():
         if line.startswith("DINOAIR-TORCH "):
@@ -270,7 +275,9 @@ def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
     timeout = ctx.options.verify_timeout
     started = time.monotonic()
     cmd = [str(venv_python(ctx)), "main.py", "--quick-test-for-ci", *flags]
-    code, output = _run_logged(ctx, cmd, timeout, "ComfyUI quick test", cwd=ctx.comfyui_dir)
+    code, output = _run_logged(
+        ctx, cmd, timeout, "ComfyUI quick test", cwd=ctx.comfyui_dir, env=device_env(flags)
+    )
     seconds = round(time.monotonic() - started, 3)
     if code is None:
         raise InstallError(
@@ -288,13 +295,19 @@ def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
 
 
 def _run_logged(
-    ctx: InstallContext, cmd: list[str], timeout: float, what: str, cwd: Path | None = None
+    ctx: InstallContext,
+    cmd: list[str],
+    timeout: float,
+    what: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[int | None, str]:
     """Run with a timeout (the whole process group is killed then): exit code or None, output."""
     ctx.logs_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
