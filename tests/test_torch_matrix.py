@@ -109,7 +109,7 @@ CASES = [
     # for the card, from the manifest's torch.retired (PyTorch's wheel build scripts).
     Case("gtx780-kepler", nv(("NVIDIA GeForce GTX 780", 3072, "470.256.02", None)), "cpu",
          ("older than every CUDA build", "no kernels for compute 3.5",
-          "the last torch with kernels for it was 1.3.0 (its cu101 build)")),
+          "the last torch with kernels for it was 1.2.0 (its cu100 build)")),
     Case("k80-kepler-470", nv(("Tesla K80", 11441, "470.256.02", None),
                               ("Tesla K80", 11441, "470.256.02", None)), "cpu",
          ("compute 3.7", "the last torch with kernels for it was 2.7 (its cu118 build)",
@@ -117,7 +117,7 @@ CASES = [
     Case("gtx770-kepler-3.0", nv(("NVIDIA GeForce GTX 770", 2048, "470.256.02", None)), "cpu",
          ("compute 3.0", "the last torch with kernels for it was 0.3.0 (its cu90 build)")),
     Case("gtx780-kepler-580-smi-answers", nv(("NVIDIA GeForce GTX 780", 3072, "580.65.06", "3.5")),
-         "cpu", ("the last torch with kernels for it was 1.3.0",)),
+         "cpu", ("the last torch with kernels for it was 1.2.0",)),
     Case("gtx1650-4gib-535", nv(("NVIDIA GeForce GTX 1650", 4096, "535.104.05", "7.5")), "cu128",
          ("Launch flags: --lowvram --fp32-vae",)),
     Case("rtx2080ti-580", nv(("NVIDIA GeForce RTX 2080 Ti", 11264, "580.65.06", "7.5")), "cu130"),
