@@ -100,6 +100,18 @@ def device_flags(ctx: InstallContext) -> list[str]:
     return flags
 
 
+def expected_device(flags: list[str], plan: TorchPlan | None) -> str | None:
+    """The device type ComfyUI must report: ``cpu`` under ``--cpu``, else the one the torch
+    build was chosen for (ROCm builds report ``cuda``, as torch names them); None: any."""
+    if "--cpu" in flags:
+        return "cpu"
+    if plan is None:
+        return None
+    return {"nvidia": "cuda", "amd": "cuda", "apple": "mps", "intel": "xpu"}.get(
+        plan.build.accelerator
+    )
+
+
 def skip_if(ctx: InstallContext) -> str | None:
     """Nothing to verify when the steps that install it were left out (--skip, --only)."""
     if not venv_python(ctx).exists() or not (ctx.comfyui_dir / "main.py").is_file():
@@ -149,7 +161,9 @@ def run(ctx: InstallContext) -> None:
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
     deadline = started + ctx.options.verify_timeout
-    outcome["stack"] = check_stack(ctx, venv_python(ctx), flags, deadline)
+    outcome["stack"] = check_stack(
+        ctx, venv_python(ctx), flags, deadline, device=expected_device(flags, plan)
+    )
     if key is not None:
         stamp = {"key": key, "torch_build": outcome.get("torch_build")}
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
