@@ -122,9 +122,8 @@ def _install(ctx: InstallContext) -> Path:
             + ", ".join(ctx.manifest.ollama_models),
         )
     folder = ctx.target / ollama.FOLDER
-    spec = DownloadSpec(
-        archive.name, archive.url, folder / archive.name, archive.size, archive.sha256
-    )
+    size = archive.size or ollama.archive_size(archive.url, ctx.options.timeout)
+    spec = DownloadSpec(archive.name, archive.url, folder / archive.name, size, archive.sha256)
     with ctx.phase("install_ollama", archive=archive.name):
         download(ctx, [spec], jobs=1)
         ollama.unpack(spec.dest, folder)
@@ -135,7 +134,7 @@ def _install(ctx: InstallContext) -> Path:
                 hint="the manifest's ollama archive is not an Ollama release: check its url",
             )
         spec.dest.unlink()  # unpacked: the archive is not needed again
-    ctx.event("ollama_installed", archive=archive.name, size=archive.size)
+    ctx.event("ollama_installed", archive=archive.name, size=size)
     return binary
 
 
