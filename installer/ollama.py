@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +35,23 @@ DEFAULT_URL = "http://127.0.0.1:11434"
 FOLDER = "ollama"  # under the install folder: bin/ollama (or ollama.exe), lib/, models/
 SERVE_LOG = "ollama-serve.log"
 MAX_ARCHIVE = 4 * 1024**3  # bytes: well above Ollama's base archives (1-2 GB)
+
+
+# One server at a time on the install's Ollama folder: steps run side by side, and verify's stack
+# check must not start that Ollama while ollama_models unpacks it or pulls with it.
+_INSTALL_FOLDER = threading.Lock()
+
+
+@contextlib.contextmanager
+def install_folder(wait: bool = True) -> Iterator[bool]:
+    """Hold the install's Ollama folder (``ollama/``: its binary, its models) while unpacking or
+    serving it; yields False, at once, when ``wait`` is False and another step holds it."""
+    held = _INSTALL_FOLDER.acquire(blocking=wait)
+    try:
+        yield held
+    finally:
+        if held:
+            _INSTALL_FOLDER.release()
 
 
 def default_url() -> str:

@@ -96,27 +96,36 @@ def check_stack(
                 "/api/config", deadline, page="/"
             )
             seen["webgui"] = "answered"
-        binary = ollama.installed_binary(ctx.target)
-        if binary is not None:
-            port = ollama.free_port()
-            models = ctx.target / ollama.FOLDER / "models"
-            models.mkdir(parents=True, exist_ok=True)
-            env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models)}
-            answer = _Server("ollama", [str(binary), "serve"], ctx.target, port, log, budget).read(
-                "/api/version", deadline, env=env
-            )
-            if not isinstance(answer, dict) or not isinstance(answer.get("version"), str):
-                raise StackCheckError(
-                    "ollama",
-                    "wrong_answer",
-                    "the Ollama under ollama/ answered /api/version without a version",
-                    INSTALLATION,
-                    hint=_REINSTALL["ollama"],
-                )
-            seen["ollama"] = "answered"
+        with ollama.install_folder(wait=False) as free:
+            # Held: this run's ollama_models is unpacking or serving it, and checks it itself.
+            binary = ollama.installed_binary(ctx.target) if free else None
+            if binary is not None:
+                seen["ollama"] = _read_ollama(ctx, binary, log, budget, deadline)
         phase.attributes.update(seen)
     ctx.event("stack_checked", **seen)
     return seen
+
+
+def _read_ollama(
+    ctx: InstallContext, binary: Path, log: Path, budget: float, deadline: float
+) -> str:
+    """Serve the install's Ollama on a free port and read its ``/api/version``."""
+    port = ollama.free_port()
+    models = ctx.target / ollama.FOLDER / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models)}
+    answer = _Server("ollama", [str(binary), "serve"], ctx.target, port, log, budget).read(
+        "/api/version", deadline, env=env
+    )
+    if not isinstance(answer, dict) or not isinstance(answer.get("version"), str):
+        raise StackCheckError(
+            "ollama",
+            "wrong_answer",
+            "the Ollama under ollama/ answered /api/version without a version",
+            INSTALLATION,
+            hint=_REINSTALL["ollama"],
+        )
+    return "answered"
 
 
 def coarse_device(stats: Any) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from installer import ollama
 from installer.bind_failure import DENIED, IN_USE, bind_failure
 from installer.context import InstallContext
 from installer.errors import INSTALLATION, SYSTEM
@@ -271,3 +272,16 @@ def test_a_gui_whose_config_is_wrong_is_installation(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_a_bind_failure_is_read_from_each_servers_words(output: str, reason: str | None) -> None:
     assert bind_failure(output) == reason
+
+
+def test_an_ollama_this_runs_ollama_models_holds_is_left_to_it(tmp_path: Path) -> None:
+    """Steps run side by side: while ollama_models unpacks or serves ollama/, the stack check
+    does not start a second server on the same model folder (ollama_models checks its own)."""
+    ctx, _ = setup(tmp_path)
+    install_standin_ollama(ctx.target)
+    with ollama.install_folder() as held:
+        assert held
+        seen = check_stack(ctx, Path(sys.executable), ["--cpu"], time.monotonic() + 60)
+    assert seen == {"comfyui_device": "cpu", "webgui": "answered"}
+    assert "bin/ollama serve" not in (ctx.logs_dir / "verify-stack.log").read_text()
+    assert no_children()

@@ -85,23 +85,24 @@ def _server(ctx: InstallContext) -> Iterator[str]:
         _component(ctx, "present", source="running")
         yield running
         return
-    binary: Path | str | None = ollama.installed_binary(ctx.target)
-    if binary is not None:
-        _component(ctx, "present", source="install_folder")
-    elif ctx.tools.get("ollama"):
-        binary = ctx.tools["ollama"]
-        _component(ctx, "present", source="system")
-    else:
-        binary = _install(ctx)
-        _component(ctx, "installed", source="archive")
-    assert binary is not None
-    models = ctx.target / ollama.FOLDER / "models"
-    timeout = ctx.options.timeout  # --timeout: how long a silent Ollama is waited for
-    with (
-        ctx.phase("serve"),
-        ollama.serving(binary, models, ctx.logs_dir / ollama.SERVE_LOG, timeout) as url,
-    ):
-        yield url
+    with ollama.install_folder():  # verify's stack check leaves ollama/ alone meanwhile
+        binary: Path | str | None = ollama.installed_binary(ctx.target)
+        if binary is not None:
+            _component(ctx, "present", source="install_folder")
+        elif ctx.tools.get("ollama"):
+            binary = ctx.tools["ollama"]
+            _component(ctx, "present", source="system")
+        else:
+            binary = _install(ctx)
+            _component(ctx, "installed", source="archive")
+        assert binary is not None
+        models = ctx.target / ollama.FOLDER / "models"
+        timeout = ctx.options.timeout  # --timeout: how long a silent Ollama is waited for
+        with (
+            ctx.phase("serve"),
+            ollama.serving(binary, models, ctx.logs_dir / ollama.SERVE_LOG, timeout) as url,
+        ):
+            yield url
 
 
 def _archive(ctx: InstallContext) -> OllamaArchive | None:

@@ -125,8 +125,9 @@ def describe(ctx: InstallContext) -> str:
     flags = " ".join(device_flags(ctx))
     return (
         "import torch in the venv and see its device, then run ComfyUI's quick test "
-        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI and read "
-        f"their answers (at most {ctx.options.verify_timeout:.0f} s in all)"
+        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI (and an "
+        "Ollama already under ollama/) and read their answers "
+        f"(at most {ctx.options.verify_timeout:.0f} s in all)"
     ).replace("  ", " ")
 
 
@@ -161,9 +162,12 @@ def run(ctx: InstallContext) -> None:
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
     deadline = started + ctx.options.verify_timeout
-    outcome["stack"] = check_stack(
-        ctx, venv_python(ctx), flags, deadline, device=expected_device(flags, plan)
-    )
+    seen = check_stack(ctx, venv_python(ctx), flags, deadline, device=expected_device(flags, plan))
+    outcome["stack"] = seen
+    answered = [f"ComfyUI on {seen['comfyui_device']}"]
+    answered += ["the web GUI"] if "webgui" in seen else []
+    answered += ["the Ollama under ollama/"] if "ollama" in seen else []
+    ctx.echo(f"  started and answered: {', '.join(answered)}")
     if key is not None:
         stamp = {"key": key, "torch_build": outcome.get("torch_build")}
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
