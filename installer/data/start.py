@@ -255,8 +255,8 @@ def start(args: argparse.Namespace, parts: list[Part]) -> Part:
     print(f"Ollama:      {ollama.url}{ollama_note}")
     print(f"DinoAir GUI: {gui.url}")
     print("Press Ctrl-C to stop.", flush=True)
-    if not args.no_browser:
-        webbrowser.open(gui.url)
+    if not args.no_browser and not webbrowser.open(gui.url):
+        print(f"No web browser found here: open {gui.url} in one.", flush=True)
     return comfyui
 
 
