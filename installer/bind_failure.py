@@ -8,6 +8,9 @@ their output is the only place the reason is told, so it is read from there.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 IN_USE = "in_use"
 DENIED = "denied"
 
@@ -38,3 +41,14 @@ def bind_failure(output: str) -> str | None:
     if any(phrase in text for phrase in _DENIED) and any(w in text for w in _ABOUT_LISTENING):
         return DENIED
     return None
+
+
+def output_since(log: Path, offset: int, limit: int = 4096) -> str:
+    """What a server wrote to ``log`` from ``offset`` on (a log several servers share), its last
+    ``limit`` bytes; empty when the log cannot be read."""
+    try:
+        with log.open("rb") as read:
+            read.seek(max(offset, read.seek(0, os.SEEK_END) - limit))
+            return read.read().decode(errors="replace")
+    except OSError:
+        return ""

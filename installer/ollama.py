@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .bind_failure import IN_USE, bind_failure
+from .bind_failure import IN_USE, bind_failure, output_since
 from .errors import InstallError, NetworkError, SystemRequirementError
 from .process_group import own_group, stop
 
@@ -105,8 +105,10 @@ def unpack(archive: Path, dest: Path) -> None:
                 members = []
                 for member in tar.getmembers():
                     safe(member.name)
-                    if member.issym() or member.islnk():
+                    if member.issym():  # relative to the link's own folder
                         safe(str(PurePosixPath(member.name).parent / member.linkname))
+                    elif member.islnk():  # a hard link names its target from the top
+                        safe(member.linkname)
                     if member.isfile() or member.isdir() or member.issym() or member.islnk():
                         members.append(member)
                 tar.extractall(root, members=members)
@@ -288,12 +290,7 @@ def serving(binary: Path | str, models: Path, log: Path, timeout: float) -> Iter
 
 def _exited(code: int, binary: Path | str, port: int, log: Path, offset: int) -> InstallError:
     """Ollama stopped as it started: it could not listen (``system``), or it is broken."""
-    try:
-        with log.open("rb") as read:
-            read.seek(max(offset, read.seek(0, os.SEEK_END) - 4096))
-            output = read.read().decode(errors="replace")
-    except OSError:
-        output = ""
+    output = output_since(log, offset)
     reason = bind_failure(output)
     if reason is not None:
         why = "another program holds that port" if reason == IN_USE else "listening not allowed"

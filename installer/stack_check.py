@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ollama
-from .bind_failure import IN_USE, bind_failure
+from .bind_failure import IN_USE, bind_failure, output_since
 from .context import InstallContext
 from .errors import INSTALLATION, SYSTEM, InstallError
 from .process_group import own_group, stop
@@ -215,7 +215,7 @@ class _Server:
         return data
 
     def _exited(self, code: int) -> StackCheckError:
-        output = self._output()
+        output = output_since(self.log, self.offset)  # its own: the log is shared
         reason = bind_failure(output)
         where = f"127.0.0.1:{self.port}"
         if reason is not None:
@@ -245,15 +245,6 @@ class _Server:
             INSTALLATION,
             hint=f"its output is in {self.log}; {_REINSTALL[self.part]}",
         )
-
-    def _output(self) -> str:
-        """This part's own output (the log is shared by the three parts), its last 4 KiB."""
-        try:
-            with self.log.open("rb") as log:
-                log.seek(max(self.offset, log.seek(0, os.SEEK_END) - 4096))
-                return log.read().decode(errors="replace")
-        except OSError:
-            return ""
 
 
 def _get(url: str) -> tuple[int, str] | None:

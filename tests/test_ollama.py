@@ -306,3 +306,21 @@ def test_serving_tells_a_held_port_from_a_broken_ollama(
     assert str(raised.value) == "Ollama stopped as it started (exit code 2): panic: bad build"
     assert "delete the ollama folder" in raised.value.hint
     assert not children()
+
+
+def test_unpack_refuses_a_hard_link_to_a_file_outside_its_folder(tmp_path: Path) -> None:
+    """A hard link's target is named from the archive's top, not from the link's folder: one
+    deep inside must not reach out (it would make a file outside writable from inside)."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not Ollama's")
+    bad = tmp_path / "bad.tgz"
+    with tarfile.open(bad, "w:gz") as tar:
+        info = tarfile.TarInfo("lib/ollama/deep/er/link")
+        info.type = tarfile.LNKTYPE
+        info.linkname = "../outside.txt"
+        tar.addfile(info)
+    with pytest.raises(InstallError) as raised:
+        ollama.unpack(bad, tmp_path / "dest")
+    assert "outside its folder: lib/ollama/deep/er/link" not in str(raised.value)
+    assert "outside its folder: ../outside.txt" in str(raised.value)
+    assert not (tmp_path / "dest" / "lib").exists()
