@@ -21,6 +21,7 @@ from types import ModuleType
 
 import pytest
 
+from installer import process_group
 from installer.launch import write_scripts
 from tests.stack_target import pid_alive, wait_for
 
@@ -141,3 +142,15 @@ def test_start_bat_runs_the_venvs_python_from_its_folder_and_passes_the_exit_cod
     assert "python start.py %*" in lines  # the venv's python.exe: activate put it first
     assert lines.index('call "venv\\Scripts\\activate.bat"') < lines.index("python start.py %*")
     assert lines[-2:] == ["endlocal & exit /b %CODE%", ""]  # start.py's exit code, kept
+
+
+def test_the_installers_hard_stop_on_windows_ends_the_whole_tree_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify's stack check and quick test, ollama_models' server: the same on Windows."""
+    record = stub_taskkill(tmp_path, monkeypatch)
+    process, child = a_tree(tmp_path)
+    process_group.kill_tree(process, windows=True)
+    assert process.wait(timeout=10) != 0
+    assert record.read_text().split() == ["/F", "/T", "/PID", str(process.pid)]
+    wait_for(lambda: not pid_alive(child))

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from ..context import CHECKOUT, CPU, VENV, InstallContext, Step
 from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
+from ..process_group import kill_tree
 from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch, working_builds
 from .python_deps import STAMP_NAME, venv_dir, venv_python
@@ -336,11 +336,7 @@ def _run_logged(
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(OSError):
-        if os.name != "nt":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
+    kill_tree(proc, windows=os.name == "nt")  # on Windows the venv launcher's child too
 
 
 def _tail(output: str) -> str:
