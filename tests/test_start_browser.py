@@ -48,4 +48,4 @@ def test_the_gui_opens_in_the_browser(tmp_path: Path) -> None:
 
 def test_without_a_browser_start_sh_says_where_to_go(tmp_path: Path) -> None:
     output, gui = run_start(tmp_path)
-    assert f"No web browser found here: open http://127.0.0.1:{gui} in one." in output
+    assert f"No web browser found here: open http://127.0.0.1:{gui} in one.\nPress Ctrl-C" in output

@@ -253,10 +253,10 @@ def start(args: argparse.Namespace, parts: list[Part]) -> Part:
     wait_until_answering(parts, args.timeout)
     print(f"ComfyUI:     {comfyui.url}")
     print(f"Ollama:      {ollama.url}{ollama_note}")
-    print(f"DinoAir GUI: {gui.url}")
-    print("Press Ctrl-C to stop.", flush=True)
+    print(f"DinoAir GUI: {gui.url}", flush=True)
     if not args.no_browser and not webbrowser.open(gui.url):
-        print(f"No web browser found here: open {gui.url} in one.", flush=True)
+        print(f"No web browser found here: open {gui.url} in one.")
+    print("Press Ctrl-C to stop.", flush=True)
     return comfyui
 
 
