@@ -21,7 +21,7 @@ import pytest
 from installer import ollama
 from installer.bind_failure import DENIED, IN_USE, bind_failure
 from installer.context import InstallContext
-from installer.errors import INSTALLATION, SYSTEM
+from installer.errors import INSTALLATION, SYSTEM, InstallError
 from installer.manifest import load_manifest
 from installer.stack_check import StackCheckError, check_stack, coarse_device
 from installer.steps.verify import expected_device
@@ -284,4 +284,25 @@ def test_an_ollama_this_runs_ollama_models_holds_is_left_to_it(tmp_path: Path) -
         seen = check_stack(ctx, Path(sys.executable), ["--cpu"], time.monotonic() + 60)
     assert seen == {"comfyui_device": "cpu", "webgui": "answered"}
     assert "bin/ollama serve" not in (ctx.logs_dir / "verify-stack.log").read_text()
+    assert no_children()
+
+
+def test_the_verify_timeout_covers_the_torch_probe_too(tmp_path: Path) -> None:
+    """--verify-timeout is the whole step's: a torch import that hangs ends with it."""
+    from installer.steps import verify
+    from installer.steps.python_deps import venv_python
+
+    ctx, _ = setup(tmp_path, verify_timeout=2)
+    python = venv_python(ctx)
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nsleep 60\n")  # an import torch that never returns
+    python.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(InstallError) as raised:
+        verify._probe_torch(ctx, started + 2)
+    assert time.monotonic() - started < 12
+    assert str(raised.value).startswith(
+        "import torch did not finish within 2 s (--verify-timeout, for the whole step)"
+    )
+    assert "--verify-timeout" in raised.value.hint
     assert no_children()

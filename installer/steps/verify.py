@@ -132,7 +132,8 @@ def describe(ctx: InstallContext) -> str:
 
 
 def run(ctx: InstallContext) -> None:
-    started = time.monotonic()  # --verify-timeout covers the whole step, the stack check too
+    # --verify-timeout covers the whole step: the torch probe, the quick test, the stack check.
+    deadline = time.monotonic() + ctx.options.verify_timeout
     key = _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
         arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
@@ -144,7 +145,7 @@ def run(ctx: InstallContext) -> None:
     outcome: dict[str, object] = {}
     ctx.outcomes["verify"] = outcome
     if plan is not None:
-        seen = _probe_torch(ctx)
+        seen = _probe_torch(ctx, deadline)
         outcome.update(seen)
         ctx.system[attr.SYSTEM_TORCH_DEVICE] = str(seen["device"])
         ctx.event("torch_checked", **{k: v for k, v in seen.items() if v is not None})
@@ -158,10 +159,9 @@ def run(ctx: InstallContext) -> None:
             check_kernels(ctx, hardware, arrived, kernel)
             ctx.echo(f"  a matmul and a conv ran on {seen['device']} ({kernel.get('dtype')})")
     flags = device_flags(ctx)
-    seconds = _quick_test(ctx, flags)
+    seconds = _quick_test(ctx, flags, deadline)
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
-    deadline = started + ctx.options.verify_timeout
     seen = check_stack(ctx, venv_python(ctx), flags, deadline, device=expected_device(flags, plan))
     outcome["stack"] = seen
     answered = [f"ComfyUI on {seen['comfyui_device']}"]
@@ -173,10 +173,19 @@ def run(ctx: InstallContext) -> None:
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
 
 
-def _probe_torch(ctx: InstallContext) -> dict[str, object]:
+def _probe_torch(ctx: InstallContext, deadline: float) -> dict[str, object]:
+    left = max(deadline - time.monotonic(), 1.0)
+    timeout = min(TORCH_TIMEOUT, left)
     code, output = _run_logged(
-        ctx, [str(venv_python(ctx)), "-c", _TORCH_PROBE], TORCH_TIMEOUT, "import torch"
+        ctx, [str(venv_python(ctx)), "-c", _TORCH_PROBE], timeout, "import torch"
     )
+    if code is None:
+        within = f"{TORCH_TIMEOUT:.0f} s" if timeout == TORCH_TIMEOUT else _budget(ctx)
+        raise InstallError(
+            f"import torch did not finish within {within}: {_tail(output)}",
+            hint=f"see {ctx.logs_dir / LOG_NAME}; the first import after an install reads "
+            "several GB: on a slow machine re-run with a larger --verify-timeout",
+        )
     for line in output.splitlines():
         if line.startswith("DINOAIR-TORCH "):
             with contextlib.suppress(ValueError):
@@ -284,15 +293,19 @@ def check_kernels(ctx: InstallContext, hardware: Hardware, arrived: str, kernel:
     )
 
 
-def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
-    timeout = ctx.options.verify_timeout
+def _budget(ctx: InstallContext) -> str:
+    return f"{ctx.options.verify_timeout:.0f} s (--verify-timeout, for the whole step)"
+
+
+def _quick_test(ctx: InstallContext, flags: list[str], deadline: float) -> float:
+    timeout = max(deadline - time.monotonic(), 1.0)
     started = time.monotonic()
     cmd = [str(venv_python(ctx)), "main.py", "--quick-test-for-ci", *flags]
     code, output = _run_logged(ctx, cmd, timeout, "ComfyUI quick test", cwd=ctx.comfyui_dir)
     seconds = round(time.monotonic() - started, 3)
     if code is None:
         raise InstallError(
-            f"ComfyUI's quick test did not finish within {timeout:.0f} s: {_tail(output)}",
+            f"ComfyUI's quick test did not finish within {_budget(ctx)}: {_tail(output)}",
             hint=f"see {ctx.logs_dir / LOG_NAME}; on a slow machine re-run with a larger "
             "--verify-timeout",
         )
