@@ -41,7 +41,7 @@ class OllamaArchive:
     os: str  # linux | darwin | windows
     arch: str  # amd64 | arm64
     url: str
-    size: int
+    size: int  # 0: not in the manifest, asked of the server before the download
     sha256: str
 
     @property
@@ -254,8 +254,10 @@ def _ollama_archives(section: Any, where: str) -> tuple[OllamaArchive, ...]:
         url = _field(entry, "url", str, at)
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"manifest {at}: url must be http(s)")
-        size = _field(entry, "size", int, at)
-        if size <= 0:
+        # size may be left out (0): the release's publishers record hashes, not sizes, so
+        # ollama_models then asks the server; the SHA-256 still decides what is accepted.
+        size = _field(entry, "size", int, at) if "size" in entry else 0
+        if size < 0 or (size == 0 and "size" in entry):
             raise ConfigurationError(f"manifest {at}: size must be a positive number of bytes")
         sha = _field(entry, "sha256", str, at).lower()
         if not _SHA256.match(sha):

@@ -17,20 +17,41 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InstallError, NetworkError
+from .bind_failure import IN_USE, bind_failure, output_since
+from .errors import InstallError, NetworkError, SystemRequirementError
 from .process_group import own_group, stop
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 FOLDER = "ollama"  # under the install folder: bin/ollama (or ollama.exe), lib/, models/
 SERVE_LOG = "ollama-serve.log"
+MAX_ARCHIVE = 4 * 1024**3  # bytes: well above Ollama's base archives (1-2 GB)
+
+
+# One server at a time on the install's Ollama folder: steps run side by side, and verify's stack
+# check must not start that Ollama while ollama_models unpacks it or pulls with it.
+_INSTALL_FOLDER = threading.Lock()
+
+
+@contextlib.contextmanager
+def install_folder(wait: bool = True) -> Iterator[bool]:
+    """Hold the install's Ollama folder (``ollama/``: its binary, its models) while unpacking or
+    serving it; yields False, at once, when ``wait`` is False and another step holds it."""
+    held = _INSTALL_FOLDER.acquire(blocking=wait)
+    try:
+        yield held
+    finally:
+        if held:
+            _INSTALL_FOLDER.release()
 
 
 def default_url() -> str:
@@ -84,8 +105,10 @@ def unpack(archive: Path, dest: Path) -> None:
                 members = []
                 for member in tar.getmembers():
                     safe(member.name)
-                    if member.issym() or member.islnk():
+                    if member.issym():  # relative to the link's own folder
                         safe(str(PurePosixPath(member.name).parent / member.linkname))
+                    elif member.islnk():  # a hard link names its target from the top
+                        safe(member.linkname)
                     if member.isfile() or member.isdir() or member.issym() or member.islnk():
                         members.append(member)
                 tar.extractall(root, members=members)
@@ -94,6 +117,45 @@ def unpack(archive: Path, dest: Path) -> None:
             f"the Ollama archive {archive.name} cannot be unpacked: {exc}",
             hint="delete the ollama folder in the install folder, then re-run",
         ) from None
+
+
+def archive_size(url: str, timeout: float) -> int:
+    """The size of the release archive at ``url`` as its server tells it, for a manifest entry
+    that names none. One byte is asked for (``Range: bytes=0-0``, a GET: a signed download URL
+    may refuse a HEAD) and the total read from ``Content-Range``. Safe because the size decides
+    nothing about what is accepted: the manifest's SHA-256 does, before anything is unpacked; a
+    size above :data:`MAX_ARCHIVE` is refused so a wrong server cannot fill the disk."""
+    request = urllib.request.Request(
+        url, headers={"Range": "bytes=0-0", "User-Agent": "dinoair-installer"}
+    )
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2].strip()
+            if response.status == 200:  # the server ignored the range: the whole length
+                total = response.headers.get("Content-Length", "")
+    except urllib.error.HTTPError as exc:
+        error = NetworkError if exc.code >= 500 or exc.code in (408, 429) else InstallError
+        raise error(
+            f"the Ollama archive {name} is not there: HTTP {exc.code} from {_host(url)}",
+            hint="check the url in the manifest's ollama section, then re-run",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise NetworkError(
+            f"the size of the Ollama archive {name} could not be asked of {_host(url)}: {exc}",
+            hint="check your connection (or proxy) and re-run",
+        ) from None
+    if not total.isdigit() or not 0 < int(total) <= MAX_ARCHIVE:
+        raise InstallError(
+            f"{_host(url)} did not tell the size of the Ollama archive {name} "
+            f"({total or 'no size'})",
+            hint="add the archive's size in bytes to the manifest's ollama entry, then re-run",
+        )
+    return int(total)
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
 
 
 def free_port() -> int:
@@ -194,6 +256,7 @@ def serving(binary: Path | str, models: Path, log: Path, timeout: float) -> Iter
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models)}
     with log.open("ab") as out:
+        offset = out.tell()
         try:
             process = subprocess.Popen(
                 [str(binary), "serve"],
@@ -212,19 +275,40 @@ def serving(binary: Path | str, models: Path, log: Path, timeout: float) -> Iter
         deadline = time.monotonic() + timeout
         while version(url) is None:
             if process.poll() is not None:
-                raise InstallError(
-                    f"Ollama stopped as it started (exit code {process.returncode})",
-                    hint=f"see logs/{log.name}, then re-run",
-                )
+                raise _exited(process.returncode, binary, port, log, offset)
             if time.monotonic() > deadline:
-                raise InstallError(
+                raise SystemRequirementError(
                     f"Ollama did not answer on {url} within {timeout:.0f} s",
-                    hint=f"see logs/{log.name}; re-run with a longer --timeout",
+                    hint=f"Ollama's output is in {log}; on a slow or busy machine re-run with "
+                    "a longer --timeout",
                 )
             time.sleep(0.1)
         yield url
     finally:
         stop(process)
+
+
+def _exited(code: int, binary: Path | str, port: int, log: Path, offset: int) -> InstallError:
+    """Ollama stopped as it started: it could not listen (``system``), or it is broken."""
+    output = output_since(log, offset)
+    reason = bind_failure(output)
+    if reason is not None:
+        why = "another program holds that port" if reason == IN_USE else "listening not allowed"
+        return SystemRequirementError(
+            f"Ollama could not listen on 127.0.0.1:{port}: {why} (exit code {code})",
+            hint=f"re-run: a free port is picked each time; a firewall or sandbox may stop "
+            f"programs from listening on 127.0.0.1 (see {log})",
+        )
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if FOLDER not in Path(binary).parts:
+        fix = f"the system's Ollama ({binary}) is broken: reinstall it from ollama.com"
+    else:
+        fix = f"delete the {FOLDER} folder in the install folder and re-run to install it again"
+    return InstallError(
+        f"Ollama stopped as it started (exit code {code}): "
+        f"{lines[-1][:300] if lines else 'no output'}",
+        hint=f"its output is in {log}; {fix}",
+    )
 
 
 def normalize(model: str) -> str:

@@ -1,7 +1,11 @@
 """Child servers the installer starts and must stop: each in a process group of its own.
 
 ComfyUI and Ollama start helpers of their own; a group lets the installer stop exactly what it
-started (the whole group, and nothing else), first politely, then for good.
+started (the whole group, and nothing else), first politely, then for good. On Windows the
+polite stop is the group's Ctrl-Break (Ctrl-C is off in a new process group), and the final one
+``taskkill /F /T``: a venv's ``python.exe`` is a launcher that runs the real Python as its child,
+and ``TerminateProcess`` on the launcher alone would leave that child (ComfyUI, on its port)
+running.
 """
 
 from __future__ import annotations
@@ -25,16 +29,30 @@ def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         return
     try:
         if os.name == "nt":
-            process.terminate()
+            process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
         else:
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=grace)
     except (OSError, subprocess.TimeoutExpired):
-        try:
-            if os.name == "nt":
-                process.kill()
-            else:
-                os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_tree(process, windows=os.name == "nt")
         process.wait()
+
+
+def kill_tree(process: subprocess.Popen[bytes], windows: bool) -> None:
+    """End ``process`` and everything it started, for good (``process.kill()`` when Windows'
+    taskkill fails)."""
+    try:
+        if not windows:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+        done = subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        if done.returncode != 0 and process.poll() is None:
+            process.kill()
+    except OSError:
+        pass

@@ -9,6 +9,7 @@ streamed progress. ``OLLAMA_HOST`` points at a closed port so no Ollama on this 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import tarfile
 from io import BytesIO
@@ -19,10 +20,11 @@ import psutil
 import pytest
 
 from fixtures.demo_fixture import build_ollama_archive, ollama_section
-from fixtures.model_server import ModelServer
+from fixtures.model_server import Fault, ModelServer
 from installer import ollama
 from installer.context import StepSkipped
-from installer.errors import INSTALLATION, NETWORK, InstallError
+from installer.errors import INSTALLATION, NETWORK, SYSTEM, ConfigurationError, InstallError
+from installer.manifest import load_manifest
 from installer.steps import ollama_models
 from tests.stack_target import free_port, http_get, install_standin_ollama, wait_for
 from tests.test_steps_extra import event, make_ctx, write_manifest
@@ -152,6 +154,7 @@ def test_an_ollama_that_never_answers_is_stopped_and_named(
     assert "Ollama did not answer on http://127.0.0.1:" in str(raised.value)
     assert "within 2 s" in str(raised.value)
     assert "logs/ollama-serve.log" in raised.value.hint
+    assert raised.value.category == SYSTEM  # the machine (slow, busy), not the installation
     assert not children()
 
 
@@ -197,3 +200,127 @@ def test_network_category_is_used_for_a_broken_stream() -> None:
             log=lambda line: None,
         )
     assert raised.value.category == NETWORK
+
+
+# -- an archive whose size the manifest leaves out (Ollama's publishers record hashes only) ------
+
+
+def without_size(archive: Path, url: str) -> dict[str, Any]:
+    section = ollama_section(archive, url)
+    del section["archives"][0]["size"]  # type: ignore[index]
+    return section
+
+
+def test_a_size_left_out_is_asked_of_the_server_and_the_hash_still_decides(
+    tmp_path: Path, release: Any
+) -> None:
+    archive, server = release
+    server.add("signed/" + archive.name, archive.read_bytes())
+    # A release link as GitHub's: a redirect to a signed URL that answers GETs, not HEADs.
+    server.set_fault(archive.name, Fault.signed("signed/" + archive.name, uses=4))
+    ctx, events = ctx_with(tmp_path, without_size(archive, server.url(archive.name)), ["m"])
+    assert ctx.manifest.ollama_archives[0].size == 0
+    ollama_models.run(ctx)
+    assert ollama.installed_binary(ctx.target) is not None
+    asked = [r for r in server.requests if r.range == "bytes=0-0"]
+    assert asked and asked[0].method == "GET"
+    assert event(events, "ollama_installed")["size"] == archive.stat().st_size
+    assert not children()
+
+
+def test_a_server_that_ignores_the_range_tells_the_size_by_its_length(
+    tmp_path: Path, release: Any
+) -> None:
+    archive, server = release
+    server.set_fault(archive.name, Fault.ignore_range(times=1))
+    assert ollama.archive_size(server.url(archive.name), 5) == archive.stat().st_size
+
+
+def test_a_size_left_out_with_a_wrong_hash_installs_nothing(tmp_path: Path, release: Any) -> None:
+    archive, server = release
+    section = without_size(archive, server.url(archive.name))
+    section["archives"][0]["sha256"] = "0" * 64
+    ctx, _ = ctx_with(tmp_path, section, ["m"], retries=0)
+    with pytest.raises(InstallError) as raised:
+        ollama_models.run(ctx)
+    assert raised.value.category == INSTALLATION
+    assert ollama.installed_binary(ctx.target) is None
+
+
+def test_an_archive_that_is_not_there_says_so(tmp_path: Path, release: Any) -> None:
+    _, server = release
+    with pytest.raises(InstallError) as raised:
+        ollama.archive_size(server.url("ollama-missing.tgz"), 5)
+    assert raised.value.category == INSTALLATION
+    assert str(raised.value) == (
+        "the Ollama archive ollama-missing.tgz is not there: HTTP 404 from 127.0.0.1"
+    )
+
+
+def test_a_size_given_as_zero_is_a_manifest_error(tmp_path: Path, release: Any) -> None:
+    archive, server = release
+    section = ollama_section(archive, server.url(archive.name))
+    section["archives"][0]["size"] = 0  # type: ignore[index]
+    with pytest.raises(ConfigurationError, match="size must be a positive number of bytes"):
+        ctx_with(tmp_path, section, ["m"])
+
+
+def test_the_bundled_manifest_names_ollama_0_13_5_for_every_platform() -> None:
+    """The last release whose Linux archive is a .tgz (0.14.0 moved Linux to .tar.zst, which
+    the installer cannot unpack); hashes from the publishers' records (docs/stack.md)."""
+    archives = load_manifest(None).ollama_archives
+    platforms = {(a.os, a.arch) for a in archives}
+    assert platforms == {(o, a) for o in ("linux", "darwin", "windows") for a in ("amd64", "arm64")}
+    for archive in archives:
+        assert archive.url.startswith("https://github.com/ollama/ollama/releases/download/v0.13.5/")
+        assert archive.name.endswith(".zip" if archive.os == "windows" else ".tgz")
+        assert archive.size == 0  # asked of the server: no public record of the sizes
+
+
+def test_serving_tells_a_held_port_from_a_broken_ollama(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin = install_standin_ollama(tmp_path / "inst")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        held = holder.getsockname()[1]
+        wrapper = tmp_path / "held-ollama"  # the stand-in, made to listen on the held port
+        wrapper.write_text(f'#!/bin/sh\nOLLAMA_HOST=127.0.0.1:{held} exec "{standin}" "$@"\n')
+        wrapper.chmod(0o755)
+        with (
+            pytest.raises(InstallError) as raised,
+            ollama.serving(wrapper, tmp_path / "models", tmp_path / "serve.log", 10),
+        ):
+            pass
+    assert raised.value.category == SYSTEM
+    assert "another program holds that port" in str(raised.value)
+    broken = tmp_path / "inst" / "ollama" / "bin" / "ollama"
+    broken.write_text("#!/bin/sh\necho 'panic: bad build' >&2\nexit 2\n")
+    with (
+        pytest.raises(InstallError) as raised,
+        ollama.serving(broken, tmp_path / "models", tmp_path / "serve.log", 10),
+    ):
+        pass
+    assert raised.value.category == INSTALLATION
+    assert str(raised.value) == "Ollama stopped as it started (exit code 2): panic: bad build"
+    assert "delete the ollama folder" in raised.value.hint
+    assert not children()
+
+
+def test_unpack_refuses_a_hard_link_to_a_file_outside_its_folder(tmp_path: Path) -> None:
+    """A hard link's target is named from the archive's top, not from the link's folder: one
+    deep inside must not reach out (it would make a file outside writable from inside)."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not Ollama's")
+    bad = tmp_path / "bad.tgz"
+    with tarfile.open(bad, "w:gz") as tar:
+        info = tarfile.TarInfo("lib/ollama/deep/er/link")
+        info.type = tarfile.LNKTYPE
+        info.linkname = "../outside.txt"
+        tar.addfile(info)
+    with pytest.raises(InstallError) as raised:
+        ollama.unpack(bad, tmp_path / "dest")
+    assert "outside its folder: lib/ollama/deep/er/link" not in str(raised.value)
+    assert "outside its folder: ../outside.txt" in str(raised.value)
+    assert not (tmp_path / "dest" / "lib").exists()

@@ -71,9 +71,17 @@ def answers(url: str) -> bool:
         return False
 
 
-def port_taken(port: int) -> bool:
+def port_taken(port: int, windows: bool = WINDOWS) -> bool:
+    """Whether another program holds ``port`` on 127.0.0.1. Windows lets a plain bind of
+    127.0.0.1 succeed beside a program listening on every address (0.0.0.0), so there the probe
+    binds exclusively (``SO_EXCLUSIVEADDRUSE``); elsewhere such a bind fails by itself, and
+    ``SO_REUSEADDR`` only lets the probe ignore connections still closing."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        if not WINDOWS:
+        if windows:
+            exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+            if exclusive is not None:
+                probe.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        else:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
@@ -111,9 +119,11 @@ def spawn(part: Part, command: list[str], env: dict[str, str] | None = None) -> 
         )
 
 
-def ollama_binary() -> str | None:
-    """The installer's Ollama (under the install folder) first, then a system one."""
-    name = "ollama.exe" if WINDOWS else "ollama"
+def ollama_binary(windows: bool = WINDOWS) -> str | None:
+    """The installer's Ollama (under the install folder: ``bin/ollama`` from the Linux archive,
+    ``ollama.exe`` or ``ollama`` at the top from the Windows and macOS ones) first, then a
+    system one."""
+    name = "ollama.exe" if windows else "ollama"
     for candidate in (HERE / "ollama" / "bin" / name, HERE / "ollama" / name):
         if candidate.is_file():
             return str(candidate)
@@ -153,6 +163,7 @@ def stop(parts: list[Part]) -> None:
     for process in running:
         try:
             if WINDOWS:
+                # The group's Ctrl-Break: Ctrl-C is off in a new process group on Windows.
                 process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
             else:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -163,14 +174,40 @@ def stop(parts: list[Part]) -> None:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            try:
-                if WINDOWS:
-                    process.kill()
-                else:
-                    os.killpg(process.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill_tree(process)
             process.wait()
+
+
+def kill_tree(process: subprocess.Popen[bytes], windows: bool = WINDOWS) -> None:
+    """Stop ``process`` and everything it started, for good. On Windows a venv's python.exe is
+    a launcher that runs the real Python as its child, and TerminateProcess would stop only the
+    launcher: ``taskkill /T`` ends the whole tree (``process.kill()`` when taskkill fails)."""
+    try:
+        if not windows:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+        done = subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        if done.returncode != 0 and process.poll() is None:
+            process.kill()
+    except OSError:
+        pass
+
+
+def wait_for_exit(process: subprocess.Popen[bytes]) -> int:
+    """ComfyUI's exit code, waiting in short steps: on Windows a plain ``wait()`` cannot be
+    interrupted, so Ctrl-C would go unheard until ComfyUI (deaf to it in its own process group)
+    exits by itself."""
+    while True:
+        try:
+            return process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def start(args: argparse.Namespace, parts: list[Part]) -> Part:
@@ -216,10 +253,10 @@ def start(args: argparse.Namespace, parts: list[Part]) -> Part:
     wait_until_answering(parts, args.timeout)
     print(f"ComfyUI:     {comfyui.url}")
     print(f"Ollama:      {ollama.url}{ollama_note}")
-    print(f"DinoAir GUI: {gui.url}")
+    print(f"DinoAir GUI: {gui.url}", flush=True)
+    if not args.no_browser and not webbrowser.open(gui.url):
+        print(f"No web browser found here: open {gui.url} in one.")
     print("Press Ctrl-C to stop.", flush=True)
-    if not args.no_browser:
-        webbrowser.open(gui.url)
     return comfyui
 
 
@@ -239,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         comfyui = start(args, parts)
         assert comfyui.process is not None
-        code = comfyui.process.wait()
+        code = wait_for_exit(comfyui.process)
     except StartError as exc:
         print(f"DinoAir did not start: {exc}", file=sys.stderr)
         code = 1

@@ -85,23 +85,24 @@ def _server(ctx: InstallContext) -> Iterator[str]:
         _component(ctx, "present", source="running")
         yield running
         return
-    binary: Path | str | None = ollama.installed_binary(ctx.target)
-    if binary is not None:
-        _component(ctx, "present", source="install_folder")
-    elif ctx.tools.get("ollama"):
-        binary = ctx.tools["ollama"]
-        _component(ctx, "present", source="system")
-    else:
-        binary = _install(ctx)
-        _component(ctx, "installed", source="archive")
-    assert binary is not None
-    models = ctx.target / ollama.FOLDER / "models"
-    timeout = ctx.options.timeout  # --timeout: how long a silent Ollama is waited for
-    with (
-        ctx.phase("serve"),
-        ollama.serving(binary, models, ctx.logs_dir / ollama.SERVE_LOG, timeout) as url,
-    ):
-        yield url
+    with ollama.install_folder():  # verify's stack check leaves ollama/ alone meanwhile
+        binary: Path | str | None = ollama.installed_binary(ctx.target)
+        if binary is not None:
+            _component(ctx, "present", source="install_folder")
+        elif ctx.tools.get("ollama"):
+            binary = ctx.tools["ollama"]
+            _component(ctx, "present", source="system")
+        else:
+            binary = _install(ctx)
+            _component(ctx, "installed", source="archive")
+        assert binary is not None
+        models = ctx.target / ollama.FOLDER / "models"
+        timeout = ctx.options.timeout  # --timeout: how long a silent Ollama is waited for
+        with (
+            ctx.phase("serve"),
+            ollama.serving(binary, models, ctx.logs_dir / ollama.SERVE_LOG, timeout) as url,
+        ):
+            yield url
 
 
 def _archive(ctx: InstallContext) -> OllamaArchive | None:
@@ -122,9 +123,8 @@ def _install(ctx: InstallContext) -> Path:
             + ", ".join(ctx.manifest.ollama_models),
         )
     folder = ctx.target / ollama.FOLDER
-    spec = DownloadSpec(
-        archive.name, archive.url, folder / archive.name, archive.size, archive.sha256
-    )
+    size = archive.size or ollama.archive_size(archive.url, ctx.options.timeout)
+    spec = DownloadSpec(archive.name, archive.url, folder / archive.name, size, archive.sha256)
     with ctx.phase("install_ollama", archive=archive.name):
         download(ctx, [spec], jobs=1)
         ollama.unpack(spec.dest, folder)
@@ -135,7 +135,7 @@ def _install(ctx: InstallContext) -> Path:
                 hint="the manifest's ollama archive is not an Ollama release: check its url",
             )
         spec.dest.unlink()  # unpacked: the archive is not needed again
-    ctx.event("ollama_installed", archive=archive.name, size=archive.size)
+    ctx.event("ollama_installed", archive=archive.name, size=size)
     return binary
 
 

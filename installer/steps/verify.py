@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..launch import device_env
+from ..process_group import kill_tree
 from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch, working_builds
 from .python_deps import STAMP_NAME, venv_dir, venv_python
@@ -101,6 +101,18 @@ def device_flags(ctx: InstallContext) -> list[str]:
     return flags
 
 
+def expected_device(flags: list[str], plan: TorchPlan | None) -> str | None:
+    """The device type ComfyUI must report: ``cpu`` under ``--cpu``, else the one the torch
+    build was chosen for (ROCm builds report ``cuda``, as torch names them); None: any."""
+    if "--cpu" in flags:
+        return "cpu"
+    if plan is None:
+        return None
+    return {"nvidia": "cuda", "amd": "cuda", "apple": "mps", "intel": "xpu"}.get(
+        plan.build.accelerator
+    )
+
+
 def skip_if(ctx: InstallContext) -> str | None:
     """Nothing to verify when the steps that install it were left out (--skip, --only)."""
     if not venv_python(ctx).exists() or not (ctx.comfyui_dir / "main.py").is_file():
@@ -114,13 +126,15 @@ def describe(ctx: InstallContext) -> str:
     flags = " ".join(device_flags(ctx))
     return (
         "import torch in the venv and see its device, then run ComfyUI's quick test "
-        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI and read "
-        f"their answers (at most {ctx.options.verify_timeout:.0f} s in all)"
+        f"(main.py --quick-test-for-ci {flags}), then start ComfyUI and the web GUI (and an "
+        "Ollama already under ollama/) and read their answers "
+        f"(at most {ctx.options.verify_timeout:.0f} s in all)"
     ).replace("  ", " ")
 
 
 def run(ctx: InstallContext) -> None:
-    started = time.monotonic()  # --verify-timeout covers the whole step, the stack check too
+    # --verify-timeout covers the whole step: the torch probe, the quick test, the stack check.
+    deadline = time.monotonic() + ctx.options.verify_timeout
     key = _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
         arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
@@ -132,7 +146,7 @@ def run(ctx: InstallContext) -> None:
     outcome: dict[str, object] = {}
     ctx.outcomes["verify"] = outcome
     if plan is not None:
-        seen = _probe_torch(ctx)
+        seen = _probe_torch(ctx, deadline)
         outcome.update(seen)
         ctx.system[attr.SYSTEM_TORCH_DEVICE] = str(seen["device"])
         ctx.event("torch_checked", **{k: v for k, v in seen.items() if v is not None})
@@ -146,24 +160,37 @@ def run(ctx: InstallContext) -> None:
             check_kernels(ctx, hardware, arrived, kernel)
             ctx.echo(f"  a matmul and a conv ran on {seen['device']} ({kernel.get('dtype')})")
     flags = device_flags(ctx)
-    seconds = _quick_test(ctx, flags)
+    seconds = _quick_test(ctx, flags, deadline)
     outcome.update({"quick_test": "passed", "quick_test_seconds": seconds, "flags": flags})
     ctx.event("quick_test_passed", seconds=seconds, flags=" ".join(flags))
-    deadline = started + ctx.options.verify_timeout
-    outcome["stack"] = check_stack(ctx, venv_python(ctx), flags, deadline)
+    seen = check_stack(ctx, venv_python(ctx), flags, deadline, device=expected_device(flags, plan))
+    outcome["stack"] = seen
+    answered = [f"ComfyUI on {seen['comfyui_device']}"]
+    answered += ["the web GUI"] if "webgui" in seen else []
+    answered += ["the Ollama under ollama/"] if "ollama" in seen else []
+    ctx.echo(f"  started and answered: {', '.join(answered)}")
     if key is not None:
         stamp = {"key": key, "torch_build": outcome.get("torch_build")}
         write_atomic(venv_dir(ctx) / VERIFIED_NAME, json.dumps(stamp))
 
 
-def _probe_torch(ctx: InstallContext) -> dict[str, object]:
+def _probe_torch(ctx: InstallContext, deadline: float) -> dict[str, object]:
+    left = max(deadline - time.monotonic(), 1.0)
+    timeout = min(TORCH_TIMEOUT, left)
     code, output = _run_logged(
         ctx,
         [str(venv_python(ctx)), "-c", _TORCH_PROBE],
-        TORCH_TIMEOUT,
+        timeout,
         "import torch",
         env=device_env(device_flags(ctx)),  # the card ComfyUI will use is the one tested
     )
+    if code is None:
+        within = f"{TORCH_TIMEOUT:.0f} s" if timeout == TORCH_TIMEOUT else _budget(ctx)
+        raise InstallError(
+            f"import torch did not finish within {within}: {_tail(output)}",
+            hint=f"see {ctx.logs_dir / LOG_NAME}; the first import after an install reads "
+            "several GB: on a slow machine re-run with a larger --verify-timeout",
+        )
     for line in output.splitlines():
         if line.startswith("DINOAIR-TORCH "):
             with contextlib.suppress(ValueError):
@@ -271,8 +298,12 @@ def check_kernels(ctx: InstallContext, hardware: Hardware, arrived: str, kernel:
     )
 
 
-def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
-    timeout = ctx.options.verify_timeout
+def _budget(ctx: InstallContext) -> str:
+    return f"{ctx.options.verify_timeout:.0f} s (--verify-timeout, for the whole step)"
+
+
+def _quick_test(ctx: InstallContext, flags: list[str], deadline: float) -> float:
+    timeout = max(deadline - time.monotonic(), 1.0)
     started = time.monotonic()
     cmd = [str(venv_python(ctx)), "main.py", "--quick-test-for-ci", *flags]
     code, output = _run_logged(
@@ -281,7 +312,7 @@ def _quick_test(ctx: InstallContext, flags: list[str]) -> float:
     seconds = round(time.monotonic() - started, 3)
     if code is None:
         raise InstallError(
-            f"ComfyUI's quick test did not finish within {timeout:.0f} s: {_tail(output)}",
+            f"ComfyUI's quick test did not finish within {_budget(ctx)}: {_tail(output)}",
             hint=f"see {ctx.logs_dir / LOG_NAME}; on a slow machine re-run with a larger "
             "--verify-timeout",
         )
@@ -331,11 +362,7 @@ def _run_logged(
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(OSError):
-        if os.name != "nt":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
+    kill_tree(proc, windows=os.name == "nt")  # on Windows the venv launcher's child too
 
 
 def _tail(output: str) -> str:

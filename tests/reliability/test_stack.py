@@ -8,13 +8,14 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from fixtures.demo_fixture import build_ollama_archive
 from fixtures.model_server import ModelServer
-from tests import test_launch, test_ollama
+from tests import test_launch, test_ollama, test_stack_check
 from tests.reliability.report import Trial
 from tests.stack_target import free_port
 
@@ -73,3 +74,34 @@ def test_ollama_archive_hash_mismatch(
         ),
     ):
         test_ollama.test_archive_hash_mismatch_installs_nothing(tmp_path, (archive, server))
+
+
+def test_stack_check_failures_are_told_apart(
+    tmp_path: Path, trial: Trial, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with trial.attempt(
+        "verify: a part that crashes at start",
+        how="ComfyUI exits with a traceback: installation, its log and how to reinstall",
+    ):
+        test_stack_check.test_a_comfyui_that_exits_with_a_traceback_is_installation(
+            tmp_path / "crash"
+        )
+    with (
+        socket.socket() as holder,
+        trial.attempt(
+            "verify: a part's port held by another program",
+            how="a real socket holds the port ComfyUI binds: system, not installation",
+        ),
+    ):
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        test_stack_check.test_a_comfyui_whose_port_another_program_holds_is_system(
+            tmp_path / "held", holder.getsockname()[1], monkeypatch
+        )
+    with trial.attempt(
+        "verify: a part that accepts but never answers",
+        how="the muted Ollama stand-in: system, within --verify-timeout, all stopped",
+    ):
+        test_stack_check.test_an_ollama_that_accepts_but_never_answers_is_system(
+            tmp_path / "mute", monkeypatch
+        )
