@@ -275,8 +275,9 @@ def test_ctrl_c_with_three_steps_running_leaves_a_clean_screen_listing_them(
     add_torch_builds(index)
     with ModelServer(fixture.models_dir) as server, index:
         url = server.add(archive.name, archive.read_bytes())
-        for name in (*(m.name for m in fixture.models), archive.name):
-            server.set_fault(name, Fault.throttle(16 * 1024))
+        for model in fixture.models:
+            server.set_fault(model.name, Fault.throttle(16 * 1024))
+        server.set_fault(archive.name, Fault.throttle(256))  # the 2.6 KiB archive: ~10 s
         own_index, fixture.torch_index = fixture.torch_index, index.url
         try:
             manifest = write_manifest(fixture, server.base_url, ollama=ollama_section(archive, url))
