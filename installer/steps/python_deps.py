@@ -381,9 +381,15 @@ class _Uv(_Installer):
     name = "uv"
     log_name = UV_LOG
 
-    def __init__(self, binary: str, settings: IndexSettings):
+    def __init__(self, binary: str, settings: IndexSettings | Callable[[], IndexSettings]):
         self.binary = binary
-        self.settings = settings
+        self._settings = settings
+
+    @property
+    def settings(self) -> IndexSettings:
+        if callable(self._settings):
+            self._settings = self._settings()
+        return self._settings
 
     def install_torch(self, ctx: InstallContext, plan: TorchPlan, progress: Progress) -> None:
         # The torch index is the first extra index: uv's default "first index" strategy then
@@ -459,6 +465,9 @@ def installer_for(ctx: InstallContext) -> _Installer:
     """uv unless ``--installer pip`` or uv cannot run here (then pip, said and recorded)."""
     if ctx.options.installer == "pip":
         return _Installer()
+    # pip's settings are read through pip's own loader, whose import is a tenth of a second:
+    # read them on a thread of their own while `uv --version` and the venv's creation run.
+    settings = _Background(pip_settings)
     problem = None
     try:
         import uv
@@ -475,7 +484,33 @@ def installer_for(ctx: InstallContext) -> _Installer:
         ctx.echo(f"  {problem}: installing with pip instead")
         ctx.event("installer_fallback", installer="pip", reason=problem)
         return _Installer()
-    return _Uv(binary, pip_settings())
+    return _Uv(binary, settings.result)
+
+
+class _Background:
+    """``fn()`` on a daemon thread from now on; :meth:`result` waits for it (or raises what it
+    raised). The thread only reads configuration, so a Ctrl-C need not stop it."""
+
+    def __init__(self, fn: Callable[[], IndexSettings]):
+        self._fn = fn
+        self._value: IndexSettings | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dinoair-pip-settings")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller's thread in result()
+            self._error = exc
+
+    def result(self) -> IndexSettings:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _classify(
