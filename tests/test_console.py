@@ -307,3 +307,59 @@ def test_ctrl_c_with_three_steps_running_leaves_a_clean_screen_listing_them(
     names = finished_names(rows)
     assert len(names) == len(set(names)), rows  # each step once
     assert any(row.startswith("Summary:") for row in rows), rows
+
+
+# -- the steps' progress, as it reaches a live line ----------------------------------------------
+
+
+def test_downloads_report_bytes_held_across_files_and_draw_no_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    from installer.download import DownloadSpec, download_all
+
+    files = {"a.bin": os.urandom(3 * 2**20), "b.bin": os.urandom(2**20 + 17)}
+    seen: list[tuple[int, int]] = []
+    with ModelServer(files) as server:
+        (tmp_path / "b.bin").write_bytes(files["b.bin"][:4096])  # a wrong file: set aside, fetched
+        specs = [
+            DownloadSpec(name, server.url(name), tmp_path / name, len(data), _sha(data))
+            for name, data in files.items()
+        ]
+        download_all(
+            specs,
+            jobs=2,
+            connections=4,
+            segment_threshold=2**20,
+            on_progress=lambda done, total: seen.append((done, total)),
+        )
+    whole = sum(len(data) for data in files.values())
+    assert seen and seen[-1] == (whole, whole)
+    assert all(0 <= done <= total == whole for done, total in seen)
+    assert capsys.readouterr().err == ""  # no tqdm bar drawn beside the live line
+    for name, data in files.items():
+        assert (
+            hashlib.sha256((tmp_path / name).read_bytes()).digest() == hashlib.sha256(data).digest()
+        )
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_python_deps_counts_go_to_the_live_line_and_nothing_is_drawn() -> None:
+    from installer.steps.python_deps import Progress
+
+    stream, reported = io.StringIO(), []
+    progress = Progress("uv", enabled=False, stream=stream, report=reported.append)
+    progress.phase("torch and requirements")
+    progress.feed("Resolved 3 packages in 5ms\n")
+    progress.feed("Downloading torch (846.9MiB)\n")
+    progress.close()
+    assert reported[0] == "uv (torch and requirements): 0 resolved, 0 downloaded, 0 installed, 0 B"
+    assert reported[-1].startswith("uv (torch and requirements): 3 resolved, 0 downloaded")
+    assert reported[-1].endswith(", 847 MiB")
+    assert stream.getvalue() == ""
