@@ -40,7 +40,6 @@ from fixtures.model_server import Fault, ModelServer
 from fixtures.package_index import PackageIndex
 from installer.console import Console, live_stream
 from installer.steps import STEP_NAMES
-from otel_local_exporter import TelemetryConfig
 from tests.stack_target import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -219,24 +218,11 @@ def under_pty(cmd: list[str], env: dict[str, str]) -> Iterator[Pty]:
         os.close(primary)
 
 
-def consented(home: Path) -> Path:
-    config = TelemetryConfig.load(home)
-    config.enable()
-    config.save()
-    return home
-
-
-def installer_env(tmp_path: Path, index_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env.pop("NO_COLOR", None)
-    env.update(
-        TERM="xterm",
-        DINOAIR_HOME=str(consented(tmp_path / "home")),
-        OLLAMA_HOST=f"127.0.0.1:{free_port()}",
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_INDEX_URL=index_url,
-        UV_CACHE_DIR=str(tmp_path / "uv-cache"),
-    )
+def installer_env(index_url: str) -> dict[str, str]:
+    """The test's environment (its own consented home, see conftest) on a terminal that takes
+    cursor movement, pip and uv seeing only ``index_url``."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(TERM="xterm", OLLAMA_HOST=f"127.0.0.1:{free_port()}", PIP_INDEX_URL=index_url)
     return env
 
 
@@ -246,14 +232,14 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
 
 
 def test_a_whole_install_on_a_terminal_ends_with_each_step_once_and_no_live_line(
-    tmp_path: Path, fixture: Fixture
+    tmp_path: Path, fixture: Fixture, consented_home: Path
 ) -> None:
     with ModelServer(fixture.models_dir) as server:
         write_manifest(fixture, server.base_url)
         for model in fixture.models:  # a few seconds of downloading: live lines get redrawn
             server.set_fault(model.name, Fault.throttle(512 * 1024))
         cmd = install_command(tmp_path / "DinoAir", fixture.manifest)
-        with under_pty(cmd, installer_env(tmp_path, fixture.torch_index)) as pty:
+        with under_pty(cmd, installer_env(fixture.torch_index)) as pty:
             assert pty.proc.wait(timeout=240) == 0, bytes(pty.output).decode(errors="replace")
             time.sleep(0.2)  # the reader's last chunk
             screen = pty.screen()
@@ -268,7 +254,7 @@ def test_a_whole_install_on_a_terminal_ends_with_each_step_once_and_no_live_line
 
 
 def test_ctrl_c_with_three_steps_running_leaves_a_clean_screen_listing_them(
-    tmp_path: Path, fixture: Fixture
+    tmp_path: Path, fixture: Fixture, consented_home: Path
 ) -> None:
     archive = build_ollama_archive(tmp_path / "release")
     index = PackageIndex(file_delay=30.0)  # python_deps waits on every wheel
@@ -284,7 +270,7 @@ def test_ctrl_c_with_three_steps_running_leaves_a_clean_screen_listing_them(
         finally:
             fixture.torch_index = own_index
         cmd = install_command(tmp_path / "DinoAir", manifest)
-        with under_pty(cmd, installer_env(tmp_path, index.url)) as pty:
+        with under_pty(cmd, installer_env(index.url)) as pty:
             running = ("python_deps", "ollama_models", "models")
 
             def three_live() -> bool:
