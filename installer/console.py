@@ -20,6 +20,8 @@ live lines and shows the cursor again, whatever happened.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import queue
 import sys
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .units import size
+
+_logger = logging.getLogger(__name__)
 
 _UP = "\x1b[{}A"  # cursor up N lines
 _ERASE_DOWN = "\r\x1b[J"  # to column 0, erase from there to the end of the screen
@@ -209,6 +213,11 @@ class Console:
                     return
         except (OSError, ValueError):  # the terminal went away: nothing left to draw on
             return
+        except Exception:  # a bug here must not take the install down: plain cursor, no lines
+            _logger.debug("the live screen stopped", exc_info=True)
+            with contextlib.suppress(OSError, ValueError):
+                stream.write(_SHOW)
+                stream.flush()
 
     def _apply(self, kind: str, name: str, payload: Any) -> None:
         if kind == "started":
