@@ -40,7 +40,7 @@ reliability: $(STAMP)
 # The real ComfyUI v0.3.64 with real dependencies (downloads GBs; not part of `make test`).
 COMFYUI_BUNDLE ?= ../shared/fixtures/comfyui-v0.3.64.bundle
 real-install: $(STAMP)
-	COMFYUI_BUNDLE=$(COMFYUI_BUNDLE) $(PY) -m fixtures.real_install
+	COMFYUI_BUNDLE=$(COMFYUI_BUNDLE) $(PY) -m fixtures.real_install $(REAL_INSTALL_FLAGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

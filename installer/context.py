@@ -24,6 +24,9 @@ from .hardware import Hardware
 from .manifest import Manifest
 
 EventSink = Callable[[str, dict[str, Any]], None]
+# A running step's progress for its live line on a terminal: bytes done and total (downloads),
+# or a short phase text (``uv: 12 resolved, 3 downloaded``). See InstallContext.progress.
+ProgressSink = Callable[[int | None, int | None, str | None], None]
 
 
 def _discard(name: str, attributes: dict[str, Any]) -> None:
@@ -102,6 +105,7 @@ class InstallContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parent: InstallContext | None = field(default=None, repr=False)  # see for_step
     _procs: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
+    _progress: ProgressSink | None = field(default=None, repr=False)  # see for_step
 
     @property
     def target(self) -> Path:
@@ -142,6 +146,20 @@ class InstallContext:
         Set results on the yielded record's ``attributes``; an exception marks it failed."""
         return self._phase(name, attributes)
 
+    @property
+    def live(self) -> bool:
+        """True when the runner shows this step's progress on a live line (a terminal): the
+        step then reports through :meth:`progress` and draws no bar or line of its own."""
+        return self._progress is not None
+
+    def progress(
+        self, *, done: int | None = None, total: int | None = None, phase: str | None = None
+    ) -> None:
+        """What the step is doing now, for its live line: ``done`` of ``total`` bytes, or a
+        short ``phase`` text. Dropped when there is no live line (no terminal)."""
+        if self._progress is not None:
+            self._progress(done, total, phase)
+
     def set_phase_factory(self, factory: PhaseFactory | None) -> None:
         """What :meth:`phase` opens (the runner binds it to the running step's span)."""
         self._phase = factory or _plain_phase
@@ -152,12 +170,14 @@ class InstallContext:
         sink: EventSink | None = None,
         phase: PhaseFactory | None = None,
         echo: Callable[[str], None] | None = None,
+        progress: ProgressSink | None = None,
     ) -> InstallContext:
         """A child context for one running step. Several steps run at once, so what reports
         about a step (its event sink, phase factory, child-process usage, echo) must be its own;
         options, manifest, tools, system facts and outcomes stay shared with this context.
         ``bytes_downloaded`` starts at the run's total so far and :meth:`add_bytes` counts into
-        both. The runner calls :meth:`adopt` when the step ends to keep what it detected."""
+        both. ``progress`` feeds the step's live line (None: no live line). The runner calls
+        :meth:`adopt` when the step ends to keep what it detected."""
         return replace(
             self,
             echo=echo or self.echo,
@@ -166,6 +186,7 @@ class InstallContext:
             usage=ChildUsage(),
             _parent=self,
             _procs=set(),
+            _progress=progress,
         )
 
     def adopt(self, child: InstallContext) -> None:

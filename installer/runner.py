@@ -37,7 +37,7 @@ from otel_local_exporter import (
 from otel_local_exporter import attributes as attr
 
 from . import __version__
-from .console import Console
+from .console import Console, live_stream
 from .context import ChildUsage, InstallContext, PhaseFactory, PhaseRecord, Step, StepSkipped
 from .download import connection_budget
 from .errors import CANCELLED, UNEXPECTED, categorize
@@ -132,16 +132,23 @@ def run_install(
         span_context = root.get_span_context()
         if span_context.is_valid and root.is_recording():
             result.session_id = f"{span_context.trace_id:032x}"
-        run = _Run(steps, ctx, tracer, result, on_crash, Console(ctx.echo, len(steps)))
+        live = live_stream(ctx.echo, verbose=ctx.options.verbose)
+        console = Console(ctx.echo, len(steps), live=live)
+        run = _Run(steps, ctx, tracer, result, on_crash, console)
         escaped = True  # a bug outside any step: no closing out (the next run recovers)
         try:
-            with connection_budget(max(ctx.options.connections, ctx.options.jobs)):
-                run.schedule(only, skip, ctx.options.sequential, limits or default_limits(), root)
-            escaped = False
-        except KeyboardInterrupt:
-            escaped = False
-            result.interrupted = True
-            run.cancel_running(root)
+            try:
+                with connection_budget(max(ctx.options.connections, ctx.options.jobs)):
+                    run.schedule(
+                        only, skip, ctx.options.sequential, limits or default_limits(), root
+                    )
+                escaped = False
+            except KeyboardInterrupt:
+                escaped = False
+                result.interrupted = True
+                run.cancel_running(root)
+            finally:  # the live lines go before anything else is printed (the summary)
+                console.close()
         finally:
             if finish is not None and not escaped:
                 ctx.set_phase_factory(_phase_factory(tracer))
@@ -332,8 +339,10 @@ def _run_step(worker: _Worker, run: _Run) -> StepResult:
             sink=_event_sink(span),
             phase=_phase_factory(tracer),
             echo=console.echo_for(step.name),
+            progress=console.progress_for(step.name) if console.live else None,
         )
         bytes_before = ctx.bytes_downloaded
+        console.track(step.name, lambda: ctx.bytes_downloaded - bytes_before)
         started = time.monotonic()
         outcome = StepResult(step.name, STEP_COMPLETED)
         try:

@@ -15,7 +15,7 @@ package is a public face over three private parts:
   connections open across files, Ctrl-C.
 
 Shared by them: ``_spec`` (the shapes), ``_http`` (header parsing, which failures are worth a
-retry), ``_progress`` (the bars).
+retry), ``_progress`` (the bars, or a tally of bytes for the installer's live line).
 
 This package knows nothing about telemetry: it reports through ``on_event`` and ``on_bytes``.
 Events (attributes never include the URL):

@@ -2,10 +2,16 @@
 
 The rate is the real average since the transfer started (``smoothing=0``): tqdm's default
 moving average shows the burst of the first chunk (7.75 MB/s for a 120 kB/s link) for long.
+
+When the installer draws its own live line for the step (a terminal, ``ProgressSink``), the
+files get :class:`TallyBar` instead: the same calls, no drawing, one total across the files
+handed to a callback.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -47,3 +53,62 @@ def bar_start(bar: Any, total: int, offset: int, description: str) -> None:
 def resumed_note(offset: int, total: int) -> str:
     """`` (resumed at 768 KiB of 3.0 MiB)`` for a transfer that starts part-way, else nothing."""
     return f" (resumed at {size(offset)} of {size(total)})" if 0 < offset < total else ""
+
+
+class Tally:
+    """Bytes held across several files, reported as ``(done, total)`` on every change."""
+
+    def __init__(self, sizes: Sequence[int], report: Callable[[int, int], None]):
+        self._done = [0] * len(sizes)
+        self._total = list(sizes)
+        self._report = report
+        self._lock = threading.Lock()
+
+    def set(self, index: int, done: int, total: int | None = None) -> None:
+        with self._lock:
+            self._done[index] = done
+            if total is not None:
+                self._total[index] = total
+            done_all, total_all = sum(self._done), sum(self._total)
+        self._report(done_all, total_all)
+
+    def bar(self, index: int) -> TallyBar:
+        return TallyBar(self, index, self._total[index])
+
+
+class TallyBar:
+    """The part of tqdm's interface the downloader uses, counting into a :class:`Tally`."""
+
+    disable = False
+
+    def __init__(self, tally: Tally, index: int, total: int):
+        self._tally, self._index = tally, index
+        self.total = total
+        self._n = self.last_print_n = self.initial = 0
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        self._n = value
+        self._tally.set(self._index, value)
+
+    def reset(self, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        self._n = 0
+        self._tally.set(self._index, 0, total)
+
+    def update(self, count: int) -> None:
+        self.n = self._n + count
+
+    def set_description_str(self, description: str, refresh: bool = True) -> None:
+        return None
+
+    def refresh(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -10,11 +10,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from ..errors import InstallError
-from ._progress import make_bar
+from ._progress import Tally, make_bar
 from ._segments import SEGMENT_THRESHOLD
 from ._spec import ByteSink, DownloadResult, DownloadSpec, EventSink
 from ._transfer import download_one
@@ -48,13 +49,16 @@ def download_all(
     on_bytes: ByteSink = lambda n: None,
     connections: int = 8,
     segment_threshold: int = SEGMENT_THRESHOLD,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[DownloadResult]:
     """Fetch ``specs`` with up to ``jobs`` in parallel; results come back in the order given.
 
     When one file fails the others still finish (what they fetched is useful for the next run),
     then the first failure is raised. Ctrl-C stops every worker between two socket reads, keeps
     the ``.part`` files as resume state, and re-raises :class:`KeyboardInterrupt`.
-    ``progress=True`` shows one bar per file on stderr when it is a terminal.
+    ``progress=True`` shows one bar per file on stderr when it is a terminal; ``on_progress``
+    instead gets ``(bytes held, bytes in all)`` across the files on every change, and no bar
+    is drawn (the installer's live line shows it).
     ``connections`` is how many range requests one large file may run at once; open connections
     across all files stay under ``max(connections, jobs)``, or under the run's
     :func:`connection_budget` when one is held.
@@ -65,7 +69,11 @@ def download_all(
         raise ValueError("two downloads share one destination file")
     cancel = threading.Event()
     slots = _shared_slots or threading.BoundedSemaphore(max(connections, jobs))
-    bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
+    if on_progress is not None:
+        tally = Tally([spec.size for spec in specs], on_progress)
+        bars: list[Any] = [tally.bar(index) for index in range(len(specs))]
+    else:
+        bars = [make_bar(spec, position, progress) for position, spec in enumerate(specs)]
     results: list[DownloadResult | None] = [None] * len(specs)
     errors: list[BaseException | None] = [None] * len(specs)
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()

@@ -1,5 +1,8 @@
 """The downloader as steps use it: the run's options, progress on a terminal, events and bytes
-into the step's span. One home, so the checkpoint and Ollama downloads cannot drift apart."""
+into the step's span. One home, so the checkpoint and Ollama downloads cannot drift apart.
+
+Progress goes to the step's live line when the runner draws one (``ctx.live``), else to tqdm
+bars on stderr when it is a terminal."""
 
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ def download(
         connections=ctx.options.connections,
         timeout=ctx.options.timeout,
         retries=ctx.options.retries,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty() and not ctx.live,
+        on_progress=(lambda done, total: ctx.progress(done=done, total=total))
+        if ctx.live
+        else None,
         on_event=lambda name, attrs: ctx.event(name, **attrs),
         on_bytes=ctx.add_bytes,
     )

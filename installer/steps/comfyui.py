@@ -285,7 +285,7 @@ def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: 
     """
     attempts = max(0, ctx.options.retries) + 1
     for attempt in range(1, attempts + 1):
-        progress = _CloneProgress(enabled=sys.stderr.isatty())
+        progress = _CloneProgress(enabled=sys.stderr.isatty() and not ctx.live)
         try:
             clone_into(partial, repo_url, ref, progress=progress, timeout=ctx.options.timeout)
             return

@@ -148,7 +148,7 @@ def _pull(ctx: InstallContext, url: str, model: str) -> int:
         unit="B",
         unit_scale=True,
         desc=f"ollama pull {model}",
-        disable=not sys.stderr.isatty(),
+        disable=not sys.stderr.isatty() or ctx.live,  # live: the runner's line shows it
         leave=False,
     )
 
@@ -157,6 +157,7 @@ def _pull(ctx: InstallContext, url: str, model: str) -> int:
         if completed > seen:
             ctx.add_bytes(completed - seen)
             seen = completed
+        ctx.progress(done=completed, total=total)
         bar.total = total
         bar.n = completed
         bar.refresh()

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TextIO
 
@@ -102,7 +103,11 @@ def run(ctx: InstallContext) -> None:
     created = _ensure_venv(ctx, tool)
     count = len(_requirement_lines(requirements))
     started = time.monotonic()
-    progress = Progress(tool.name, enabled=sys.stderr.isatty() and not ctx.options.verbose)
+    progress = Progress(
+        tool.name,
+        enabled=sys.stderr.isatty() and not ctx.options.verbose and not ctx.live,
+        report=(lambda text: ctx.progress(phase=text)) if ctx.live else None,
+    )
     try:
         held: dict[str, str] = {}
         if plan is not None and isinstance(tool, _Uv):  # one resolution, torch pinned
@@ -376,9 +381,15 @@ class _Uv(_Installer):
     name = "uv"
     log_name = UV_LOG
 
-    def __init__(self, binary: str, settings: IndexSettings):
+    def __init__(self, binary: str, settings: IndexSettings | Callable[[], IndexSettings]):
         self.binary = binary
-        self.settings = settings
+        self._settings = settings
+
+    @property
+    def settings(self) -> IndexSettings:
+        if callable(self._settings):
+            self._settings = self._settings()
+        return self._settings
 
     def install_torch(self, ctx: InstallContext, plan: TorchPlan, progress: Progress) -> None:
         # The torch index is the first extra index: uv's default "first index" strategy then
@@ -454,6 +465,9 @@ def installer_for(ctx: InstallContext) -> _Installer:
     """uv unless ``--installer pip`` or uv cannot run here (then pip, said and recorded)."""
     if ctx.options.installer == "pip":
         return _Installer()
+    # pip's settings are read through pip's own loader, whose import is a tenth of a second:
+    # read them on a thread of their own while `uv --version` and the venv's creation run.
+    settings = _Background(pip_settings)
     problem = None
     try:
         import uv
@@ -470,7 +484,33 @@ def installer_for(ctx: InstallContext) -> _Installer:
         ctx.echo(f"  {problem}: installing with pip instead")
         ctx.event("installer_fallback", installer="pip", reason=problem)
         return _Installer()
-    return _Uv(binary, pip_settings())
+    return _Uv(binary, settings.result)
+
+
+class _Background:
+    """``fn()`` on a daemon thread from now on; :meth:`result` waits for it (or raises what it
+    raised). The thread only reads configuration, so a Ctrl-C need not stop it."""
+
+    def __init__(self, fn: Callable[[], IndexSettings]):
+        self._fn = fn
+        self._value: IndexSettings | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dinoair-pip-settings")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller's thread in result()
+            self._error = exc
+
+    def result(self) -> IndexSettings:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _classify(
@@ -597,7 +637,9 @@ def _exclude_newer(ctx: InstallContext) -> str | None:
 
 class Progress:
     """A live line on a terminal while uv or pip runs: packages resolved, downloaded,
-    installed, bytes and elapsed time. The full output goes to the log either way.
+    installed, bytes and elapsed time. The full output goes to the log either way. With
+    ``report`` (the runner's live line for the step) the counts go there instead, on every
+    change, and nothing is drawn here.
 
     Bytes are the sizes the tools announce: uv's ``Downloading torch (846.9MiB)`` (uv names
     the large wheels only) and pip's ``Downloading x.whl (12.3 MB)``.
@@ -618,8 +660,16 @@ class Progress:
         "GiB": 2**30,
     }
 
-    def __init__(self, tool: str, *, enabled: bool, stream: TextIO | None = None):
+    def __init__(
+        self,
+        tool: str,
+        *,
+        enabled: bool,
+        stream: TextIO | None = None,
+        report: Callable[[str], None] | None = None,
+    ):
         self.tool = tool
+        self._report = report
         self.resolved = self.downloaded = self.installed = self.bytes = 0
         self.added: dict[str, str] = {}  # what uv reported installing, name -> version
         self._phase = ""
@@ -635,9 +685,15 @@ class Progress:
 
     def phase(self, name: str) -> None:
         self._phase = name
+        if self._report is not None:
+            self._report(self.counts())
 
     def feed(self, line: str) -> None:
-        text = line.strip()
+        self._count(line.strip())
+        if self._report is not None:
+            self._report(self.counts())
+
+    def _count(self, text: str) -> None:
         with self._lock:
             if match := self._ADDED.match(text):  # uv: "+ torch==2.8.0+cpu"
                 self.added[match.group(1).lower()] = match.group(2)
@@ -660,14 +716,18 @@ class Progress:
             elif match := self._PIP_DONE.match(text):
                 self.installed += len(match.group(1).split())
 
-    def line(self) -> str:
-        elapsed = int(time.monotonic() - self._started)
+    def counts(self) -> str:
+        """``uv (torch and requirements): 12 resolved, 3 downloaded, 0 installed, 80 MiB``."""
         with self._lock:
             counts = (
                 f"{self.resolved} resolved, {self.downloaded} downloaded, "
                 f"{self.installed} installed, {size(self.bytes)}"
             )
-        return f"  {self.tool} ({self._phase}): {counts}, {elapsed // 60}:{elapsed % 60:02d}"
+        return f"{self.tool} ({self._phase}): {counts}"
+
+    def line(self) -> str:
+        elapsed = int(time.monotonic() - self._started)
+        return f"  {self.counts()}, {elapsed // 60}:{elapsed % 60:02d}"
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):
