@@ -38,6 +38,7 @@ from .python_choice import venv_python_line
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
+from .steps.custom_nodes import disabled_line
 from .steps.preflight import detect_hardware, find_tools
 from .torch_plan import plan_torch
 from .units import size
@@ -202,6 +203,12 @@ def _default_target() -> Path:
     "and fix what is broken; what is fine is left as it is.",
 )
 @click.option(
+    "--strict-nodes",
+    is_flag=True,
+    help="Fail the run (an update: roll it back) when a custom node's requirements cannot be "
+    "installed, instead of moving that node to ComfyUI/custom_nodes.disabled/.",
+)
+@click.option(
     "--uninstall",
     is_flag=True,
     help="Remove the install folder: shows what goes with sizes, then asks (--yes without a "
@@ -242,6 +249,7 @@ def cli(
     python_version: str | None,
     verify_timeout: float,
     repair: bool,
+    strict_nodes: bool,
     uninstall: bool,
     keep_models: bool,
     remove_telemetry_data: bool,
@@ -275,6 +283,7 @@ def cli(
         verify_timeout=verify_timeout,
         sequential=sequential,
         repair=repair,
+        strict_nodes=strict_nodes,
     )
     if uninstall:
         _uninstall(options.target, keep_models, remove_telemetry_data, yes, disable_telemetry)
@@ -495,6 +504,7 @@ def _run_attributes(
         f"{ARG_PREFIX}python": options.python or "",
         f"{ARG_PREFIX}sequential": options.sequential,
         f"{ARG_PREFIX}repair": options.repair,
+        f"{ARG_PREFIX}strict_nodes": options.strict_nodes,
     }
 
 
@@ -579,6 +589,9 @@ def _print_summary(
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     if left_out:  # one line, not one per step: the user chose them together
         click.echo(f"  - left out by --only/--skip: {', '.join(left_out)}")
+    disabled = disabled_line(ctx)
+    if disabled:
+        click.echo(disabled, err=result.outcome != RESULT_SUCCESS)
     command = next_command(ctx.target, _default_target().absolute(), manifest)
     failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
     for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):

@@ -98,6 +98,8 @@ def finish_update(target: Path, success: bool, ctx: InstallContext | None = None
         with phase as record:
             done = transaction.finish(target, success)
             record.attributes["result"] = done or "none"
+        if ctx is not None:
+            ctx.outcomes["update_result"] = done  # the closing lines say what stands
     except Exception as exc:
         return (
             f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "

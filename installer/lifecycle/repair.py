@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..download import RECORD_NAME
+from ..steps.custom_nodes import RECORD_NAME as NODES_RECORD
 from ..steps.python_deps import STAMP_NAME
 from ..steps.verify import VERIFIED_NAME
 
@@ -22,7 +23,7 @@ RECHECKS = "checkout, venv packages, model hashes, ComfyUI's quick test, launch 
 
 def forget_records(target: Path, venv: Path) -> list[str]:
     """Remove the records that let a run skip its checks; returns their paths below target."""
-    records = [venv / STAMP_NAME, venv / VERIFIED_NAME]
+    records = [venv / STAMP_NAME, venv / NODES_RECORD, venv / VERIFIED_NAME]
     for models in (target / "models", target / "ComfyUI" / "models"):
         if models.is_dir() and not models.is_symlink():
             records += sorted(models.rglob(RECORD_NAME))

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import git
@@ -41,6 +41,9 @@ class Journal:
     new_venv: str  # folder name below the target
     stash_ref: str | None = None
     old_venv: str | None = None  # what the venv link pointed at before (removed after the swap)
+    # custom nodes this update moved to custom_nodes.disabled/ ([name, name there]): a rollback
+    # moves them back, as they worked with the release gone back to
+    disabled_nodes: list[list[str]] = field(default_factory=list)
 
     def save(self, target: Path) -> None:
         write_atomic(target / JOURNAL, json.dumps(asdict(self)) + "\n")
@@ -123,6 +126,14 @@ def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
     yield "done"
 
 
+def note_disabled(target: Path, name: str, moved_to: str) -> None:
+    """Journal a custom node the update disabled, so that a rollback puts it back."""
+    journal = load(target)
+    if journal is not None:
+        journal.disabled_nodes.append([name, moved_to])
+        journal.save(target)
+
+
 def rollback(target: Path, journal: Journal) -> None:
     """Put the checkout back at the release that worked, edits and all; drop the new venv."""
     checkout = target / "ComfyUI"
@@ -136,4 +147,13 @@ def rollback(target: Path, journal: Journal) -> None:
         if journal.stash_ref and (moved or not repo.is_dirty(untracked_files=False)):
             with contextlib.suppress(git.GitCommandError):  # the edits stay in the stash anyway
                 repo.git.stash("apply", journal.stash_ref)
+    for name, moved_to in journal.disabled_nodes:  # the nodes worked with this release
+        home = checkout / "custom_nodes" / name
+        there = checkout / "custom_nodes.disabled" / moved_to
+        if _plain_name(name) and _plain_name(moved_to) and there.exists() and not home.exists():
+            os.rename(there, home)
     (target / JOURNAL).unlink(missing_ok=True)
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and os.sep not in name

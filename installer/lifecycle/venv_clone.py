@@ -23,8 +23,9 @@ from ..fsutil import remove_tree
 
 SCRIPTS = "Scripts" if os.name == "nt" else "bin"
 _SCRIPT_LIMIT = 1 << 20  # a script naming the venv's path is small; a binary is left alone
-# Never cloned: records that vouch for the old venv only (verify's stamp names its commit).
-SKIP = frozenset({".dinoair-verified.json"})
+# Never cloned: records that vouch for the old venv only (verify's stamp names its commit; the
+# custom nodes' requirements are installed again into the new venv after an update).
+SKIP = frozenset({".dinoair-verified.json", ".dinoair-custom-nodes.json"})
 
 
 def clone_venv(source: Path, dest: Path) -> int:
