@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .closing import closing_lines, never_ran, next_command, quote, summary_coun
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
 from .lifecycle import commands as lifecycle
+from .lifecycle.repair import Repair
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .python_choice import venv_python_line
 from .runner import ALWAYS_RUN, RunResult, run_install
@@ -307,9 +309,8 @@ def cli(
         click.confirm(
             f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
         )
-    if repair:
-        lifecycle.repair(options.target, options.target / "venv")
-    lifecycle.recover(options.target)  # an update a killed run left half-done
+    lifecycle_state = _Lifecycle()
+    steps = (_recovering(steps[0], lifecycle_state), *steps[1:])
     home = telemetry_home()
     decision = consent.decide(home, disable_telemetry, home_prefix())
     # The known-issues feed, only with fix notifications on (checked inside), in the background.
@@ -331,7 +332,11 @@ def cli(
     closing: list[str | None] = []  # the update's closing line, from inside the run's span
 
     def finish(run_ctx: InstallContext, success: bool) -> None:
+        if not lifecycle_state.recovered:  # a journal left by a killed run: the next run's
+            return
         closing.append(lifecycle.finish_update(options.target, success, run_ctx))
+        if lifecycle_state.repair is not None:
+            closing.append(lifecycle.finish_repair(run_ctx, lifecycle_state.repair, success))
 
     try:
         result = run_install(
@@ -358,10 +363,10 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    update = closing[0] if closing else None
     _print_summary(ctx, result, decision, manifest)
-    if update:
-        click.echo(update, err=result.outcome != RESULT_SUCCESS)
+    for line in closing:
+        if line:
+            click.echo(line, err=result.outcome != RESULT_SUCCESS)
     if refresher is not None:
         refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
@@ -454,6 +459,30 @@ def _foreign_folder(target: Path) -> bool:
     except OSError:
         return False  # missing or unreadable: preflight reports it properly
     return bool(names) and not names & _OURS
+
+
+@dataclass
+class _Lifecycle:
+    """What the lifecycle did before the steps, for the run's closing hook."""
+
+    recovered: bool = False  # an interrupted update was finished or undone (or there was none)
+    repair: Repair | None = None  # --repair: the records set aside, the scripts as they were
+
+
+def _recovering(preflight: Step, state: _Lifecycle) -> Step:
+    """Preflight, after the lifecycle's own first work: finishing or undoing an update a killed
+    run left half-done (a ``recover`` phase of this run), then --repair setting aside the
+    records a re-run trusts. Preflight always runs and every other step waits for it, so
+    nothing touches the checkout or the venv before; a recovery that fails fails preflight."""
+
+    def run(ctx: InstallContext) -> None:
+        lifecycle.recover(ctx)
+        state.recovered = True
+        if ctx.options.repair:
+            state.repair = lifecycle.repair(ctx)
+        preflight.run(ctx)
+
+    return replace(preflight, run=run)
 
 
 def _failing_preflight(exc: InstallError) -> Step:

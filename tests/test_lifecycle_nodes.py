@@ -66,8 +66,8 @@ def add_node(checkout: Path, name: str, requirements: str) -> Path:
 def versions(python: Path, *names: str) -> dict[str, str]:
     code = (
         "import json, sys\nfrom importlib import metadata\nout = {}\nfor n in sys.argv[1:]:\n"
-        "    try:\n        out[n] = metadata.version(n)\n    except metadata.PackageNotFoundError:\n"
-        "        pass\nprint(json.dumps(out))"
+        "    try:\n        out[n] = metadata.version(n)\n"
+        "    except metadata.PackageNotFoundError:\n        pass\nprint(json.dumps(out))"
     )
     done = subprocess.run(
         [str(python), "-c", code, *names], capture_output=True, text=True, check=True

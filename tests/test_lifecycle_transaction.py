@@ -136,8 +136,17 @@ def test_a_good_update_swaps_the_new_venv_in(target: Path, demo: Fixture, tmp_pa
     assert quick_test(target).returncode == 0
 
 
+def recover_span(home: Path) -> tuple[dict, dict]:
+    """The one ``recover`` phase recorded, and the span of the run it is part of."""
+    spans = [span for stored in load_sessions(home).files for span in stored.data["spans"]]
+    [recover] = [s for s in spans if s["name"] == "dinoair.phase.recover"]
+    by_id = {s["span_id"]: s for s in spans}
+    parent = by_id[recover["parent_span_id"]]
+    return recover, by_id[parent["parent_span_id"]] if parent["parent_span_id"] else parent
+
+
 def test_sigkill_during_the_update_then_a_normal_run_works(
-    target: Path, demo: Fixture, tmp_path: Path
+    target: Path, demo: Fixture, tmp_path: Path, consented_home: Path
 ) -> None:
     manifest = pinned(demo, tmp_path / "n", demo.next_tag)
     proc = subprocess.Popen(
@@ -159,11 +168,24 @@ def test_sigkill_during_the_update_then_a_normal_run_works(
     assert head_of(target / "ComfyUI") == demo.head_commit
     assert quick_test(target).returncode == 0
     assert leftovers(target) == [transaction.new_venv_name(demo.next_tag)]
+    # The rollback that recovery did is part of the telemetry of the run that did it.
+    assert f"An interrupted update to {demo.next_tag} was rolled back" in done.stdout
+    recover, root = recover_span(consented_home)
+    assert root["name"] == "dinoair.install"
+    attributes = recover["attributes"]
+    assert attributes["installer.phase"] == "recover"
+    assert {k[16:]: v for k, v in attributes.items() if k.startswith("installer.phase.")} == {
+        "from_commit": demo.commit[:12],
+        "to_release": demo.next_tag,
+        "state": "updating",
+        "result": "rolled_back",
+    }
+    assert recover["status"]["code"] == "OK"
 
 
 @pytest.mark.parametrize("stop_after", [0, 1])
 def test_sigkill_during_the_swap_leaves_a_working_install(
-    target: Path, demo: Fixture, tmp_path: Path, stop_after: int
+    target: Path, demo: Fixture, tmp_path: Path, stop_after: int, consented_home: Path
 ) -> None:
     """The swap, stopped after each of its renames (as a SIGKILL would), then a normal run."""
     manifest = pinned(demo, tmp_path / "n", demo.next_tag)
@@ -186,6 +208,9 @@ def test_sigkill_during_the_swap_leaves_a_working_install(
     assert os.readlink(target / "venv") == journal.new_venv
     assert leftovers(target) == [journal.new_venv]
     assert quick_test(target).returncode == 0
+    recover, _root = recover_span(consented_home)
+    assert recover["attributes"]["installer.phase.state"] == "swapping"
+    assert recover["attributes"]["installer.phase.result"] == "swapped"
 
 
 def test_a_rolled_back_update_is_a_span_and_report_counts_it_per_release(
