@@ -7,6 +7,7 @@ copy of it. The fixture's ``v0.0.3-broken`` release names a requirement that can
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import git
@@ -23,6 +25,7 @@ from click.testing import CliRunner
 from fixtures.commands import install_command
 from fixtures.demo_fixture import Fixture, build_fixture
 from installer.lifecycle import transaction
+from installer.lifecycle.venv_clone import clone_venv
 from installer.steps import comfyui
 from otel_local_exporter import load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
@@ -255,3 +258,96 @@ def test_a_rolled_back_update_is_a_span_and_report_counts_it_per_release(
     assert json.loads(fleet.output)["releases"] == json.loads(report.output)["releases"]
     csv_out = CliRunner().invoke(telemetry_cli, ["report", "--from", str(bundle), "--csv"])
     assert f"release,{demo.broken_tag},rollback_rate,1.0" in csv_out.output
+
+
+@contextlib.contextmanager
+def symlinks_refused() -> Iterator[None]:
+    """Windows without Developer Mode: creating a symbolic link is refused."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(1314, "A required privilege is not held by the client")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "symlink", refused)
+        yield
+
+
+def updated_to_next(target: Path, demo: Fixture, tmp_path: Path) -> transaction.Journal:
+    """The checkout moved to the next release, its venv built beside the old (a real clone,
+    whose scripts name ``venv-<release>``), verify passed: the journal ready for the swap."""
+    comfyui.run(make_ctx(target, pinned(demo, tmp_path / "n", demo.next_tag)))
+    journal = transaction.load(target)
+    assert journal is not None
+    clone_venv(target / "venv", target / journal.new_venv)
+    return journal
+
+
+def names_folder(venv: Path, folder: Path) -> bool:
+    """Whether a script of the venv names ``folder`` (and not a longer name beginning so)."""
+    pattern = re.escape(str(folder)) + r"(?![\w.-])"
+    return any(
+        re.search(pattern, script.read_text(errors="replace"))
+        for script in (venv / "bin").iterdir()
+        if script.is_file() and not script.is_symlink()
+    )
+
+
+def test_without_symlink_rights_the_swap_renames(
+    target: Path, demo: Fixture, tmp_path: Path
+) -> None:
+    journal = updated_to_next(target, demo, tmp_path)
+    new = target / journal.new_venv
+    assert names_folder(new, new)
+
+    with symlinks_refused():
+        assert transaction.finish(target, True) == "swapped"
+
+    venv = target / "venv"
+    assert venv.is_dir() and not venv.is_symlink()
+    assert leftovers(target) == [] and not (target / transaction.SWAP_LINK).exists()
+    assert names_folder(venv, venv) and not names_folder(venv, new)
+    assert quick_test(target).returncode == 0
+    assert head_of(target / "ComfyUI") == demo.head_commit
+    # The next update on this machine renames again (the venv in use is a real folder).
+    comfyui.run(make_ctx(target, demo.manifest))
+    again = transaction.load(target)
+    assert again is not None and again.old_venv is None
+    clone_venv(venv, target / again.new_venv)  # (a POSIX venv has a link inside: lib64)
+    with symlinks_refused():
+        assert transaction.finish(target, True) == "swapped"
+    assert not venv.is_symlink() and leftovers(target) == []
+    assert quick_test(target).returncode == 0 and head_of(target / "ComfyUI") == demo.commit
+
+
+@pytest.mark.parametrize("stop_after", [0, 1])
+def test_sigkill_during_the_rename_swap_then_a_normal_run_completes_it(
+    target: Path,
+    demo: Fixture,
+    tmp_path: Path,
+    stop_after: int,
+    consented_home: Path,
+) -> None:
+    """Stopped after each rename (0: no venv/ at all), then a normal run, where links can be
+    made: the journal says the swap renames, so recovery finishes it by renames."""
+    journal = updated_to_next(target, demo, tmp_path)
+    journal.state = transaction.SWAPPING
+    journal.save(target)
+    with symlinks_refused():
+        steps = transaction.swap_steps(target, journal)
+        done_steps = [next(steps) for _ in range(stop_after + 1)]
+        del steps  # the process dies here
+    assert done_steps == ["previous_aside", "renamed"][: stop_after + 1]
+    saved = transaction.load(target)
+    assert saved is not None and saved.swap == transaction.RENAME
+    assert (target / "venv").exists() == bool(stop_after)
+
+    done = run(install_command(target, pinned(demo, tmp_path / "n", demo.next_tag), *ARGS))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Completed the interrupted update to {demo.next_tag}." in done.stdout
+    venv = target / "venv"
+    assert venv.is_dir() and not venv.is_symlink()
+    assert leftovers(target) == [] and not names_folder(venv, target / journal.new_venv)
+    assert quick_test(target).returncode == 0
+    recover, _root = recover_span(consented_home)
+    assert recover["attributes"]["installer.phase.result"] == "swapped"
