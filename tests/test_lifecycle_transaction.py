@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from installer.steps import comfyui
 from otel_local_exporter import load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
 from tests.contexts import make_ctx
+from tests.processes import kill_tree
 from tests.test_lifecycle_update import pinned
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ def test_sigkill_during_the_update_then_a_normal_run_works(
     deadline = time.monotonic() + 120
     while not (target / transaction.JOURNAL).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
+    kill_tree(proc.pid)  # git, mid-update, with it: none runs on beside the next run
     proc.wait()
     assert (target / transaction.JOURNAL).exists(), "killed while the update was under way"
 
@@ -351,3 +351,27 @@ def test_sigkill_during_the_rename_swap_then_a_normal_run_completes_it(
     assert quick_test(target).returncode == 0
     recover, _root = recover_span(consented_home)
     assert recover["attributes"]["installer.phase.result"] == "swapped"
+
+
+def test_recovery_clears_the_locks_a_killed_git_left(demo: Fixture, tmp_path: Path) -> None:
+    """git killed mid-update leaves its lock files; every later git command on the checkout
+    would then fail ("File exists"). The run that held them is dead: recovery removes them."""
+    target = tmp_path / "dinoair"
+    comfyui.run(make_ctx(target, demo.manifest))
+    transaction.begin(target, demo.commit, demo.next_tag)
+    git_dir = target / "ComfyUI" / ".git"
+    locks = [
+        git_dir / "index.lock",
+        git_dir / "HEAD.lock",
+        git_dir / "ORIG_HEAD.lock",
+        git_dir / "refs" / "tags" / f"{demo.next_tag}.lock",
+    ]
+    for lock in locks:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text("")
+
+    assert transaction.recover(target) == "rolled_back"
+
+    assert [lock for lock in locks if lock.exists()] == []
+    comfyui.run(make_ctx(target, pinned(demo, tmp_path / "n", demo.next_tag)))
+    assert head_of(target / "ComfyUI") == demo.head_commit

@@ -185,8 +185,7 @@ def rollback(target: Path, journal: Journal) -> None:
     """Put the checkout back at the release that worked, edits and all; drop the new venv."""
     checkout = target / "ComfyUI"
     remove_tree(target / journal.new_venv)  # first: on a full disk this frees the space git needs
-    with contextlib.suppress(FileNotFoundError):
-        (checkout / ".git" / "index.lock").unlink()  # left by a git killed with the run
+    _clear_git_locks(checkout / ".git")
     with git.Repo(checkout) as repo:
         moved = repo.head.commit.hexsha != journal.from_commit
         if moved:  # the new release's files go; untracked user files are not git's to touch
@@ -200,6 +199,23 @@ def rollback(target: Path, journal: Journal) -> None:
         if _plain_name(name) and _plain_name(moved_to) and there.exists() and not home.exists():
             os.rename(there, home)
     (target / JOURNAL).unlink(missing_ok=True)
+
+
+def _clear_git_locks(git_dir: Path) -> None:
+    """Remove the lock files a git killed with the run left (``index.lock``, ``HEAD.lock``,
+    ``refs/tags/<tag>.lock``...): git never removes another process's lock, so each later git
+    command on the checkout would fail with "File exists". Only this run's update used the
+    checkout (the journal says so), and that run is over."""
+    if not git_dir.is_dir() or git_dir.is_symlink():
+        return
+    candidates = list(git_dir.glob("*.lock"))
+    for folder in ("refs", "logs"):
+        if (git_dir / folder).is_dir():
+            candidates += (git_dir / folder).rglob("*.lock")
+    for lock in candidates:
+        if lock.is_file() and not lock.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
 
 
 def _plain_name(name: str) -> bool:
