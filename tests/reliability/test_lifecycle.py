@@ -3,6 +3,7 @@ systems and links out, each tried for real against the installer's lifecycle."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -133,8 +134,14 @@ def test_disk_full_during_the_new_venv(trial, demo: Fixture, tmp_path: Path) -> 
                 while not (target / transaction.JOURNAL).exists() and time.monotonic() < deadline:
                     time.sleep(0.001)
                 with (mount / "filler-2").open("wb") as handle:
-                    free = psutil.disk_usage(str(mount)).free
-                    os.posix_fallocate(handle.fileno(), 0, free - 64 * 1024)
+                    for _ in range(20):  # the update writes too: measure again if it won
+                        free = psutil.disk_usage(str(mount)).free
+                        try:
+                            os.posix_fallocate(handle.fileno(), 0, free - 64 * 1024)
+                            break
+                        except OSError as exc:
+                            if exc.errno != errno.ENOSPC:
+                                raise
                 filled.set()
 
             filler = threading.Thread(target=fill, daemon=True)
