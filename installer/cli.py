@@ -544,6 +544,7 @@ _SKIP_WORDS = {
     "excluded_by_option": "left out by --only/--skip",
     "no_models_flag": "--no-models was given",
     "no_checkpoints": "the manifest lists no checkpoint models",
+    "no_custom_nodes": "no custom node in ComfyUI/custom_nodes/ has a requirements.txt",
     "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
 }
 
