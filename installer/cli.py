@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,13 @@ from .closing import closing_lines, never_ran, next_command, quote, summary_coun
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
 from .lifecycle import commands as lifecycle
+from .lifecycle.repair import Repair
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .python_choice import venv_python_line
 from .runner import ALWAYS_RUN, RunResult, run_install
 from .scheduler import DEPENDENCY_FAILED
 from .steps import STEP_NAMES, STEPS
+from .steps.custom_nodes import disabled_line
 from .steps.preflight import detect_hardware, find_tools
 from .torch_plan import plan_torch
 from .units import size
@@ -202,6 +205,12 @@ def _default_target() -> Path:
     "and fix what is broken; what is fine is left as it is.",
 )
 @click.option(
+    "--strict-nodes",
+    is_flag=True,
+    help="Fail the run (an update: roll it back) when a custom node's requirements cannot be "
+    "installed, instead of moving that node to ComfyUI/custom_nodes.disabled/.",
+)
+@click.option(
     "--uninstall",
     is_flag=True,
     help="Remove the install folder: shows what goes with sizes, then asks (--yes without a "
@@ -242,6 +251,7 @@ def cli(
     python_version: str | None,
     verify_timeout: float,
     repair: bool,
+    strict_nodes: bool,
     uninstall: bool,
     keep_models: bool,
     remove_telemetry_data: bool,
@@ -275,6 +285,7 @@ def cli(
         verify_timeout=verify_timeout,
         sequential=sequential,
         repair=repair,
+        strict_nodes=strict_nodes,
     )
     if uninstall:
         _uninstall(options.target, keep_models, remove_telemetry_data, yes, disable_telemetry)
@@ -298,9 +309,8 @@ def cli(
         click.confirm(
             f"{options.target} is not empty and holds no DinoAir install. Use it?", abort=True
         )
-    if repair:
-        lifecycle.repair(options.target, options.target / "venv")
-    lifecycle.recover(options.target)  # an update a killed run left half-done
+    lifecycle_state = _Lifecycle()
+    steps = (_recovering(steps[0], lifecycle_state), *steps[1:])
     home = telemetry_home()
     decision = consent.decide(home, disable_telemetry, home_prefix())
     # The known-issues feed, only with fix notifications on (checked inside), in the background.
@@ -322,7 +332,11 @@ def cli(
     closing: list[str | None] = []  # the update's closing line, from inside the run's span
 
     def finish(run_ctx: InstallContext, success: bool) -> None:
+        if not lifecycle_state.recovered:  # a journal left by a killed run: the next run's
+            return
         closing.append(lifecycle.finish_update(options.target, success, run_ctx))
+        if lifecycle_state.repair is not None:
+            closing.append(lifecycle.finish_repair(run_ctx, lifecycle_state.repair, success))
 
     try:
         result = run_install(
@@ -349,10 +363,10 @@ def cli(
         click.echo(report_hint(options.target, crash_id), err=True)
         sys.exit(1)
     _shutdown(provider)
-    update = closing[0] if closing else None
     _print_summary(ctx, result, decision, manifest)
-    if update:
-        click.echo(update, err=result.outcome != RESULT_SUCCESS)
+    for line in closing:
+        if line:
+            click.echo(line, err=result.outcome != RESULT_SUCCESS)
     if refresher is not None:
         refresher.join(timeout=0.5)
     sys.exit(result.exit_code)
@@ -447,6 +461,30 @@ def _foreign_folder(target: Path) -> bool:
     return bool(names) and not names & _OURS
 
 
+@dataclass
+class _Lifecycle:
+    """What the lifecycle did before the steps, for the run's closing hook."""
+
+    recovered: bool = False  # an interrupted update was finished or undone (or there was none)
+    repair: Repair | None = None  # --repair: the records set aside, the scripts as they were
+
+
+def _recovering(preflight: Step, state: _Lifecycle) -> Step:
+    """Preflight, after the lifecycle's own first work: finishing or undoing an update a killed
+    run left half-done (a ``recover`` phase of this run), then --repair setting aside the
+    records a re-run trusts. Preflight always runs and every other step waits for it, so
+    nothing touches the checkout or the venv before; a recovery that fails fails preflight."""
+
+    def run(ctx: InstallContext) -> None:
+        lifecycle.recover(ctx)
+        state.recovered = True
+        if ctx.options.repair:
+            state.repair = lifecycle.repair(ctx)
+        preflight.run(ctx)
+
+    return replace(preflight, run=run)
+
+
 def _failing_preflight(exc: InstallError) -> Step:
     def run(ctx: InstallContext) -> None:
         raise exc
@@ -495,6 +533,7 @@ def _run_attributes(
         f"{ARG_PREFIX}python": options.python or "",
         f"{ARG_PREFIX}sequential": options.sequential,
         f"{ARG_PREFIX}repair": options.repair,
+        f"{ARG_PREFIX}strict_nodes": options.strict_nodes,
     }
 
 
@@ -505,6 +544,7 @@ _SKIP_WORDS = {
     "excluded_by_option": "left out by --only/--skip",
     "no_models_flag": "--no-models was given",
     "no_checkpoints": "the manifest lists no checkpoint models",
+    "no_custom_nodes": "no custom node in ComfyUI/custom_nodes/ has a requirements.txt",
     "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
 }
 
@@ -579,6 +619,9 @@ def _print_summary(
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     if left_out:  # one line, not one per step: the user chose them together
         click.echo(f"  - left out by --only/--skip: {', '.join(left_out)}")
+    disabled = disabled_line(ctx)
+    if disabled:
+        click.echo(disabled, err=result.outcome != RESULT_SUCCESS)
     command = next_command(ctx.target, _default_target().absolute(), manifest)
     failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
     for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):

@@ -1,7 +1,7 @@
 """The install's screen while several steps run at once.
 
 Without a terminal (a pipe, a file, CI; or ``NO_COLOR``, ``TERM=dumb``, ``--verbose``) each
-step prints a first line when it starts (``[3/9] python_deps: install ...``) and one line when
+step prints a first line when it starts (``[3/10] python_deps: install ...``) and one line when
 it ends, in the order steps end. When nothing else was printed in between (always so with
 ``--sequential``) the end line is the short indented form of the one-at-a-time installer
 (``      ok in 1.2s``); otherwise it names its step, so interleaved lines stay readable. Lines a

@@ -69,6 +69,7 @@ class Options:
     repair: bool = False  # --repair: re-check every part (installer.lifecycle.repair)
     models_from: tuple[Path, ...] = ()  # --models-from: folders of models to reuse
     python: str | None = None  # --python X.Y: the ComfyUI venv's Python (installer.python_choice)
+    strict_nodes: bool = False  # --strict-nodes: a node whose requirements fail fails the run
 
 
 class StepSkipped(Exception):

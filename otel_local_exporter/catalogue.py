@@ -170,6 +170,7 @@ _ENTRIES: tuple[Field, ...] = (
     _new(_arg("repair", "bool", "false", "whether you ran --repair")),
     _new(_arg("python", "string", "3.12", "the --python version you chose for the venv")),
     _new(_arg("models_from", "int", "1", "how many --models-from folders you gave (not which)")),
+    _new(_arg("strict_nodes", "bool", "false", "whether you ran --strict-nodes")),
     # -- usage: the coarse hardware profile -------------------------------------------------------
     _hw(f"{_SP}cpu_count", "int", "8", "how many CPUs"),
     _hw(f"{_SP}memory_gib", "int", "16", "memory in whole GiB"),
@@ -242,6 +243,11 @@ _ENTRIES: tuple[Field, ...] = (
     ),
     _event("venv_cloned", "files seconds", "an update's venv started as a copy of the one in use"),
     _event("venv_clone_failed", "error", "why that copy could not be made (the error's type)"),
+    _event(
+        "custom_nodes_installed",
+        "nodes installed disabled seconds",
+        "how many custom nodes' requirements were installed, how many nodes were disabled",
+    ),
     _event(
         "kernel_tested",
         "passed",

@@ -52,7 +52,9 @@ def test_only_preflight_says_nothing_was_installed_and_what_to_run(
     assert "is installed" not in done.stdout
     lines = done.stdout.splitlines()
     assert lines[-2] == "Nothing was installed: only preflight ran."
-    assert lines[-3].startswith("  - left out by --only/--skip: comfyui, python_deps, verify")
+    assert lines[-3].startswith(
+        "  - left out by --only/--skip: comfyui, python_deps, custom_nodes, verify"
+    )
     assert lines[-1].startswith(f"To install: dinoair-install --target {target} --manifest ")
 
 
@@ -104,7 +106,7 @@ def test_an_invalid_manifest_gets_a_fix_hint_not_a_bug_report(tmp_path: Path) ->
 def test_cancelled_names_the_steps_that_never_ran(tmp_path: Path) -> None:
     target = tmp_path / "T"
     target.mkdir()
-    steps = [StepResult(n, "completed") for n in STEP_NAMES[:4]]
+    steps = [StepResult(n, "completed") for n in STEP_NAMES[: STEP_NAMES.index("verify") + 1]]
     steps += [
         StepResult("workflows", "completed"),
         StepResult("ollama_models", "skipped", reason="ollama_not_found"),
@@ -113,7 +115,7 @@ def test_cancelled_names_the_steps_that_never_ran(tmp_path: Path) -> None:
     not_run = never_ran(steps, STEP_NAMES)
     assert not_run == ["webgui", "finalize"]
     assert summary_counts(steps, not_run) == (
-        "Summary: 5 completed, 1 skipped, 1 cancelled, 2 not run (webgui, finalize)"
+        "Summary: 6 completed, 1 skipped, 1 cancelled, 2 not run (webgui, finalize)"
     )
     lines = closing_lines(steps, STEP_NAMES, target, "dinoair-install")
     assert lines == [
@@ -233,7 +235,10 @@ def test_a_failed_preflight_over_a_partial_install_does_not_say_nothing_is_there
 
     target = tmp_path / "T"
     target.mkdir()
-    earlier = [{"name": n, "status": "completed"} for n in ("preflight", "comfyui", "python_deps")]
+    earlier = [
+        {"name": n, "status": "completed"}
+        for n in ("preflight", "comfyui", "python_deps", "custom_nodes")
+    ]
     (target / "install_summary.json").write_text(json.dumps({"steps": earlier}))
     steps = [StepResult("preflight", "failed")]
     steps += [StepResult(n, "skipped", reason="dependency_failed") for n in STEP_NAMES[1:]]

@@ -141,7 +141,9 @@ def test_keep_models_without_uninstall_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2 and "go with --uninstall" in done.stderr
 
 
-def test_repair_refetches_only_the_broken_model(target: Path, demo: Fixture) -> None:
+def test_repair_refetches_only_the_broken_model(
+    target: Path, demo: Fixture, consented_home: Path
+) -> None:
     broken, fine = demo.models
     path = target / "models/checkpoints" / broken.name
     stat = path.stat()
@@ -160,6 +162,30 @@ def test_repair_refetches_only_the_broken_model(target: Path, demo: Fixture) -> 
     assert fetched == {broken.name}
     assert path.read_bytes() == broken.path.read_bytes()
     assert fine_path.stat().st_ino == fine_inode  # the good one was not touched
+    # What was checked and fixed: one line at the end, and the repair phase span of the run.
+    assert (
+        "Repair: checked the checkout, 2 model file(s), 3 launch script(s); fixed: "
+        "1 model file(s) fetched again."
+    ) in done.stdout.splitlines()
+    docs = [stored.data for stored in load_sessions(consented_home).files]
+    [repair] = [s for doc in docs for s in doc["spans"] if s["name"] == "dinoair.phase.repair"]
+    counts = {
+        k.removeprefix("installer.phase."): v
+        for k, v in repair["attributes"].items()
+        if k.startswith("installer.phase.")
+    }
+    assert counts == {
+        "records_reset": 1,
+        "checkout_checked": 1,
+        "checkout_fixed": 0,
+        "models_checked": 2,
+        "models_fixed": 1,
+        "scripts_checked": 3,
+        "scripts_fixed": 0,
+        "result": "repaired",
+    }
+    root = next(s for doc in docs for s in doc["spans"] if s["span_id"] == repair["parent_span_id"])
+    assert root["name"] == "dinoair.install" and root["attributes"]["installer.arg.repair"]
 
 
 def test_uninstall_is_a_session_of_its_own_with_consent(target: Path, consented_home: Path) -> None:

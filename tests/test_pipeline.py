@@ -160,9 +160,9 @@ def test_a_failure_in_one_branch_leaves_the_other_branchs_work_recorded(tmp_path
     assert pulled.attributes[attr.STEP_BYTES_DOWNLOADED] == 1234
     assert spans["dinoair.step.verify"].attributes[attr.STEP_SKIP_REASON] == DEPENDENCY_FAILED
     # the screen says which step each end line belongs to, and that the dependants were skipped
-    (failed,) = [line for line in lines if line.startswith("[2/9] comfyui: FAILED")]
+    (failed,) = [line for line in lines if line.startswith("[2/10] comfyui: FAILED")]
     assert failed.endswith("[installation] git clone failed: remote hung up")
-    assert "[4/9] verify: skipped (dependency_failed)" in lines
+    assert "[5/10] verify: skipped (dependency_failed)" in lines
 
 
 def test_ctrl_c_with_three_steps_running_cancels_each_and_records_it(tmp_path: Path) -> None:

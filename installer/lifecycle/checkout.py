@@ -19,7 +19,15 @@ from pathlib import Path
 import git
 
 # What a user keeps inside ComfyUI/: carried from a checkout moved aside into the new one.
-CARRY_OVER = ("custom_nodes", "models", "input", "output", "user", "extra_model_paths.yaml")
+CARRY_OVER = (
+    "custom_nodes",
+    "custom_nodes.disabled",
+    "models",
+    "input",
+    "output",
+    "user",
+    "extra_model_paths.yaml",
+)
 
 _FULL_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 STASH_MESSAGE = "dinoair update"

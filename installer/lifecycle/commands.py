@@ -12,7 +12,8 @@ import click
 from ..context import InstallContext, PhaseRecord
 from ..errors import InstallError
 from . import transaction
-from .repair import RECHECKS, forget_records
+from .repair import RECHECKS, Repair, fixed_total, summary_line, tally
+from .repair import begin as begin_repair
 from .uninstall import execute, human, plan_uninstall
 
 
@@ -54,28 +55,51 @@ def uninstall(
     click.echo(f"Removed {human(plan.remove_bytes)}{kept}.")
 
 
-def repair(target: Path, venv: Path) -> None:
+def repair(ctx: InstallContext) -> Repair:
     """Set aside the records a re-run trusts, so the run that follows checks everything."""
-    forgotten = forget_records(target, venv)
-    click.echo(f"Repair: checking again {RECHECKS}; what passes is left as it is.")
-    if forgotten:
-        click.echo(f"  removed {len(forgotten)} record(s) of earlier checks")
+    started = begin_repair(ctx.target, ctx.target / "venv")
+    ctx.echo(f"Repair: checking again {RECHECKS}; what passes is left as it is.")
+    if started.records:
+        ctx.echo(f"  removed {len(started.records)} record(s) of earlier checks")
+    return started
 
 
-def recover(target: Path) -> None:
-    """Before a run: finish or undo an update that a killed run left (the journal says which)."""
+def finish_repair(ctx: InstallContext, started: Repair, success: bool) -> str:
+    """After the run: the ``repair`` phase span (counts checked and fixed per kind, result) and
+    the one line that says what was checked and fixed."""
+    counts = tally(started, ctx.outcomes, ctx.target)
+    result = ("repaired" if fixed_total(counts) else "nothing_to_fix") if success else "failed"
+    with ctx.phase("repair", **counts) as record:
+        record.attributes["result"] = result
+    return summary_line(counts, success)
+
+
+def recover(ctx: InstallContext) -> None:
+    """Before the steps: finish or undo an update that a killed run left (the journal says
+    which), as the phase ``recover`` of this run (releases from and to, state, result)."""
+    target = ctx.target
     journal = transaction.load(target)
-    try:
-        done = transaction.recover(target)
-    except Exception as exc:  # git or the file system refused: say so, the run decides the rest
-        raise click.ClickException(
-            f"could not finish the interrupted update of {target}: {exc}. "
-            "Move the ComfyUI folder aside and re-run to install afresh"
-        ) from None
-    if done == "swapped" and journal is not None:
-        click.echo(f"Completed the interrupted update to {journal.to_ref}.")
-    elif done == "rolled_back" and journal is not None:
-        click.echo(
+    if journal is None:
+        return
+    attributes = {
+        "from_commit": journal.from_commit[:12],
+        "to_release": journal.to_ref,
+        "state": journal.state,
+    }
+    with ctx.phase("recover", **attributes) as record:
+        try:
+            done = transaction.recover(target)
+        except Exception as exc:  # git or the file system refused: one line, the run stops
+            record.attributes["result"] = "failed"
+            raise InstallError(
+                f"could not finish the interrupted update of {target}: {exc}",
+                hint="move the ComfyUI folder aside and re-run to install afresh",
+            ) from None
+        record.attributes["result"] = done or "none"
+    if done == "swapped":
+        ctx.echo(f"Completed the interrupted update to {journal.to_ref}.")
+    elif done == "rolled_back":
+        ctx.echo(
             f"An interrupted update to {journal.to_ref} was rolled back to "
             f"{journal.from_commit[:12]}; trying it again now."
         )
@@ -98,6 +122,8 @@ def finish_update(target: Path, success: bool, ctx: InstallContext | None = None
         with phase as record:
             done = transaction.finish(target, success)
             record.attributes["result"] = done or "none"
+        if ctx is not None:
+            ctx.outcomes["update_result"] = done  # the closing lines say what stands
     except Exception as exc:
         return (
             f"Error: the update to {journal.to_ref} could not be completed or undone ({exc}); "

@@ -20,16 +20,19 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import git
 
 from ..fsutil import remove_tree, write_atomic
+from .venv_clone import SCRIPTS, retarget_scripts
 
 JOURNAL = ".dinoair-update.json"
 VENV = "venv"
 PREVIOUS = "venv.previous"  # a real venv folder from before the first swap, kept until it is done
+SWAP_LINK = "venv.swap"  # the new link, made beside venv/ and renamed over it
+LINK, RENAME = "link", "rename"  # how the swap is done (journaled)
 UPDATING, SWAPPING = "updating", "swapping"
 
 
@@ -41,6 +44,10 @@ class Journal:
     new_venv: str  # folder name below the target
     stash_ref: str | None = None
     old_venv: str | None = None  # what the venv link pointed at before (removed after the swap)
+    swap: str = LINK  # RENAME once os.symlink was refused (Windows without Developer Mode)
+    # custom nodes this update moved to custom_nodes.disabled/ ([name, name there]): a rollback
+    # moves them back, as they worked with the release gone back to
+    disabled_nodes: list[list[str]] = field(default_factory=list)
 
     def save(self, target: Path) -> None:
         write_atomic(target / JOURNAL, json.dumps(asdict(self)) + "\n")
@@ -103,32 +110,82 @@ def recover(target: Path) -> str | None:
 
 
 def swap_steps(target: Path, journal: Journal) -> Iterator[str]:
-    """The swap, one idempotent rename at a time (a generator, so tests can stop between)."""
-    venv, new = target / VENV, target / journal.new_venv
-    if venv.is_dir() and not venv.is_symlink():
-        os.rename(venv, target / PREVIOUS)  # the first swap: the real folder steps aside
-        yield "previous_aside"
-    if new.is_dir() and not (venv.is_symlink() and os.readlink(venv) == journal.new_venv):
-        link = target / f"{VENV}.swap"
-        with contextlib.suppress(FileNotFoundError):
-            link.unlink()
-        link.symlink_to(journal.new_venv, target_is_directory=True)
-        os.replace(link, venv)  # atomic: venv/ is the old venv or the new one, never neither
-        yield "linked"
+    """The swap, one idempotent rename at a time (a generator, so tests can stop between).
+
+    ``venv`` becomes a link to the new venv, replaced atomically. Where links cannot be made
+    (Windows without Developer Mode refuses ``os.symlink``) it is a rename swap instead, journaled
+    as such before its first rename so that recovery never mistakes the new venv, once renamed to
+    ``venv``, for the old one."""
+    if journal.swap != RENAME:
+        try:
+            yield from _link_steps(target, journal)
+        except _NoLinks:
+            journal.swap = RENAME
+            journal.save(target)
+    if journal.swap == RENAME:
+        yield from _rename_steps(target, journal)
+    with contextlib.suppress(FileNotFoundError):
+        (target / SWAP_LINK).unlink()
     remove_tree(target / PREVIOUS)
     old = journal.old_venv
-    if old and old != journal.new_venv and "/" not in old and os.sep not in old:
+    if old and old != journal.new_venv and _plain_name(old):
         remove_tree(target / old)  # a venv-<release> of ours, by name, never a path elsewhere
     (target / JOURNAL).unlink(missing_ok=True)
     yield "done"
+
+
+class _NoLinks(Exception):
+    """``os.symlink`` was refused: the swap is done by renames."""
+
+
+def _link_steps(target: Path, journal: Journal) -> Iterator[str]:
+    venv, new = target / VENV, target / journal.new_venv
+    if not new.is_dir() or (venv.is_symlink() and os.readlink(venv) == journal.new_venv):
+        return
+    link = target / SWAP_LINK
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    try:  # first, before anything moves: whether links can be made here at all
+        link.symlink_to(journal.new_venv, target_is_directory=True)
+    except OSError as exc:
+        raise _NoLinks from exc
+    if venv.is_dir() and not venv.is_symlink():
+        os.rename(venv, target / PREVIOUS)  # the first swap: the real folder steps aside
+        yield "previous_aside"
+    os.replace(link, venv)  # atomic: venv/ is the old venv or the new one, never neither
+    yield "linked"
+
+
+def _rename_steps(target: Path, journal: Journal) -> Iterator[str]:
+    """venv -> venv.previous, venv-<release> -> venv. Between the two renames there is no
+    ``venv/`` (a directory cannot be replaced in one step on Windows): a kill there leaves the
+    journal, and the next run completes the swap before anything else."""
+    venv, new = target / VENV, target / journal.new_venv
+    if new.is_dir():  # the new venv is not in place yet
+        if venv.is_symlink():  # made by an earlier update where links worked
+            venv.unlink()  # what it points at is journal.old_venv, removed after the swap
+        elif venv.is_dir():
+            os.rename(venv, target / PREVIOUS)
+            yield "previous_aside"
+        os.rename(new, venv)
+        yield "renamed"
+    # Its scripts name the folder it was built in: name venv/ now (each rewritten by a rename).
+    retarget_scripts(venv / SCRIPTS, [str(new)], str(venv))
+
+
+def note_disabled(target: Path, name: str, moved_to: str) -> None:
+    """Journal a custom node the update disabled, so that a rollback puts it back."""
+    journal = load(target)
+    if journal is not None:
+        journal.disabled_nodes.append([name, moved_to])
+        journal.save(target)
 
 
 def rollback(target: Path, journal: Journal) -> None:
     """Put the checkout back at the release that worked, edits and all; drop the new venv."""
     checkout = target / "ComfyUI"
     remove_tree(target / journal.new_venv)  # first: on a full disk this frees the space git needs
-    with contextlib.suppress(FileNotFoundError):
-        (checkout / ".git" / "index.lock").unlink()  # left by a git killed with the run
+    _clear_git_locks(checkout / ".git")
     with git.Repo(checkout) as repo:
         moved = repo.head.commit.hexsha != journal.from_commit
         if moved:  # the new release's files go; untracked user files are not git's to touch
@@ -136,4 +193,30 @@ def rollback(target: Path, journal: Journal) -> None:
         if journal.stash_ref and (moved or not repo.is_dirty(untracked_files=False)):
             with contextlib.suppress(git.GitCommandError):  # the edits stay in the stash anyway
                 repo.git.stash("apply", journal.stash_ref)
+    for name, moved_to in journal.disabled_nodes:  # the nodes worked with this release
+        home = checkout / "custom_nodes" / name
+        there = checkout / "custom_nodes.disabled" / moved_to
+        if _plain_name(name) and _plain_name(moved_to) and there.exists() and not home.exists():
+            os.rename(there, home)
     (target / JOURNAL).unlink(missing_ok=True)
+
+
+def _clear_git_locks(git_dir: Path) -> None:
+    """Remove the lock files a git killed with the run left (``index.lock``, ``HEAD.lock``,
+    ``refs/tags/<tag>.lock``...): git never removes another process's lock, so each later git
+    command on the checkout would fail with "File exists". Only this run's update used the
+    checkout (the journal says so), and that run is over."""
+    if not git_dir.is_dir() or git_dir.is_symlink():
+        return
+    candidates = list(git_dir.glob("*.lock"))
+    for folder in ("refs", "logs"):
+        if (git_dir / folder).is_dir():
+            candidates += (git_dir / folder).rglob("*.lock")
+    for lock in candidates:
+        if lock.is_file() and not lock.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and os.sep not in name

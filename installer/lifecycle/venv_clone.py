@@ -23,8 +23,9 @@ from ..fsutil import remove_tree
 
 SCRIPTS = "Scripts" if os.name == "nt" else "bin"
 _SCRIPT_LIMIT = 1 << 20  # a script naming the venv's path is small; a binary is left alone
-# Never cloned: records that vouch for the old venv only (verify's stamp names its commit).
-SKIP = frozenset({".dinoair-verified.json"})
+# Never cloned: records that vouch for the old venv only (verify's stamp names its commit; the
+# custom nodes' requirements are installed again into the new venv after an update).
+SKIP = frozenset({".dinoair-verified.json", ".dinoair-custom-nodes.json"})
 
 
 def clone_venv(source: Path, dest: Path) -> int:
@@ -36,7 +37,7 @@ def clone_venv(source: Path, dest: Path) -> int:
     real = source.resolve()
     try:
         count = _clone_tree(real, dest)
-        _retarget_scripts(dest / SCRIPTS, [str(real), str(source)], str(dest))
+        retarget_scripts(dest / SCRIPTS, [str(real), str(source)], str(dest))
     except BaseException:
         remove_tree(dest)
         raise
@@ -68,8 +69,12 @@ def _clone_tree(source: Path, dest: Path) -> int:
     return count
 
 
-def _retarget_scripts(scripts: Path, old_paths: list[str], new_path: str) -> None:
-    """Point the scripts that name the old venv at the new one (longest old path first)."""
+def retarget_scripts(scripts: Path, old_paths: list[str], new_path: str) -> None:
+    """Point the scripts that name the old venv at the new one (longest old path first).
+
+    Each changed script is written beside itself and renamed over it: that breaks a hard link
+    (the old venv's script stays as it was), and a kill leaves the old script or the new one,
+    so running this again (a recovery does) finishes the job."""
     olds = sorted({p.encode() for p in old_paths if p}, key=len, reverse=True)
     new = new_path.encode()
     if not scripts.is_dir():
@@ -82,9 +87,10 @@ def _retarget_scripts(scripts: Path, old_paths: list[str], new_path: str) -> Non
         for old in olds:
             changed = changed.replace(old + b"/", new + b"/").replace(old + b"'", new + b"'")
             changed = changed.replace(old + b'"', new + b'"').replace(old + b"\n", new + b"\n")
+            changed = changed.replace(old + b"\\", new + b"\\")  # Windows paths
         if changed == data:
             continue
-        mode = entry.stat().st_mode
-        entry.unlink()  # breaks the hard link: the old venv's script stays as it was
-        entry.write_bytes(changed)
-        os.chmod(entry, mode)
+        temp = entry.with_name(f".{entry.name}.dinoair-new")
+        temp.write_bytes(changed)
+        os.chmod(temp, entry.stat().st_mode)
+        os.replace(temp, entry)

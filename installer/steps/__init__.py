@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..context import Step
 from . import (
     comfyui,
+    custom_nodes,
     finalize,
     models,
     ollama_models,
@@ -21,6 +22,7 @@ STEPS: tuple[Step, ...] = tuple(
         preflight,
         comfyui,
         python_deps,
+        custom_nodes,
         verify,
         workflows,
         ollama_models,

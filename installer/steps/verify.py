@@ -41,6 +41,7 @@ from ..launch import device_env
 from ..process_group import kill_tree
 from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch, working_builds
+from .custom_nodes import RECORD_NAME as NODES_RECORD
 from .python_deps import STAMP_NAME, venv_dir, venv_python
 
 VERIFIED_NAME = ".dinoair-verified.json"
@@ -378,7 +379,10 @@ def _stamp_key(ctx: InstallContext) -> str | None:
             head = repo.head.commit.hexsha
     except (OSError, ValueError, git.GitError):
         return None
-    key = json.dumps([hashlib.sha256(deps).hexdigest(), head, device_flags(ctx)])
+    parts = [hashlib.sha256(deps).hexdigest(), head, device_flags(ctx)]
+    with contextlib.suppress(OSError):  # the custom nodes' requirements, when installed
+        parts.append(hashlib.sha256((venv_dir(ctx) / NODES_RECORD).read_bytes()).hexdigest())
+    key = json.dumps(parts)
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -397,6 +401,6 @@ STEP = Step(
     run=run,
     describe=describe,
     skip_if=skip_if,
-    needs=("python_deps",),
+    needs=("python_deps", "custom_nodes"),  # the stack with the nodes' requirements
     uses=frozenset({CPU, VENV, CHECKOUT}),
 )

@@ -101,7 +101,7 @@ def test_torch_sees_no_gpu_on_a_machine_that_reports_one(
             "sees no GPU (cpu) although this machine has NVIDIA GeForce RTX 5090" in result.stderr
         )
         assert "update the NVIDIA driver" in result.stderr
-        assert "[9/9] finalize: skipped (dependency_failed)" in result.stdout
+        assert "[10/10] finalize: skipped (dependency_failed)" in result.stdout
 
 
 def test_comfyui_hangs_in_verify(trial, demo: Fixture, tmp_path: Path) -> None:
