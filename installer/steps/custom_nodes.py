@@ -118,8 +118,7 @@ def run(ctx: InstallContext) -> None:
                     # screen only; the error (which the telemetry records) names neither.
                     ctx.echo(f"  custom node {node.name!r}: {exc}")
                     raise InstallError(
-                        "the requirements of a custom node could not be installed "
-                        "(--strict-nodes)",
+                        "the requirements of a custom node could not be installed (--strict-nodes)",
                         hint=f"the node is named above: fix or remove it in ComfyUI/{NODES}/ "
                         f"(or run without --strict-nodes to have it moved to {DISABLED}/), "
                         "then re-run",
