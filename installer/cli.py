@@ -30,9 +30,10 @@ from otel_local_exporter import (
 )
 
 from . import __version__, consent
-from .closing import closing_lines, never_ran, next_command, quote, summary_counts
+from .closing import closing_lines, never_ran, next_command, summary_counts
 from .context import InstallContext, Options, Step
 from .errors import HINTS, InstallError, categorize, is_bug
+from .invocation import quote, telemetry_command
 from .lifecycle import commands as lifecycle
 from .lifecycle.repair import Repair
 from .manifest import Manifest, default_manifest_path, load_manifest
@@ -312,7 +313,7 @@ def cli(
     lifecycle_state = _Lifecycle()
     steps = (_recovering(steps[0], lifecycle_state), *steps[1:])
     home = telemetry_home()
-    decision = consent.decide(home, disable_telemetry, home_prefix())
+    decision = consent.decide(home, disable_telemetry)
     # The known-issues feed, only with fix notifications on (checked inside), in the background.
     refresher = None if disable_telemetry else start_refresh(home, loaded.known_issues, __version__)
     provider = _tracing(decision, home)
@@ -646,7 +647,7 @@ def _print_summary(
     if decision.enabled and result.session_id:
         click.echo(
             f"Telemetry session {result.session_id[:12]} kept locally "
-            f"(`{home_prefix()}dinoair-telemetry show-data --latest`)."
+            f"(`{telemetry_command()} show-data --latest`)."
         )
 
 
@@ -665,14 +666,7 @@ def report_hint(target: Path, kept_id: str | None = None) -> str:
             "To report this bug, copy the error line above into a new issue "
             "(no session and no install folder was kept to draft a report from)."
         )
-    return f"Draft a bug report: {home_prefix()}dinoair-telemetry report-issue{session}{folder}"
-
-
-def home_prefix() -> str:
-    """``DINOAIR_HOME=... `` when the run used a telemetry home of its own, so that a command
-    the user copies from a hint reads the same home (the demo's, a test's), else nothing."""
-    home = os.environ.get("DINOAIR_HOME")
-    return f"DINOAIR_HOME={quote(home)} " if home else ""
+    return f"Draft a bug report: {telemetry_command()} report-issue{session}{folder}"
 
 
 def main(argv: list[str] | None = None, prog_name: str = "dinoair-install") -> None:

@@ -10,8 +10,6 @@ only preflight ran", "partly installed: models and webgui did not run (cancelled
 from __future__ import annotations
 
 import json
-import os
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from otel_local_exporter import (
     STEP_STATUSES,
 )
 
+from .invocation import installer_command, quote
 from .runner import ALWAYS_RUN, StepResult
 from .scheduler import DEPENDENCY_FAILED
 from .steps.finalize import SUMMARY
@@ -108,16 +107,12 @@ def join_names(names: Sequence[str]) -> str:
 
 def next_command(target: Path, default_target: Path, manifest: Path | None) -> str:
     """The command that continues this install: the same folder and manifest, every step."""
-    parts = ["dinoair-install"]
+    parts = [installer_command()]
     if target != default_target:
         parts += ["--target", quote(str(target))]
     if manifest is not None:
         parts += ["--manifest", quote(str(manifest))]
     return " ".join(parts)
-
-
-def quote(text: str) -> str:
-    return f'"{text}"' if os.name == "nt" else shlex.quote(text)
 
 
 def closing_lines(

@@ -27,20 +27,24 @@ from otel_local_exporter import (
     resolve_consent,
 )
 
-QUESTION = (
-    "\nDinoAir can keep anonymous installation telemetry ON THIS COMPUTER to help diagnose\n"
-    "failed installs: which steps ran, how long they took, and sanitized error details.\n"
-    "Nothing is sent anywhere; you can view, export or delete it with `dinoair-telemetry`.\n"
-)
+from .invocation import telemetry_command
 
 
-def decide(home: Path, disable_telemetry: bool, prefix: str = "") -> ConsentDecision:
+def question() -> str:
+    return (
+        "\nDinoAir can keep anonymous installation telemetry ON THIS COMPUTER to help diagnose\n"
+        "failed installs: which steps ran, how long they took, and sanitized error details.\n"
+        "Nothing is sent anywhere; you can view, export or delete it with "
+        f"`{telemetry_command()}`.\n"
+    )
+
+
+def decide(home: Path, disable_telemetry: bool) -> ConsentDecision:
     """This run's decision: the saved choice, or the question when there is a terminal.
-    An invalid config file is said in one line (``prefix``: the ``DINOAIR_HOME=...`` that
-    ``dinoair-telemetry status`` needs to read the same home)."""
+    An invalid config file is said in one line."""
     config = TelemetryConfig.load(home)
     decision = resolve_consent(config, run_disabled=disable_telemetry, home=home)
-    line = invalid_config_line(decision, prefix)
+    line = invalid_config_line(decision)
     if line:
         click.echo(line)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -54,13 +58,15 @@ def decide(home: Path, disable_telemetry: bool, prefix: str = "") -> ConsentDeci
 
 def ask(config: TelemetryConfig, home: Path) -> ConsentDecision:
     """Ask until the answer is yes, no (or Enter), or ``more`` has been shown; save a yes."""
-    click.echo(QUESTION)
+    click.echo(question())
     answer = _answer("Keep anonymous local telemetry? [y/N/more]", home)
     if answer:
         config.enable()
         config.fix_notifications_enabled = ask_fix_notifications()
-        return _save(config, "Thank you. Telemetry is on; `dinoair-telemetry status` shows it.\n")
-    click.echo("Telemetry stays off. (`dinoair-telemetry disable` stops this question.)\n")
+        return _save(
+            config, f"Thank you. Telemetry is on; `{telemetry_command()} status` shows it.\n"
+        )
+    click.echo(f"Telemetry stays off. (`{telemetry_command()} disable` stops this question.)\n")
     return ConsentDecision(False, "prompt", "you answered no")
 
 
@@ -91,7 +97,7 @@ def ask_again(config: TelemetryConfig, home: Path, agreed: ConsentDecision) -> C
     except OSError as exc:
         click.echo(f"Could not save your choice ({exc.strerror}); telemetry is off for this run.")
         return ConsentDecision(False, "prompt", "the choice could not be saved")
-    click.echo("Telemetry is off now; `dinoair-telemetry enable` turns it on again.\n")
+    click.echo(f"Telemetry is off now; `{telemetry_command()} enable` turns it on again.\n")
     return ConsentDecision(False, "config", "you turned telemetry off")
 
 
@@ -131,15 +137,15 @@ def _answer(prompt: str, home: Path) -> bool:
         click.echo("Please answer y, n or more.")
 
 
-def invalid_config_line(decision: ConsentDecision, prefix: str = "") -> str | None:
+def invalid_config_line(decision: ConsentDecision) -> str | None:
     """The one line said when an invalid ``telemetry_config.json`` turns telemetry off: without
-    it the user would learn only from ``dinoair-telemetry status`` that their choice was ignored.
-    ``prefix`` is the ``DINOAIR_HOME=...`` the command needs to read the same home."""
+    it the user would learn only from ``dinoair-telemetry status`` that their choice was ignored."""
     if decision.source != "config-invalid":
         return None
+    command = telemetry_command()
     return (
-        f"Telemetry is off: {decision.reason}. `{prefix}dinoair-telemetry status` explains it; "
-        "`dinoair-telemetry enable` or `disable` rewrites the file."
+        f"Telemetry is off: {decision.reason}. `{command} status` explains it; "
+        f"`{command} enable` or `disable` rewrites the file."
     )
 
 

@@ -25,11 +25,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
     return build_fixture(tmp_path_factory.mktemp("fixture"), model_base_url="http://127.0.0.1:9")
 
 
+# The venv's bin first, so the hints name the entry points (tests/test_invocation.py has the rest).
+ON_PATH = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+
+
 def install(
     target: Path, manifest: Path, home: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env.update(DINOAIR_HOME=str(home), PIP_CONFIG_FILE=os.devnull)
+    env.update(DINOAIR_HOME=str(home), PIP_CONFIG_FILE=os.devnull, PATH=ON_PATH)
     return subprocess.run(
         [
             *(sys.executable, "-m", "installer", "--target", str(target)),
@@ -198,7 +202,7 @@ def test_an_invalid_telemetry_config_is_said_once_in_one_line(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "DINOAIR_HOME": str(home)},
+        env={**os.environ, "DINOAIR_HOME": str(home), "PATH": ON_PATH},
     )
     assert done.returncode == 0, done.stderr
     said = [line for line in (done.stdout + done.stderr).splitlines() if "telemetry_config" in line]
@@ -222,7 +226,7 @@ def test_the_telemetry_hint_carries_the_home_the_run_used(demo: Fixture, tmp_pat
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "DINOAIR_HOME": str(home)},
+        env={**os.environ, "DINOAIR_HOME": str(home), "PATH": ON_PATH},
     )
     assert done.returncode == 0, done.stderr
     assert f"(`DINOAIR_HOME={home} dinoair-telemetry show-data --latest`)" in done.stdout
