@@ -31,7 +31,7 @@ from otel_local_exporter import (
 
 from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, summary_counts
-from .context import InstallContext, Options, Step
+from .context import InstallContext, Options, Step, skip_words
 from .errors import HINTS, InstallError, categorize, is_bug
 from .invocation import quote, telemetry_command
 from .lifecycle import commands as lifecycle
@@ -540,14 +540,6 @@ def _run_attributes(
 
 # Plan-time skips that only hold until an earlier step of the same run makes what is missing.
 _MADE_BY = {"nothing_installed": ("comfyui", "python_deps")}
-# Skip reasons in words, for the plan (the run's own lines keep the codes the summary records).
-_SKIP_WORDS = {
-    "excluded_by_option": "left out by --only/--skip",
-    "no_models_flag": "--no-models was given",
-    "no_checkpoints": "the manifest lists no checkpoint models",
-    "no_custom_nodes": "no custom node in ComfyUI/custom_nodes/ has a requirements.txt",
-    "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
-}
 
 
 def frontdoor_attributes(value: str) -> dict[str, Any]:
@@ -589,7 +581,7 @@ def _print_plan(ctx: InstallContext, only: set[str], skip: set[str]) -> None:
             if reason in _MADE_BY and set(_MADE_BY[reason]) <= running:
                 reason = None
         if reason:
-            line = f"skip: {_SKIP_WORDS.get(reason, reason)}"
+            line = skip_words(reason)
         else:
             running.add(step.name)
             text = step.describe(ctx)

@@ -72,6 +72,23 @@ class Options:
     strict_nodes: bool = False  # --strict-nodes: a node whose requirements fail fails the run
 
 
+# Skip reasons (the codes a step's ``skip_if`` returns and the summary records) in words, for
+# the plan and the run's first line of a skipped step.
+SKIP_WORDS = {
+    "excluded_by_option": "left out by --only/--skip",
+    "no_models_flag": "--no-models was given",
+    "no_checkpoints": "the manifest lists no checkpoint models",
+    "no_ollama_models": "the manifest lists no Ollama models",
+    "no_custom_nodes": "no custom node in ComfyUI/custom_nodes/ has a requirements.txt",
+    "nothing_installed": "no venv or ComfyUI checkout to verify, and their steps do not run",
+}
+
+
+def skip_words(reason: str) -> str:
+    """``skip: <why in words>`` for a skip reason code (the code itself when it has none)."""
+    return f"skip: {SKIP_WORDS.get(reason, reason)}"
+
+
 class StepSkipped(Exception):
     """Raised by :meth:`InstallContext.skip`; the runner records status ``skipped``."""
 

@@ -38,7 +38,15 @@ from otel_local_exporter import attributes as attr
 
 from . import __version__
 from .console import Console, live_stream
-from .context import ChildUsage, InstallContext, PhaseFactory, PhaseRecord, Step, StepSkipped
+from .context import (
+    ChildUsage,
+    InstallContext,
+    PhaseFactory,
+    PhaseRecord,
+    Step,
+    StepSkipped,
+    skip_words,
+)
 from .download import connection_budget
 from .errors import CANCELLED, UNEXPECTED, categorize
 from .scheduler import DEPENDENCY_FAILED, default_limits, next_steps
@@ -328,7 +336,7 @@ def _run_step(worker: _Worker, run: _Run) -> StepResult:
         decided = step.skip_if(run.ctx)
     except Exception:  # asked again below, where the failure is reported
         decided = None
-    console.started(index, step.name, f"skip ({decided})" if decided else step.describe(run.ctx))
+    console.started(index, step.name, skip_words(decided) if decided else step.describe(run.ctx))
     with tracer.start_as_current_span(
         f"dinoair.step.{step.name}",
         attributes={attr.STEP_NAME: step.name},

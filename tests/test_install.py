@@ -94,6 +94,7 @@ def test_full_install_then_a_fast_rerun(
         "preflight",
         "comfyui",
         "python_deps",
+        "custom_nodes",
         "verify",
         "workflows",
         "ollama_models",

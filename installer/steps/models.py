@@ -18,6 +18,7 @@ from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, resumed_note
 from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
 from ..lifecycle.reuse import Wanted, candidates, reuse, well_known_places
+from ..manifest import Checkpoint
 from ..units import size
 from ._download import download
 
@@ -31,12 +32,19 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 
 def describe(ctx: InstallContext) -> str:
-    count = len(ctx.manifest.checkpoints)
+    checkpoints = ctx.manifest.checkpoints
+    missing = [c for c in checkpoints if not _in_place(ctx, c)]
+    if not missing:  # a re-run: nothing to fetch, each file is checked
+        return (
+            f"check the {_files(len(checkpoints))} already in models/ "
+            f"({size(ctx.manifest.download_bytes)}, SHA-256); nothing to download"
+        )
     text = (
-        f"download {count} checkpoint file{'s' if count != 1 else ''} "
-        f"({size(ctx.manifest.download_bytes)}) into models/, "
+        f"download {_files(len(missing))} ({size(sum(c.size for c in missing))}) into models/, "
         f"{ctx.options.jobs} at a time, resuming partial files and checking SHA-256"
     )
+    if len(missing) < len(checkpoints):
+        text += f"; {len(checkpoints) - len(missing)} already in place are checked"
     places = _places(ctx)
     if not places:
         return text
@@ -50,6 +58,19 @@ def describe(ctx: InstallContext) -> str:
         f"{text}; may reuse {len(hits)} file{'s' if len(hits) != 1 else ''} ({size(saved)}) "
         f"of the right size found in {len(places)} folder(s), each if its SHA-256 matches"
     )
+
+
+def _files(count: int) -> str:
+    return f"{count} checkpoint file{'s' if count != 1 else ''}"
+
+
+def _in_place(ctx: InstallContext, checkpoint: Checkpoint) -> bool:
+    """At its full size in models/, or in ComfyUI/models/ from before (moved, not fetched)."""
+    paths = (
+        checkpoint_path(ctx.target, ctx.comfyui_dir, checkpoint),
+        ctx.comfyui_dir / checkpoint.dest / checkpoint.name,
+    )
+    return any(path.is_file() and path.stat().st_size == checkpoint.size for path in paths)
 
 
 def run(ctx: InstallContext) -> None:

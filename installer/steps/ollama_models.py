@@ -51,7 +51,7 @@ def describe(ctx: InstallContext) -> str:
         how = f"after installing Ollama into {ollama.FOLDER}/ (from the manifest's archive)"
     else:
         return f"skip: no Ollama here and no Ollama archive for {'/'.join(ollama.platform_key())}"
-    return f"pull the Ollama models not present yet ({models}) {how}"
+    return f"check Ollama for the models {models} and pull those not present yet, {how}"
 
 
 def run(ctx: InstallContext) -> None:
