@@ -31,7 +31,7 @@ from otel_local_exporter import (
 
 from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, summary_counts
-from .context import InstallContext, Options, Step, skip_words
+from .context import SKIP_WORDS, InstallContext, Options, Step, skip_words
 from .errors import HINTS, InstallError, categorize, is_bug
 from .invocation import quote, telemetry_command
 from .lifecycle import commands as lifecycle
@@ -608,7 +608,8 @@ def _print_summary(
             DEPENDENCY_FAILED,
             "excluded_by_option",
         ):
-            detail = f" ({step.detail})" if step.detail else ""
+            words = step.detail or SKIP_WORDS.get(step.reason or "", "")
+            detail = f" ({words})" if words else ""
             click.echo(f"  - {step.name} skipped: {step.reason}{detail}")
     if left_out:  # one line, not one per step: the user chose them together
         click.echo(f"  - left out by --only/--skip: {', '.join(left_out)}")

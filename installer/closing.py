@@ -4,7 +4,7 @@
 that makes an install is done: completed in this run, skipped because what it makes is already
 in place (or not needed, such as Ollama's models without Ollama), or done by an earlier run as
 the ``install_summary.json`` on disk records. Anything else is named: "nothing was installed:
-only preflight ran", "partly installed: models and webgui did not run (cancelled)".
+only preflight ran", "partly installed: models and webgui did not finish (cancelled)".
 """
 
 from __future__ import annotations
@@ -142,7 +142,10 @@ def closing_lines(
         if item.why != "failed":
             groups.setdefault(item.why, []).append(item.name)
     parts = [f"{failed} failed"] if failed else []
-    parts += [f"{join_names(group)} did not run ({why})" for why, group in groups.items()]
+    parts += [  # a cancelled step may have started: it did not finish (true either way)
+        f"{join_names(group)} did not {'finish' if why == 'cancelled' else 'run'} ({why})"
+        for why, group in groups.items()
+    ]
     lines = [f"{head}: {'; '.join(parts)}." if parts else f"{head}."]
     if failed is None:
         lines.append(f"To install {'it' if nothing else 'the rest'}: {command}")

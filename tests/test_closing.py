@@ -123,7 +123,7 @@ def test_cancelled_names_the_steps_that_never_ran(tmp_path: Path) -> None:
     )
     lines = closing_lines(steps, STEP_NAMES, target, "dinoair-install")
     assert lines == [
-        f"Partly installed in {target}: models, webgui and finalize did not run (cancelled).",
+        f"Partly installed in {target}: models, webgui and finalize did not finish (cancelled).",
         "To install the rest: dinoair-install",
     ]
 
