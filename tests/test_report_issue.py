@@ -300,8 +300,14 @@ def test_the_tracker_is_option_then_environment_then_install_folder_then_package
         tracker_url("file:///etc/passwd")
 
 
-def test_the_installers_hint_opens_the_install_folders_tracker(home: Path, tmp_path: Path) -> None:
+def test_the_installers_hint_opens_the_install_folders_tracker(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The command the installer prints, run as printed: the link goes to the summary's tracker."""
+    # The entry points on PATH, so the hint names them (tests/test_invocation.py: the rest).
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))
+    )
     consent(home)
     session = record_session(home, fail=True)
     target = installed_with_tracker(tmp_path / "x y", "https://example.org/team/dino")
@@ -402,18 +408,18 @@ def test_a_crash_outside_any_step_ends_with_the_hint_too(
         assert crash["session_id"] is None and not list((home / "sessions").glob("*.json"))
         # The folder was never created, so it is not named; the home the run used is.
         assert not target.exists()
-        assert lines[-1] == (
-            f"Draft a bug report: DINOAIR_HOME={home} dinoair-telemetry report-issue "
-            f"{crash['crash_id'][:12]}"
-        )
+        assert lines[-1].startswith("Draft a bug report: ")
+        hinted = shlex.split(lines[-1].removeprefix("Draft a bug report: "))
+        assert hinted[0] == f"DINOAIR_HOME={home}"
+        assert hinted[-2:] == ["report-issue", crash["crash_id"][:12]]
     else:
         # Nothing was kept and no folder was made: the hint names neither (both would mislead).
         assert not crashes and not target.exists()
         assert lines[-1] == report_hint(target)
         assert lines[-1].startswith("To report this bug, copy the error line above")
         return
-    drafted = subprocess.run(
-        [sys.executable, "-m", "telemetry_cli", *shlex.split(lines[-1].split(": ", 1)[1])[2:]],
+    drafted = subprocess.run(  # the hinted command itself (this Python -m telemetry_cli here)
+        hinted[1:],
         cwd=REPO,
         env=subprocess_env(home),
         capture_output=True,
