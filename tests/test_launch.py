@@ -175,9 +175,7 @@ def test_without_ollama_start_says_what_would_get_it(
     manifest.write_text(json.dumps(data))
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")  # no Ollama answers there
     ctx = make_ctx(target, manifest, no_models=case == "no_models", gpu="cpu")
-    result = run_install(
-        (ollama_models.STEP, finalize.STEP), ctx, TracerProvider().get_tracer("t")
-    )
+    result = run_install((ollama_models.STEP, finalize.STEP), ctx, TracerProvider().get_tracer("t"))
     assert result.exit_code == 0
     step = next(s for s in result.steps if s.name == "ollama_models")
     assert (step.status, step.reason) == (
