@@ -170,8 +170,8 @@ def describe(ctx: InstallContext) -> str:
 
 
 def _ollama_part(ctx: InstallContext) -> str:
-    """``, 13.0 GiB of it for Ollama (its archive 2.0 GiB, estimated; ...)``: what the plan's
-    figure holds for Ollama, each part marked where it is an estimate."""
+    """``, 13.0 GiB of it for Ollama (the release archive 2.0 GiB, estimated; ...)``: what of
+    the plan's figure is Ollama's, each part marked where it is an estimate."""
     parts = ollama_parts(ctx)
     if not parts:
         return ""
