@@ -43,6 +43,7 @@ class OllamaArchive:
     url: str
     size: int  # 0: not in the manifest, asked of the server before the download
     sha256: str
+    unpacked_size: int = 0  # bytes once unpacked; 0: not in the manifest (preflight estimates)
 
     @property
     def name(self) -> str:
@@ -112,6 +113,9 @@ class Manifest:
     issue_tracker: str | None = None
     # Ollama's release archives, installed under the install folder when no Ollama is there.
     ollama_archives: tuple[OllamaArchive, ...] = ()
+    # ollama.model_sizes: bytes a pull of each chat model takes (optional; Ollama's registry
+    # names no size before the pull, so preflight's disk check estimates the ones left out).
+    ollama_model_sizes: tuple[tuple[str, int], ...] = ()
     # The maintainers' signed known-issues feed (otel_local_exporter.known_issues); fetched only
     # with the user's fix_notifications_enabled switch on.
     known_issues: str | None = None
@@ -122,6 +126,14 @@ class Manifest:
     @property
     def download_bytes(self) -> int:
         return sum(c.size for c in self.checkpoints)
+
+    def ollama_archive(self, system: str, arch: str) -> OllamaArchive | None:
+        """The Ollama release archive for this OS and architecture, if the manifest names one."""
+        return next((a for a in self.ollama_archives if (a.os, a.arch) == (system, arch)), None)
+
+    def ollama_model_size(self, model: str) -> int | None:
+        """The bytes the manifest gives for pulling ``model``, or None."""
+        return dict(self.ollama_model_sizes).get(model)
 
     @classmethod
     def unloaded(cls, source: Path) -> Manifest:
@@ -234,6 +246,7 @@ def _parse(data: Any, path: Path) -> Manifest:
         retired_archs=retired_archs,
         issue_tracker=tracker,
         ollama_archives=_ollama_archives(data.get("ollama", {}), f"{where}: ollama"),
+        ollama_model_sizes=_model_sizes(data.get("ollama", {}), models, f"{where}: ollama"),
         known_issues=feed,
     )
 
@@ -262,13 +275,39 @@ def _ollama_archives(section: Any, where: str) -> tuple[OllamaArchive, ...]:
         sha = _field(entry, "sha256", str, at).lower()
         if not _SHA256.match(sha):
             raise ConfigurationError(f"manifest {at}: sha256 must be 64 hex digits")
-        archive = OllamaArchive(system, arch, url, size, sha)
+        unpacked = _positive(entry, "unpacked_size", at)
+        archive = OllamaArchive(system, arch, url, size, sha, unpacked)
         if not archive.name.endswith((".tgz", ".tar.gz", ".zip")) or not _SAFE_NAME.match(
             archive.name
         ):
             raise ConfigurationError(f"manifest {at}: url must name a .tgz, .tar.gz or .zip file")
         archives.append(archive)
     return tuple(archives)
+
+
+def _model_sizes(section: Any, models: list[str], where: str) -> tuple[tuple[str, int], ...]:
+    """``ollama.model_sizes``: {model name in ollama_models: bytes}, each optional."""
+    sizes = section.get("model_sizes", {}) if isinstance(section, dict) else {}
+    if not isinstance(sizes, dict):
+        raise ConfigurationError(f"manifest {where}.model_sizes: expected an object")
+    found = []
+    for name in sizes:
+        if name not in models:
+            raise ConfigurationError(
+                f"manifest {where}.model_sizes: {name!r} is not one of ollama_models"
+            )
+        found.append((name, _positive(sizes, name, f"{where}.model_sizes")))
+    return tuple(found)
+
+
+def _positive(entry: dict, key: str, where: str) -> int:
+    """An optional byte count: 0 when absent, else a positive whole number."""
+    if key not in entry:
+        return 0
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"manifest {where}: {key} must be a positive number of bytes")
+    return value
 
 
 def _python_supported(section: Any, where: str) -> tuple[str, ...]:

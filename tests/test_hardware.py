@@ -42,8 +42,10 @@ from tests.gpu_tools import (
     running,
     started_pids,
     use_path,
+    wmi_json,
 )
 
+GIB = 2**30
 LINUX = {"system": "Linux", "machine": "x86_64"}
 
 
@@ -370,3 +372,91 @@ def test_the_manifest_checks_build_oses_and_retired_cards(
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigurationError, match=message):
         load_manifest(path)
+
+
+# -- Windows: VRAM above AdapterRAM's 32-bit cap, from the display class's registry keys -------
+
+CAPPED = 4293918720  # what WMI's AdapterRAM says for any card of 4 GiB or more
+RTX_4070_WMI = ("NVIDIA GeForce RTX 4070", pnp("0x10de", "0x2786"), CAPPED, "32.0.15.6094")
+
+
+def _registry(*keys: tuple[str, str, object]) -> str:
+    """What the registry half of the PowerShell call prints: (MatchingDeviceId, DriverDesc,
+    HardwareInformation.qwMemorySize) per display-class key; one key is an object."""
+    rows = [
+        {"MatchingDeviceId": ids, "DriverDesc": name, "HardwareInformation.qwMemorySize": size}
+        for ids, name, size in keys
+    ]
+    return json.dumps(rows[0] if len(rows) == 1 else rows, indent=4).replace("&", "\\u0026")
+
+
+def _powershell(bin_dir: Path, adapters: tuple, registry: str) -> None:
+    """PowerShell answering the one call detection makes: the adapters' JSON, the marker line,
+    the registry keys' JSON (empty when no key has the fields)."""
+    text = wmi_json(adapters) + "DINOAIR-DISPLAY-REGISTRY\n" + (registry + "\n" if registry else "")
+    install_tool(bin_dir, "powershell", plain=text)
+
+
+def test_windows_vram_above_4_gib_comes_from_the_registry_matched_by_pci_id(
+    bin_dir: Path,
+) -> None:
+    """An RTX 4070 known only through WMI (no nvidia-smi.exe): AdapterRAM stops at 4 GiB, the
+    driver's 64-bit qwMemorySize says 12 GiB. The key of a card removed long ago (another
+    device id, 6 GiB) stays in the registry and is not taken; the subsystem id in
+    MatchingDeviceId is never kept."""
+    registry = _registry(
+        (f"pci\\ven_10de&dev_1f08&{PNP_SUBSYS.lower()}", "NVIDIA GeForce RTX 2060", 6 * GIB),
+        ("pci\\ven_10de&dev_2786", "NVIDIA GeForce RTX 4070", 12 * GIB),
+    )
+    _powershell(bin_dir, (RTX_4070_WMI,), registry)
+    found = detect(system="Windows", machine="AMD64")
+    assert (found.gpu_model, found.vram_gib) == ("NVIDIA GeForce RTX 4070", 12)
+    assert "12 GiB" in found.describe()
+    assert PNP_SUBSYS not in repr(found) and PNP_SUBSYS.lower() not in repr(found)
+
+
+def test_windows_vram_by_the_adapters_name_when_the_key_has_no_pci_id(bin_dir: Path) -> None:
+    adapter = ("AMD Radeon RX 7900 XTX", pnp("0x1002", "0x744c"), CAPPED, "32.0.12033.1030")
+    _powershell(bin_dir, (adapter,), _registry(("", "AMD Radeon RX 7900 XTX", 24 * GIB)))
+    assert detect(system="Windows", machine="AMD64").vram_gib == 24
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "",  # no key has the value (an older driver writes only the 32-bit MemorySize)
+        _registry(  # two keys for the same card that disagree: which is this one?
+            ("pci\\ven_10de&dev_2786", "NVIDIA GeForce RTX 4070", 12 * GIB),
+            ("pci\\ven_10de&dev_2786", "NVIDIA GeForce RTX 4070", 8 * GIB),
+        ),
+        _registry(("pci\\ven_10de&dev_2786", "NVIDIA GeForce RTX 4070", 2 * GIB)),  # < the cap
+        _registry(("pci\\ven_10de&dev_2786", "NVIDIA GeForce RTX 4070", "garbage")),
+    ],
+    ids=["no-value", "keys-disagree", "below-the-cap", "not-a-number"],
+)
+def test_windows_vram_is_unknown_rather_than_wrong(
+    bin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: str
+) -> None:
+    """Nothing reliable for a capped card: the VRAM is unknown, and the plan says so (no
+    ``4 GiB``, no ``--lowvram`` for a card at that cap), through the real ``--dry-run``."""
+    from click.testing import CliRunner
+
+    from installer.cli import cli
+
+    _powershell(bin_dir, (RTX_4070_WMI,), registry)
+    found = detect(system="Windows", machine="AMD64")
+    assert found.vram_gib is None
+    monkeypatch.setenv(PLATFORM_ENV, "Windows/AMD64")
+    target = tmp_path / "target"
+    result = CliRunner().invoke(cli, ["--dry-run", "--target", str(target), "--disable-telemetry"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("Hardware: "))
+    assert line.startswith("Hardware: NVIDIA GeForce RTX 4070, compute 8.9, VRAM unknown, driver")
+    assert "4 GiB" not in result.output and "--lowvram" not in result.output
+
+
+def test_windows_wmic_gives_no_vram_above_the_cap(bin_dir: Path) -> None:
+    """wmic (no PowerShell) cannot read the registry's size: above the cap the VRAM is unknown."""
+    install_wmi(bin_dir, (RTX_4070_WMI,), wmic=True)
+    found = detect(system="Windows", machine="AMD64")
+    assert found.vram_gib is None and "VRAM unknown" in found.describe()

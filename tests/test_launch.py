@@ -127,13 +127,64 @@ def test_a_running_ollama_is_used_and_left_running(tmp_path: Path) -> None:
 
 
 def test_without_ollama_the_rest_starts_and_says_so(tmp_path: Path) -> None:
-    target = build_target(tmp_path)
+    target = build_target(tmp_path)  # no install_summary.json: nothing known of the last run
     args, _ = ports()
     text = finish(start(target, tmp_path, *args, FAKE_COMFYUI_SECONDS="2"))
     assert (
-        "(not installed: the chat needs Ollama: install it from ollama.com,"
-        " or re-run the installer to get it)"
+        "(not installed: the chat needs Ollama: install it from ollama.com, or re-run the "
+        "installer when it can download Ollama (it can where its manifest names an Ollama "
+        "download for this platform))"
     ) in text
+    assert "DinoAir GUI: http://127.0.0.1:" in text
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        (
+            "no_archive",
+            "the installer has no Ollama download for this platform: install it from "
+            "ollama.com, then re-run the installer to pull the chat model)",
+        ),
+        (
+            "no_models",
+            "install it from ollama.com, or re-run the installer without --no-models to get it)",
+        ),
+    ],
+)
+def test_without_ollama_start_says_what_would_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, said: str
+) -> None:
+    """The real ollama_models and finalize steps, with a manifest that has no Ollama archive for
+    this platform (or with --no-models), and no Ollama anywhere: start.sh must not promise
+    that re-running the installer gets Ollama when it cannot."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from installer.manifest import default_manifest_path
+    from installer.runner import run_install
+    from installer.steps import finalize, ollama_models
+    from tests.contexts import make_ctx
+
+    target = build_target(tmp_path)
+    bundled = default_manifest_path()
+    data = json.loads(bundled.read_text())
+    data["ollama"] = {"archives": []}  # as for a platform Ollama publishes no archive for
+    for key in ("webgui", "workflows"):
+        data[key] = str(bundled.parent / data[key])
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")  # no Ollama answers there
+    ctx = make_ctx(target, manifest, no_models=case == "no_models", gpu="cpu")
+    result = run_install((ollama_models.STEP, finalize.STEP), ctx, TracerProvider().get_tracer("t"))
+    assert result.exit_code == 0
+    step = next(s for s in result.steps if s.name == "ollama_models")
+    assert (step.status, step.reason) == (
+        ("skipped", "ollama_not_found") if case == "no_archive" else ("skipped", "no_models_flag")
+    )
+    args, _ = ports()
+    text = finish(start(target, tmp_path, *args, FAKE_COMFYUI_SECONDS="2"))
+    assert f"(not installed: the chat needs Ollama: {said}" in text, text
+    assert "re-run the installer to get it)" not in text
     assert "DinoAir GUI: http://127.0.0.1:" in text
 
 

@@ -304,5 +304,6 @@ def test_the_verify_timeout_covers_the_torch_probe_too(tmp_path: Path) -> None:
     assert str(raised.value).startswith(
         "import torch did not finish within 2 s (--verify-timeout, for the whole step)"
     )
-    assert "--verify-timeout" in raised.value.hint
+    assert raised.value.category == SYSTEM  # never answered: the machine's, as the table says
+    assert "re-run with a longer --verify-timeout (it was 2 s)" in (raised.value.hint or "")
     assert no_children()

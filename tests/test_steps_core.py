@@ -12,7 +12,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import git
 import pytest
 
 from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
+from installer import ollama
 from installer.context import InstallContext, StepSkipped
 from installer.errors import (
     CONFIGURATION,
@@ -31,7 +34,9 @@ from installer.errors import (
 )
 from installer.manifest import load_manifest
 from installer.steps import comfyui, preflight, python_deps
+from installer.units import size
 from tests.contexts import Events, make_ctx
+from tests.stack_target import install_standin_ollama
 
 UNUSED_MODEL_URL = "http://127.0.0.1:9"  # these tests never download models
 
@@ -489,3 +494,122 @@ def test_fixture_manifest_can_be_written_later(tmp_path: Path) -> None:
     assert checkpoint.url == "http://127.0.0.1:8123/one.safetensors"
     assert checkpoint.size == 1234 == (fixture.models_dir / "one.safetensors").stat().st_size
     assert manifest.webgui_dir.name == "webgui" and manifest.workflows_dir.name == "workflows"
+
+
+# -- preflight: the disk Ollama will take (issue 23) -----------------------------------------
+
+
+def _ollama_manifest(demo: Fixture, folder: Path, **archive: Any) -> Path:
+    """The demo manifest with an Ollama archive entry for this machine (fields as given)."""
+    system, arch = ollama.platform_key()
+    entry = {"os": system, "arch": arch, "url": "http://127.0.0.1:9/ollama.tgz"}
+    entry |= {"sha256": "0" * 64, **archive}
+    return variant_manifest(demo, folder, ollama={"archives": [entry]})
+
+
+@pytest.fixture
+def no_ollama(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Ollama answers (OLLAMA_HOST names a port nothing listens on), none on PATH."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    git_dir = Path(shutil.which("git") or "/usr/bin/git").parent
+    monkeypatch.setenv("PATH", os.pathsep.join([str(empty), str(git_dir)]))
+
+
+def test_preflight_counts_the_ollama_archive_its_files_and_the_models_to_pull(
+    tmp_path: Path, demo: Fixture, no_ollama: None
+) -> None:
+    """No Ollama here and an archive for this platform: ollama_models will download it, unpack
+    it and pull the chat model, so all three count; what the manifest does not give (the
+    unpacked size, the model's size) is a stated estimate, and the plan says which."""
+    manifest = _ollama_manifest(demo, tmp_path / "m", size=1_500_000_000)
+    ctx = make_ctx(tmp_path / "t", manifest)
+    preflight.find_tools(ctx)
+    without = preflight.required_bytes(make_ctx(tmp_path / "t", demo.manifest))
+    needed = preflight.required_bytes(ctx)
+    ollama = 1_500_000_000 * (1 + preflight.OLLAMA_UNPACK_FACTOR) + preflight.OLLAMA_MODEL_ESTIMATE
+    assert needed - without == ollama
+    plan = preflight.describe(ctx)
+    assert (
+        f", {size(ollama)} of it for Ollama (the release archive 1.4 GiB; its files unpacked "
+        "4.2 GiB, estimated; the chat model to pull 5.0 GiB, estimated)"
+    ) in plan
+    from click.testing import CliRunner
+
+    from installer.cli import cli
+
+    args = ["--dry-run", "--manifest", str(manifest), "--target", str(tmp_path / "t")]
+    result = CliRunner().invoke(cli, [*args, "--disable-telemetry"])
+    assert result.exit_code == 0, result.output
+    assert f"free, {size(ollama)} of it for Ollama (the release archive 1.4 GiB;" in result.output
+    assert f"has {size(needed)} free" in result.output  # the figure preflight will check
+    assert not (tmp_path / "t").exists()
+
+
+def test_preflight_uses_the_manifests_sizes_and_its_estimate_for_a_sizeless_archive(
+    tmp_path: Path, demo: Fixture, no_ollama: None
+) -> None:
+    data = json.loads(_ollama_manifest(demo, tmp_path / "m", unpacked_size=3 * 2**30).read_text())
+    data["ollama"]["model_sizes"] = {data["ollama_models"][0]: 4 * 2**30}
+    manifest = tmp_path / "m" / "manifest.json"
+    manifest.write_text(json.dumps(data))
+    ctx = make_ctx(tmp_path / "t", manifest)
+    preflight.find_tools(ctx)
+    assert preflight.ollama_parts(ctx) == [
+        ("the release archive", preflight.OLLAMA_ARCHIVE_ESTIMATE, True),  # no size: estimated
+        ("its files unpacked", 3 * 2**30, False),
+        ("the chat model to pull", 4 * 2**30, False),
+    ]
+    assert "the chat model to pull 4.0 GiB)" in preflight.describe(ctx)
+
+
+def test_preflight_counts_no_ollama_where_ollama_models_will_not_install_it(
+    tmp_path: Path, demo: Fixture, no_ollama: None
+) -> None:
+    """No archive for this platform (the step is skipped), --no-models, or an Ollama already
+    answering (it pulls into its own folder): nothing of Ollama counts."""
+    elsewhere = "windows" if ollama.platform_key()[0] != "windows" else "linux"
+    other = _ollama_manifest(demo, tmp_path / "other", os=elsewhere)  # none for this platform
+    assert preflight.ollama_parts(make_ctx(tmp_path / "t", other)) == []
+    manifest = _ollama_manifest(demo, tmp_path / "m", size=10**9)
+    assert preflight.ollama_parts(make_ctx(tmp_path / "t", manifest, no_models=True)) == []
+    standin = install_standin_ollama(tmp_path / "system")
+    port = os.environ["OLLAMA_HOST"].rsplit(":", 1)[1]
+    server = subprocess.Popen(
+        [str(standin), "serve"],
+        env={**os.environ, "OLLAMA_MODELS": str(tmp_path / "system-models")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if ollama.version(f"http://127.0.0.1:{port}") is not None:
+                break
+            server.poll()
+            assert server.returncode is None, "the stand-in Ollama exited"
+            time.sleep(0.1)
+        assert preflight.ollama_parts(make_ctx(tmp_path / "t", manifest)) == []
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_preflight_counts_only_the_models_the_installs_own_ollama_lacks(
+    tmp_path: Path, demo: Fixture, no_ollama: None
+) -> None:
+    manifest = _ollama_manifest(demo, tmp_path / "m", size=10**9)
+    target = tmp_path / "t"
+    install_standin_ollama(target)  # ollama/bin/ollama: no archive to download
+    ctx = make_ctx(target, manifest)
+    assert preflight.ollama_parts(ctx) == [
+        ("the chat model to pull", preflight.OLLAMA_MODEL_ESTIMATE, True)
+    ]
+    name, tag = ctx.manifest.ollama_models[0].split(":")  # pulled: Ollama's manifest file
+    pulled = target / "ollama/models/manifests/registry.ollama.ai/library" / name / tag.lower()
+    pulled.parent.mkdir(parents=True)
+    pulled.write_text("{}")
+    assert preflight.ollama_parts(ctx) == []

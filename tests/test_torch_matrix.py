@@ -196,6 +196,14 @@ CASES = [
                                     args=("--cuda-version", "13.0")), "cu130",
          ("warning: cu130 (--cuda-version 13.0) has no kernels for the NVIDIA GeForce GTX 1070 "
           "(compute 6.1)", "cu126 would work")),
+    # A pin that leaves the biggest card out: the plan (and verify) speak of the card used.
+    Case("rtx5090-and-gtx1080ti-forced-cu126",
+         nv(("NVIDIA GeForce RTX 5090", 32607, "580.65.06", "12.0"),
+            ("NVIDIA GeForce GTX 1080 Ti", 11264, "580.65.06", "6.1"),
+            args=("--cuda-version", "12.6")), "cu126",
+         ("ComfyUI uses the NVIDIA GeForce GTX 1080 Ti (compute 6.1, 11 GiB)", "--cuda-device 1 (",
+          "left out: NVIDIA GeForce RTX 5090 (compute 12.0), which cu126 has no kernels for"),
+         ("warning:",)),
     Case("rtx3090-forced-cpu", nv(("NVIDIA GeForce RTX 3090", 24576, "580.65.06", "8.6"),
                                   args=("--gpu", "cpu")), "cpu", ("CPU only (--gpu cpu)",
                                                                   "Launch flags: --cpu")),

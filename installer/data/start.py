@@ -12,6 +12,8 @@ nothing but the standard library. Written by the DinoAir installer; re-running i
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -28,6 +30,7 @@ COMFYUI_FLAGS: list[str] = []  # the installer writes the device flags verify us
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 WINDOWS = os.name == "nt"
+SUMMARY = "install_summary.json"  # written by the installer's last completed run
 
 
 @dataclass
@@ -128,6 +131,47 @@ def ollama_binary(windows: bool = WINDOWS) -> str | None:
         if candidate.is_file():
             return str(candidate)
     return shutil.which("ollama")
+
+
+# What gets Ollama, by what the last install recorded (install_summary.json): the installer
+# downloads it only where its manifest names an Ollama archive for this platform.
+_NO_OLLAMA = {
+    "no_models_flag": "install it from ollama.com, or re-run the installer without --no-models "
+    "to get it",
+    "no_ollama_models": "install it from ollama.com (this install names no chat model, so the "
+    "installer did not install Ollama)",
+    "none": "the installer has no Ollama download for this platform: install it from "
+    "ollama.com, then re-run the installer to pull the chat model",
+    "running": "the Ollama the installer used is not running and not on PATH: start it, or "
+    "install it from ollama.com",
+    "archive": "the ollama folder is gone: re-run the installer to download Ollama again (when "
+    "it can reach the download), or install it from ollama.com",
+    "unknown": "install it from ollama.com, or re-run the installer when it can download Ollama "
+    "(it can where its manifest names an Ollama download for this platform)",
+}
+
+
+def missing_ollama(summary: Path | None = None) -> str:
+    """What gets Ollama here, as far as the last install knows, so that "re-run the installer"
+    is said only where it can help (a platform the manifest has an Ollama archive for)."""
+    data: dict = {}
+    with contextlib.suppress(OSError, ValueError):
+        loaded = json.loads((summary or HERE / SUMMARY).read_text(encoding="utf-8"))
+        data = loaded if isinstance(loaded, dict) else {}
+    steps = [s for s in data.get("steps") or [] if isinstance(s, dict)]
+    step = next((s for s in steps if s.get("name") == "ollama_models"), {})
+    installed = data.get("installed")
+    known = installed.get("ollama") if isinstance(installed, dict) else None
+    source = known.get("source") if isinstance(known, dict) else None
+    if step.get("reason") in ("no_models_flag", "no_ollama_models"):
+        return _NO_OLLAMA[step["reason"]]
+    if step.get("reason") == "ollama_not_found" or source == "none":
+        return _NO_OLLAMA["none"]
+    if source in ("running", "system"):
+        return _NO_OLLAMA["running"]
+    if source in ("archive", "install_folder"):
+        return _NO_OLLAMA["archive"]
+    return _NO_OLLAMA["unknown"]
 
 
 def wait_until_answering(parts: list[Part], timeout: float) -> None:
@@ -238,10 +282,7 @@ def start(args: argparse.Namespace, parts: list[Part]) -> Part:
             env["OLLAMA_MODELS"] = str(HERE / "ollama" / "models")
         spawn(ollama, [binary, "serve"], env)
     else:
-        ollama_note = (
-            " (not installed: the chat needs Ollama: install it from ollama.com,"
-            " or re-run the installer to get it)"
-        )
+        ollama_note = f" (not installed: the chat needs Ollama: {missing_ollama()})"
     gui_env = {"DINOAIR_COMFYUI_URL": comfyui.url, "DINOAIR_OLLAMA_URL": ollama.url}
     if (HERE / "webgui" / "server.py").is_file():
         spawn(gui, [sys.executable, "webgui/server.py", "--port", str(gui.port)], gui_env)

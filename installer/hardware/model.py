@@ -70,6 +70,8 @@ class Hardware:
             parts.append(self.gfx_target)
         if self.vram_gib is not None and not mixed:
             parts.append(f"{self.vram_gib} GiB")
+        elif not mixed and self.accelerator in _VRAM_VENDORS:
+            parts.append("VRAM unknown")  # never a figure nothing reliable gave (WMI's cap)
         if self.driver_version:
             parts.append(f"driver {self.driver_version}")
         if self.cuda_version:
@@ -84,8 +86,10 @@ class Hardware:
         return f"{text}; {self.reason}" if self.reason else text
 
 
+_VRAM_VENDORS = ("nvidia", "amd", "intel")  # cards with memory of their own (Apple's is shared)
+
+
 def _gpu_detail(gpu: Gpu) -> str:
     facts = [fact for fact in (gpu.compute and f"compute {gpu.compute}", gpu.gfx) if fact]
-    if gpu.vram_gib is not None:
-        facts.append(f"{gpu.vram_gib} GiB")
+    facts.append(f"{gpu.vram_gib} GiB" if gpu.vram_gib is not None else "VRAM unknown")
     return f"{gpu.model} ({', '.join(facts)})" if facts else gpu.model

@@ -21,6 +21,7 @@ import psutil
 
 from otel_local_exporter import attributes as attr
 
+from .. import ollama
 from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
@@ -42,6 +43,15 @@ BASE_MARGIN_BYTES = 1 * GIB
 DOWNLOAD_FACTOR = 1.5
 # Logs, stamps and launch scripts once ComfyUI and the venv already exist (a re-run).
 RERUN_MARGIN_BYTES = 100 * 1024**2
+# Ollama, when ollama_models installs it from the manifest's archive (docs/stack.md, "Disk
+# space"). Estimates, used only where the manifest gives no figure: the archive (Ollama's Linux
+# .tgz was 1.6 GB at 0.7.0, cashapp/hermit-packages#616, and at 0.3.x, ollama/ollama#5631), what
+# it unpacks to (3x the archive: its CUDA libraries compress about 2:1 to 5:1, #5631 measured
+# 1.6 GB -> 7.8 GB with ROCm inside), and a chat model (a 7-8 B model at 4-bit quantization, as
+# Ollama serves most: 7.7e9 weights x ~4.9 bits / 8 = 4.7 GB for the bundled qwen 7B Q4_K_M).
+OLLAMA_ARCHIVE_ESTIMATE = 2 * GIB
+OLLAMA_UNPACK_FACTOR = 3
+OLLAMA_MODEL_ESTIMATE = 5 * GIB
 
 _TOOL_HINTS = {
     "git": "install git (apt install git, brew install git, or the installer from git-scm.com), "
@@ -154,9 +164,22 @@ def describe(ctx: InstallContext) -> str:
     return (
         f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, "
         f"{'git and pip' if ctx.options.installer == 'pip' else 'git'}, that the target "
-        f"folder is writable and has {size(required_bytes(ctx))} free; "
+        f"folder is writable and has {size(required_bytes(ctx))} free{_ollama_part(ctx)}; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
+
+
+def _ollama_part(ctx: InstallContext) -> str:
+    """``, 13.0 GiB of it for Ollama (the release archive 2.0 GiB, estimated; ...)``: what of
+    the plan's figure is Ollama's, each part marked where it is an estimate."""
+    parts = ollama_parts(ctx)
+    if not parts:
+        return ""
+    total = size(sum(count for _, count, _ in parts))
+    named = "; ".join(
+        f"{what} {size(count)}{', estimated' if guess else ''}" for what, count, guess in parts
+    )
+    return f", {total} of it for Ollama ({named})"
 
 
 def check_python(version: Sequence[int]) -> None:
@@ -188,7 +211,54 @@ def required_bytes(ctx: InstallContext) -> int:
             )
             if all(_file_size(path) != checkpoint.size for path in paths):
                 needed += checkpoint.size
-    return needed
+    return needed + sum(count for _, count, _ in ollama_parts(ctx))
+
+
+def ollama_parts(ctx: InstallContext) -> list[tuple[str, int, bool]]:
+    """What ollama_models will put into the install folder: (what, bytes, estimated).
+
+    Mirrors the step's choice (installer/steps/ollama_models.py): a running Ollama pulls into
+    its own model folder, wherever that is, so nothing counts here; the install's own Ollama or
+    a system ``ollama`` pulls into ``ollama/models`` (the models not there yet count); with no
+    Ollama but an archive for this platform, the archive and what it unpacks to count too.
+    """
+    if ctx.options.no_models or not ctx.manifest.ollama_models:
+        return []  # the step is skipped
+    if ollama.version(ollama.default_url(), timeout=1.0) is not None:
+        return []
+    parts: list[tuple[str, int, bool]] = []
+    if ollama.installed_binary(ctx.target) is None and not ctx.tools.get("ollama"):
+        archive = ctx.manifest.ollama_archive(*ollama.platform_key())
+        if archive is None:
+            return []  # skipped: no way to get Ollama here
+        packed = archive.size or OLLAMA_ARCHIVE_ESTIMATE
+        unpacked = archive.unpacked_size or packed * OLLAMA_UNPACK_FACTOR
+        parts.append(("the release archive", packed, not archive.size))
+        parts.append(("its files unpacked", unpacked, not archive.unpacked_size))
+    missing = [m for m in ctx.manifest.ollama_models if not _pulled(ctx.target, m)]
+    if missing:
+        sizes = [ctx.manifest.ollama_model_size(m) for m in missing]
+        count = sum(known or OLLAMA_MODEL_ESTIMATE for known in sizes)
+        what = f"the chat model{'s' if len(missing) > 1 else ''} to pull"
+        parts.append((what, count, any(known is None for known in sizes)))
+    return parts
+
+
+def _pulled(target: Path, model: str) -> bool:
+    """Whether the install's Ollama has ``model`` already: the manifest file Ollama keeps for
+    each pulled model (``models/manifests/registry.ollama.ai/library/qwen/7b``; tags compare
+    without case, as Ollama's names do)."""
+    model = model.strip()
+    last = model.rsplit("/", 1)[-1]
+    name, tag = model.rsplit(":", 1) if ":" in last else (model, "latest")
+    parts = name.split("/")
+    parts = ["registry.ollama.ai", "library", *parts] if len(parts) == 1 else parts
+    parts = ["registry.ollama.ai", *parts] if len(parts) == 2 else parts
+    folder = target.joinpath(ollama.FOLDER, "models", "manifests", *parts)
+    try:
+        return any(e.name.lower() == tag.lower() and e.is_file() for e in folder.iterdir())
+    except OSError:
+        return False
 
 
 def venv_bytes(ctx: InstallContext) -> int:
