@@ -7,6 +7,7 @@ from .checkout import CARRY_OVER, UpdateResult, carry_over, update_in_place
 from .models_home import (
     MODEL_FOLDERS,
     Migration,
+    checkpoint_in_place,
     checkpoint_path,
     migrate_models,
     models_to_migrate,
@@ -19,6 +20,7 @@ __all__ = [
     "Migration",
     "UpdateResult",
     "carry_over",
+    "checkpoint_in_place",
     "checkpoint_path",
     "migrate_models",
     "models_to_migrate",

@@ -59,6 +59,21 @@ def checkpoint_path(target: Path, checkout: Path, checkpoint: Checkpoint) -> Pat
     return checkout / dest / checkpoint.name
 
 
+def checkpoint_in_place(target: Path, checkout: Path, checkpoint: Checkpoint) -> bool:
+    """At its full size where it lives, or still inside the checkout from before models moved
+    out (moved by a rename, not fetched): what neither needs a download nor free space."""
+    for path in (
+        checkpoint_path(target, checkout, checkpoint),
+        checkout / checkpoint.dest / checkpoint.name,
+    ):
+        try:
+            if path.is_file() and path.stat().st_size == checkpoint.size:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def render_block(models_home: Path) -> str:
     lines = [BLOCK_START, "dinoair:", f"    base_path: {_quote(str(models_home))}"]
     lines.append("    is_default: true")

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec, resumed_note
-from ..lifecycle import checkpoint_path, migrate_models, models_to_migrate
+from ..lifecycle import checkpoint_in_place, checkpoint_path, migrate_models, models_to_migrate
 from ..lifecycle.reuse import Wanted, candidates, reuse, well_known_places
-from ..manifest import Checkpoint
 from ..units import size
 from ._download import download
 
@@ -33,7 +32,7 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 def describe(ctx: InstallContext) -> str:
     checkpoints = ctx.manifest.checkpoints
-    missing = [c for c in checkpoints if not _in_place(ctx, c)]
+    missing = [c for c in checkpoints if not checkpoint_in_place(ctx.target, ctx.comfyui_dir, c)]
     if not missing:  # a re-run: nothing to fetch, each file is checked
         return (
             f"check the {_files(len(checkpoints))} already in models/ "
@@ -62,15 +61,6 @@ def describe(ctx: InstallContext) -> str:
 
 def _files(count: int) -> str:
     return f"{count} checkpoint file{'s' if count != 1 else ''}"
-
-
-def _in_place(ctx: InstallContext, checkpoint: Checkpoint) -> bool:
-    """At its full size in models/, or in ComfyUI/models/ from before (moved, not fetched)."""
-    paths = (
-        checkpoint_path(ctx.target, ctx.comfyui_dir, checkpoint),
-        ctx.comfyui_dir / checkpoint.dest / checkpoint.name,
-    )
-    return any(path.is_file() and path.stat().st_size == checkpoint.size for path in paths)
 
 
 def run(ctx: InstallContext) -> None:

@@ -25,7 +25,7 @@ from .. import ollama
 from ..context import CPU, InstallContext, Options, Step
 from ..errors import ConfigurationError, SystemRequirementError
 from ..hardware import Hardware, detect
-from ..lifecycle import checkpoint_path
+from ..lifecycle import checkpoint_in_place
 from ..python_choice import venv_python_line
 from ..torch_plan import TorchPlan, plan_torch
 from ..units import size
@@ -204,12 +204,7 @@ def required_bytes(ctx: InstallContext) -> int:
     needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES + venv_bytes(ctx)
     if not ctx.options.no_models:
         for checkpoint in ctx.manifest.checkpoints:
-            # In place, or still inside the checkout from before models moved out (a rename).
-            paths = (
-                checkpoint_path(ctx.target, ctx.comfyui_dir, checkpoint),
-                ctx.comfyui_dir / checkpoint.dest / checkpoint.name,
-            )
-            if all(_file_size(path) != checkpoint.size for path in paths):
+            if not checkpoint_in_place(ctx.target, ctx.comfyui_dir, checkpoint):
                 needed += checkpoint.size
     return needed + sum(count for _, count, _ in ollama_parts(ctx))
 
@@ -308,13 +303,6 @@ def _check_writable(target: Path) -> None:
             hint="choose a folder you may write to with --target, or fix its permissions, "
             "then re-run",
         ) from exc
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return -1
 
 
 def _gib(count: int) -> float:
