@@ -493,3 +493,29 @@ def test_report_from_groups_failures_by_compute_capability(tmp_path: Path) -> No
         .output
     )
     assert "By GPU compute capability" in text
+
+
+README_PLANS = ("rtx3060-535-mvc", "gtx1070-pascal-580", "rtx5090-and-gtx1070-no-build-for-both")
+
+
+def _readme_plans() -> list[list[str]]:
+    """The example plans in the README's hardware section: blocks of Hardware/Torch lines."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split("Three plans as `python3 install.py --dry-run` prints them", 1)[1]
+    body = block.split("```", 2)[1]
+    return [chunk.strip().splitlines() for chunk in body.strip().split("\n\n")]
+
+
+@pytest.mark.parametrize("index", range(len(README_PLANS)))
+def test_the_readmes_example_plans_are_what_the_dry_run_prints(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = next(c for c in CASES if c.id == README_PLANS[index])
+    _play(case.machine, tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        cli, ["--dry-run", "--target", str(tmp_path / "t"), "--disable-telemetry"]
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.output.splitlines()
+    for line in _readme_plans()[index]:
+        assert line in printed, (line, result.output)
