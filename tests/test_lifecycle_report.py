@@ -1,0 +1,286 @@
+"""``report`` and ``report --from`` count the lifecycle (issue 18, point 7): updates per release,
+rollbacks in the run and by the next run's recovery, updates completed by recovery, and repairs.
+
+Every session here is written by a real run of the installer (``python -m installer``, the real
+SDK and exporter) on a real install of the demo fixture; the "killed" update a recovery finds is
+the real ``comfyui`` step run in this process, stopped before the run's end (what a SIGKILL
+leaves: the checkout moved, the journal written). python_deps is skipped, so no venv is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fixtures.commands import install_command
+from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
+from fixtures.model_server import ModelServer
+from installer.lifecycle import transaction
+from installer.steps import comfyui
+from otel_local_exporter import load_sessions
+from telemetry_cli.cli import cli as telemetry_cli
+from tests.contexts import make_ctx
+
+REPO = Path(__file__).resolve().parent.parent
+ARGS = ["--skip", "python_deps", "--skip", "webgui", "--retries", "0"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    return build_fixture(tmp_path_factory.mktemp("fixture"))
+
+
+@pytest.fixture(scope="module")
+def installed(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("installed") / "DinoAir"
+    with ModelServer(demo.models_dir) as server:
+        manifest = write_manifest(demo, server.base_url)
+        done = run(install_command(target, manifest, *ARGS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return target
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd,
+        cwd=REPO,
+        env=dict(os.environ),
+        text=True,
+        capture_output=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def manifest_for(demo: Fixture, folder: Path, ref: str, *, dead_model: bool = False) -> Path:
+    """The demo manifest naming ``ref``; ``dead_model`` adds a checkpoint no server serves, so
+    the run's ``models`` step fails after the update (and the run rolls it back)."""
+    data = json.loads(demo.manifest.read_text())
+    data["comfyui"] = {**data["comfyui"], "ref": ref}
+    if dead_model:
+        extra = {**data["checkpoints"][0], "name": "missing.safetensors"}
+        extra["url"] = "http://127.0.0.1:9/missing.safetensors"
+        data["checkpoints"] = [*data["checkpoints"], extra]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def killed_update(target: Path, manifest: Path, *, verified: bool = False) -> None:
+    """What a run killed during an update leaves: the checkout moved, the journal written;
+    ``verified``: killed after verify passed, its new venv built (state ``swapping``)."""
+    comfyui.run(make_ctx(target, manifest))
+    journal = transaction.load(target)
+    assert journal is not None
+    if verified:
+        (target / journal.new_venv).mkdir()
+        journal.state = transaction.SWAPPING
+        journal.save(target)
+
+
+@pytest.fixture(scope="module")
+def lived(
+    installed: Path, demo: Fixture, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Fixture]]:
+    """An install's life, each run recorded in one consented telemetry home."""
+    folder = tmp_path_factory.mktemp("life")
+    home = folder / ".dinoair"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DINOAIR_HOME", str(home))
+        from otel_local_exporter import TelemetryConfig
+
+        config = TelemetryConfig.load(home)
+        config.enable()
+        config.save()
+        target = folder / "DinoAir"
+        shutil.copytree(installed, target, symlinks=True)
+        nxt = manifest_for(demo, folder / "next", demo.next_tag)
+        first = manifest_for(demo, folder / "first", demo.tag)
+        broken = manifest_for(demo, folder / "broken", demo.broken_tag, dead_model=True)
+
+        # 1. an update to the next release
+        done = run(install_command(target, nxt, *ARGS))
+        assert done.returncode == 0, done.stdout + done.stderr
+        # 2. an update back to the first release, killed; the next run rolls it back, then
+        #    updates again
+        killed_update(target, first)
+        done = run(install_command(target, first, *ARGS))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"An interrupted update to {demo.tag} was rolled back" in done.stdout
+        # 3. an update to the next release killed after verify: the next run completes it
+        killed_update(target, nxt, verified=True)
+        done = run(install_command(target, nxt, *ARGS))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"Completed the interrupted update to {demo.next_tag}." in done.stdout
+        # 4. an update whose run fails after the checkout moved: rolled back in the run
+        done = run(install_command(target, broken, *ARGS))
+        assert done.returncode == 1
+        assert f"The update to {demo.broken_tag} was rolled back" in done.stderr
+        # 5. two repairs: one model file rotted (fetched again), then nothing to fix
+        model = target / "models/checkpoints" / demo.models[0].name
+        model.write_bytes(b"\0" * demo.models[0].size)
+        with ModelServer(demo.models_dir) as server:
+            repaired = manifest_for(demo, folder / "repair", demo.next_tag)
+            data = json.loads(repaired.read_text())
+            for checkpoint in data["checkpoints"]:
+                checkpoint["url"] = f"{server.base_url}/{checkpoint['name']}"
+            repaired.write_text(json.dumps(data))
+            for _ in range(2):
+                done = run(install_command(target, repaired, *ARGS, "--repair"))
+                assert done.returncode == 0, done.stdout + done.stderr
+        assert model.read_bytes() == demo.models[0].path.read_bytes()
+        yield home, demo
+
+
+def report(home: Path, *args: str) -> str:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DINOAIR_HOME", str(home))
+        result = CliRunner().invoke(telemetry_cli, ["report", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def rows_of(data: dict) -> dict[str, dict]:
+    return {row["release"]: row for row in data["releases"]}
+
+
+def test_report_counts_rollbacks_by_recovery_beside_those_of_the_run(
+    lived: tuple[Path, Fixture],
+) -> None:
+    home, demo = lived
+    assert len(load_sessions(home).files) == 6
+    rows = rows_of(json.loads(report(home, "--json")))
+    zero = {"rollbacks": 0, "recovery_rollbacks": 0, "recovery_completed": 0, "recovery_failed": 0}
+    assert rows == {
+        # updated to by run 1 (the killed run 3 recorded nothing), completed by run 3's recovery
+        demo.next_tag: {
+            "release": demo.next_tag,
+            **zero,
+            "updates": 1,
+            "recovery_completed": 1,
+            "rollback_rate": 0.0,
+        },
+        # run 2: its recovery rolled the killed update back, then it updated again
+        demo.tag: {
+            "release": demo.tag,
+            **zero,
+            "updates": 1,
+            "recovery_rollbacks": 1,
+            "rollback_rate": 1.0,
+        },
+        demo.broken_tag: {
+            "release": demo.broken_tag,
+            **zero,
+            "updates": 1,
+            "rollbacks": 1,
+            "rollback_rate": 1.0,
+        },
+    }
+
+
+def test_report_shows_the_repairs_and_what_they_fixed(lived: tuple[Path, Fixture]) -> None:
+    home, _demo = lived
+    data = json.loads(report(home, "--json"))
+    assert data["repairs"] == {
+        "runs": 2,
+        "results": {"repaired": 1, "nothing_to_fix": 1},
+        "fixed": [{"kind": "models_fixed", "runs": 1, "items": 1}],
+    }
+    text = report(home).splitlines()
+    start = text.index("Repairs")
+    assert text[start + 1] == "  2 runs with --repair (1 repaired, 1 nothing to fix)"
+    assert text[start + 3].split() == ["model", "files", "fetched", "again", "1", "1"]
+    updates = text.index("Updates by release")
+    header = text[updates + 1]
+    for column in ("rolled back by recovery", "completed by recovery", "rollback rate"):
+        assert column in header
+
+
+def _export(home: Path, bundle: Path) -> dict:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DINOAIR_HOME", str(home))
+        result = CliRunner().invoke(telemetry_cli, ["export", str(bundle)])
+    assert result.exit_code == 0, result.output
+    return json.loads(bundle.read_text())
+
+
+def test_report_from_an_exported_bundle_counts_the_same(
+    lived: tuple[Path, Fixture], tmp_path: Path
+) -> None:
+    home, demo = lived
+    local = json.loads(report(home, "--json"))
+    bundle = tmp_path / "bundle.json"
+    _export(home, bundle)
+    one = json.loads(report(home, "--from", str(bundle), "--json", "--min-group", "1"))
+    assert one["releases"] == local["releases"]
+    assert one["repairs"] == local["repairs"]
+    assert one["suppressed"]["releases"] == 0
+    out = report(home, "--from", str(bundle), "--csv", "--min-group", "1")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert ["release", demo.tag, "recovery_rollbacks", "1"] in rows
+    assert ["release", demo.next_tag, "recovery_completed", "1"] in rows
+    assert ["repair_fixed", "models_fixed", "items", "1"] in rows
+
+
+def _as_install(data: dict, install: str, keep: object) -> dict:
+    """The bundle as another install would have sent it: other session ids, sessions kept
+    when ``keep(session)``."""
+    copy = json.loads(json.dumps(data))
+    copy["config"]["install_id"] = install
+    sessions = [s for s in copy["sessions"] if keep(s)]
+    for session in sessions:
+        session["session_id"] = install[:8] + session["session_id"][8:]
+    copy["sessions"] = sessions
+    return copy
+
+
+def test_report_from_folds_a_release_of_fewer_installs_than_min_group(
+    lived: tuple[Path, Fixture], tmp_path: Path
+) -> None:
+    """Five installs updated to the two demo releases; one of them also tried the broken one:
+    that release's row would describe one person, so it goes into 'other'."""
+    home, demo = lived
+    data = _export(home, tmp_path / "mine.json")
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    (folder / "0.json").write_text(json.dumps(data))
+
+    def not_broken(session: dict) -> bool:
+        return demo.broken_tag not in json.dumps(session)
+
+    for i in range(1, 5):
+        other = _as_install(data, f"{i:x}" * 32, not_broken)
+        (folder / f"{i}.json").write_text(json.dumps(other))
+
+    out = json.loads(report(home, "--from", str(folder), "--json"))
+    assert out["min_group"] == 5 and out["suppressed"]["releases"] == 1
+    rows = rows_of(out)
+    assert set(rows) == {demo.tag, demo.next_tag, "other"}
+    assert rows[demo.tag]["updates"] == 5 and rows[demo.tag]["recovery_rollbacks"] == 5
+    assert rows[demo.next_tag]["recovery_completed"] == 5
+    assert rows["other"] == {
+        "release": "other",
+        "updates": 1,
+        "rollbacks": 1,
+        "recovery_rollbacks": 0,
+        "recovery_completed": 0,
+        "recovery_failed": 0,
+        "rollback_rate": 1.0,
+        "groups": 1,
+    }
+    assert demo.broken_tag not in json.dumps(out["releases"])
+    text = report(home, "--from", str(folder))
+    assert "1 release of fewer than 5 installs folded into 'other' (--min-group)" in text
+    assert demo.broken_tag not in text.split("Updates by release")[1].split("Repairs")[0]
+    out6 = json.loads(report(home, "--from", str(folder), "--json", "--min-group", "6"))
+    assert [row["release"] for row in out6["releases"]] == ["other"]
