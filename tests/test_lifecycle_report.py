@@ -284,3 +284,83 @@ def test_report_from_folds_a_release_of_fewer_installs_than_min_group(
     assert demo.broken_tag not in text.split("Updates by release")[1].split("Repairs")[0]
     out6 = json.loads(report(home, "--from", str(folder), "--json", "--min-group", "6"))
     assert [row["release"] for row in out6["releases"]] == ["other"]
+
+
+def _sessions_with(home: Path, phase: str) -> list[str]:
+    """The ids of the sessions with a ``dinoair.phase.<phase>`` span, oldest first."""
+    found = sorted(load_sessions(home).files, key=lambda stored: stored.path.name)
+    return [
+        stored.data["session_id"]
+        for stored in found
+        if any(s["name"] == f"dinoair.phase.{phase}" for s in stored.data["spans"])
+    ]
+
+
+def _telemetry(home: Path, *args: str) -> list[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DINOAIR_HOME", str(home))
+        result = CliRunner().invoke(telemetry_cli, list(args))
+    assert result.exit_code == 0, result.output
+    return [line.rstrip() for line in result.output.splitlines()]
+
+
+def _below(lines: list[str], span: str) -> list[str]:
+    """The detail lines drawn under ``span``'s row of a waterfall."""
+    start = next(i for i, line in enumerate(lines) if f" {span} " in line)
+    details = []
+    for line in lines[start + 1 :]:
+        if "─ " in line or not line.strip(" │") or line.startswith("```"):
+            break
+        details.append(line.strip(" │"))
+    return details
+
+
+def test_show_data_and_report_issue_say_what_recovery_and_repair_did(
+    lived: tuple[Path, Fixture],
+) -> None:
+    home, demo = lived
+    rolled_back, swapped = _sessions_with(home, "recover")
+    lines = _telemetry(home, "show-data", rolled_back[:12])
+    assert _below(lines, "dinoair.phase.recover") == [
+        f"recovery of an update to {demo.tag} (from {demo.head_commit[:12]}) killed before "
+        "verify passed: rolled back"
+    ]
+    lines = _telemetry(home, "show-data", swapped[:12])
+    assert _below(lines, "dinoair.phase.recover") == [
+        f"recovery of an update to {demo.next_tag} (from {demo.commit[:12]}) killed during the "
+        "venv swap: completed (the new venv swapped in)"
+    ]
+    repaired, nothing = _sessions_with(home, "repair")
+    assert _below(_telemetry(home, "show-data", repaired[:12]), "dinoair.phase.repair") == [
+        "repair: repaired",
+        "checked: checkout 1, models 2, scripts 3",
+        "fixed: models 1",
+        "records_reset 1",
+    ]
+    assert _below(_telemetry(home, "show-data", nothing[:12]), "dinoair.phase.repair")[:3] == [
+        "repair: nothing needed fixing",
+        "checked: checkout 1, models 2, scripts 3",
+        "fixed: nothing",
+    ]
+    # The draft of a bug report about the failed update: its waterfall says what was undone.
+    [failed] = _sessions_with(home, "rollback")
+    draft = _telemetry(home, "report-issue", failed[:12])
+    assert _below(draft, "dinoair.phase.update") == [
+        f"from {demo.head_commit[:12]} to {demo.broken_tag} "
+        f"({_commit_of(demo, demo.broken_tag)[:12]}): updated"
+    ]
+    assert _below(draft, "dinoair.phase.rollback") == [
+        f"the update to {demo.broken_tag} undone, back to {demo.head_commit[:12]}: rolled back"
+    ]
+    # and that of a run whose recovery rolled back (it succeeded; drafted by its id)
+    draft = _telemetry(home, "report-issue", rolled_back[:12])
+    assert any("recovery of an update to" in line for line in draft)
+
+
+def _commit_of(demo: Fixture, tag: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(demo.repo), "rev-list", "-n", "1", tag],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
