@@ -5,9 +5,12 @@ A person's name is in the install folder (``--target``), in two custom nodes (on
 one whose requirement does not exist and is disabled), and in model files reused with
 ``--models-from`` from a folder named after them. The real operations run with consent: an
 install (the models reused, the venv built by the real uv), an update with the nodes, a failed
-update (rolled back), an update killed mid-way and recovered by the next run, a repair, an
-uninstall. Then every file the telemetry home holds (sessions, crash reports, journals, config)
-and both exports (the JSON bundle and OTLP lines) must not contain any part of the name.
+update (rolled back), an update killed mid-way and recovered by the next run, an update whose
+node fails with --strict-nodes, one whose node cannot reach the index (the error names the
+install folder), a repair, an uninstall. Then every file the telemetry home holds (sessions,
+crash reports, journals, config) and both exports (the JSON bundle and OTLP lines) must not
+contain any part of the name. (No run here is an unexpected failure, so no crash report is
+written: the folder is searched, but a crash report's own sanitizing is tested elsewhere.)
 """
 
 from __future__ import annotations
@@ -111,6 +114,21 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     done = run(install_command(target, demo.manifest, *args, "--strict-nodes"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "--strict-nodes" in done.stderr
+    # An update whose node cannot reach the index (python_deps has nothing to do: the venv is
+    # cloned): the step fails as for ComfyUI's own requirements, and the update rolls back.
+    offline = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    done = subprocess.run(
+        install_command(target, demo.manifest, *args),
+        cwd=REPO,
+        env=offline,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1
+    assert "step 'custom_nodes' failed (network)" in done.stderr
+    assert "was rolled back" in done.stderr
     # A repair, then an uninstall (a session of its own).
     shutil.rmtree(target / "ComfyUI/custom_nodes" / BROKEN_NODE)
     done = run(install_command(target, nxt, *args, "--repair"))
