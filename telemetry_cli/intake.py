@@ -338,6 +338,7 @@ def _otlp_span(span: Mapping[str, Any]) -> dict[str, Any]:
     start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
     status = _dict(span.get("status"))
     return {
+        "name": text(span.get("name")),  # a phase span is known by its name (release_of)
         "parent_span_id": text(span.get("parentSpanId")) or None,
         "attributes": _otlp_attributes(span.get("attributes")),
         "events": [

@@ -10,7 +10,7 @@ node fails with --strict-nodes, one whose node cannot reach the index (the error
 install folder), a repair, an uninstall. Then every file the telemetry home holds (sessions,
 crash reports, journals, config) and both exports (the JSON bundle and OTLP lines) must not
 contain any part of the name. (No run here is an unexpected failure, so no crash report is
-written: the folder is searched, but a crash report's own sanitizing is tested elsewhere.)
+written: the folder is searched; a crash report's own sanitizing is tests/test_exporter.py's.)
 """
 
 from __future__ import annotations

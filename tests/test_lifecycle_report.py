@@ -364,3 +364,17 @@ def _commit_of(demo: Fixture, tag: str) -> str:
         capture_output=True,
         check=True,
     ).stdout.strip()
+
+
+def test_report_from_otlp_lines_counts_the_lifecycle_too(
+    lived: tuple[Path, Fixture], tmp_path: Path
+) -> None:
+    """The OTLP export (one TracesData a line, read span by span) gives the same rows."""
+    home, _demo = lived
+    local = json.loads(report(home, "--json"))
+    lines = tmp_path / "otlp.jsonl"
+    _telemetry(home, "export", str(lines), "--format", "otlp")
+    out = json.loads(report(home, "--from", str(lines), "--json", "--min-group", "1"))
+    assert out["sessions"] == 6
+    assert out["releases"] == local["releases"]
+    assert out["repairs"] == local["repairs"]
