@@ -17,7 +17,6 @@ from otel_local_exporter import (
 _RESULTS = {
     "rolled_back": "rolled back",
     "swapped": "completed (the new venv swapped in)",
-    "kept_venv": "completed (the venv kept)",
     "nothing_to_fix": "nothing needed fixing",
     "none": "nothing to do",
     "none_found": "none found",
@@ -38,7 +37,9 @@ def phase_details(span: SpanView) -> list[str]:
         if key.startswith(schema.PHASE_PREFIX) and value not in (None, "")
     }
     result = attrs.pop("result", None)
-    outcome = _RESULTS.get(str(result), str(result)) if result is not None else "no result"
+    outcome = (
+        _RESULTS.get(str(result), str(result)) if result is not None else "result not recorded"
+    )
     if phase == schema.PHASE_RECOVER:
         state = attrs.pop("state", None)
         when = _STATES.get(str(state), f"in state {state}") if state else "(state not recorded)"
@@ -76,8 +77,8 @@ def phase_details(span: SpanView) -> list[str]:
                     fixed.append(f"{kind} {count}" + (" disabled" if suffix == "_disabled" else ""))
         lines = [f"repair: {outcome}", "checked: " + (", ".join(checked) or "nothing")]
         lines.append("fixed: " + (", ".join(fixed) or "nothing"))
-    else:
-        lines = [f"{phase}: {outcome}"]
+    else:  # a phase of another step (stack_check, pull...): its attributes as they are
+        lines = [f"{phase}: {outcome}"] if result is not None else []
     rest = ", ".join(f"{key} {_value(value)}" for key, value in attrs.items())
     if rest:
         lines.append(rest)

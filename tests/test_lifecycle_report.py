@@ -26,8 +26,9 @@ from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
 from fixtures.model_server import ModelServer
 from installer.lifecycle import transaction
 from installer.steps import comfyui
-from otel_local_exporter import load_sessions
+from otel_local_exporter import SpanView, load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
+from telemetry_cli.phases import phase_details
 from tests.contexts import make_ctx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -378,3 +379,27 @@ def test_report_from_otlp_lines_counts_the_lifecycle_too(
     assert out["sessions"] == 6
     assert out["releases"] == local["releases"]
     assert out["repairs"] == local["repairs"]
+
+
+def _span(name: str, **attributes: object) -> SpanView:
+    """A span in the stored shape (what a session file holds)."""
+    prefixed = {f"installer.phase.{key}": value for key, value in attributes.items()}
+    return SpanView({"name": name, "attributes": {"installer.phase": "x", **prefixed}})
+
+
+def test_other_phases_list_their_attributes_and_other_spans_get_nothing() -> None:
+    assert phase_details(_span("dinoair.phase.pull", model="qwen:7b")) == ["model qwen:7b"]
+    assert phase_details(_span("dinoair.phase.reuse_models", folders=2, result="none_found")) == [
+        "reuse_models: none found",
+        "folders 2",
+    ]
+    assert phase_details(_span("dinoair.phase.uninstall", keep_models=True, result="success")) == [
+        "uninstall: success",
+        "keep_models yes",
+    ]
+    # a recovery killed itself before it recorded its result: said so, not guessed
+    assert phase_details(_span("dinoair.phase.recover", to_release="v1", from_commit="abc")) == [
+        "recovery of an update to v1 (from abc) killed (state not recorded): result not recorded"
+    ]
+    assert phase_details(_span("dinoair.install")) == []
+    assert phase_details(SpanView({"name": "preflight", "attributes": {}})) == []
