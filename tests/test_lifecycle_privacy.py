@@ -2,8 +2,9 @@
 with personal-looking names, and every byte of the telemetry home and its exports searched.
 
 A person's name is in the install folder (``--target``), in two custom nodes (one that installs,
-one whose requirement does not exist and is disabled), and in model files reused with
-``--models-from`` from a folder named after them. The real operations run with consent: an
+one whose requirement does not exist and is disabled), in model files reused with
+``--models-from`` from a folder named after them, and in a model left inside the checkout (the
+old layout), which the update migrates to ``models/``. The real operations run with consent: an
 install (the models reused, the venv built by the real uv), an update with the nodes, a failed
 update (rolled back), an update killed mid-way and recovered by the next run, an update whose
 node fails with --strict-nodes, one whose node cannot reach the index (the error names the
@@ -93,6 +94,10 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     done = run(install_command(target, demo.manifest, *args, "--models-from", str(mine)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reused 2 model files" in done.stdout
+    # A model of the person's left inside the checkout (the layout before models/): migrated.
+    lora = target / "ComfyUI/models/loras" / "henrietta_quarshie_style.safetensors"
+    lora.parent.mkdir(parents=True, exist_ok=True)
+    lora.write_bytes(b"lora" * 100)
     # Two custom nodes named after the person, then an update to the next release.
     add_node(target / "ComfyUI", NODE, "node-helper==1.0.0\n")
     add_node(target / "ComfyUI", BROKEN_NODE, "quarshie-private-package==1.0\n")
@@ -100,6 +105,7 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     done = run(install_command(target, nxt, *args))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"custom node {BROKEN_NODE} disabled" in done.stdout
+    assert (target / "models/loras" / lora.name).is_file()
     # An update that fails (its requirements cannot install): rolled back.
     broken = pinned(demo, tmp_path / "broken", demo.broken_tag)
     done = run(install_command(target, broken, *args))
@@ -141,7 +147,8 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     # What was recorded: the lifecycle's phases, and the node event, all of them.
     spans = [s for stored in load_sessions(consented_home).files for s in stored.data["spans"]]
     names = {s["name"] for s in spans}
-    for phase in ("update", "rollback", "recover", "reuse_models", "repair", "uninstall"):
+    lifecycle = ("update", "rollback", "recover", "migrate_models", "reuse_models", "repair")
+    for phase in (*lifecycle, "uninstall"):
         assert f"dinoair.phase.{phase}" in names, phase
     events = {e["name"] for s in spans for e in s.get("events", [])}
     assert "custom_nodes_installed" in events
