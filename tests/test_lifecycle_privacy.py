@@ -16,9 +16,7 @@ written: the folder is searched; a crash report's own sanitizing is tests/test_e
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +31,9 @@ from installer.steps import comfyui
 from otel_local_exporter import load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
 from tests.contexts import make_ctx
+from tests.test_lifecycle_remove import run
 from tests.test_lifecycle_update import pinned
 
-REPO = Path(__file__).resolve().parent.parent
 # The parts of the name, as they are spelled in the folders and files below (searched for
 # case-insensitively in every byte recorded).
 PERSON = ("Henrietta", "Quarshie")
@@ -59,18 +57,6 @@ def user_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[PackageIndex]:
     with served:
         monkeypatch.setenv("PIP_INDEX_URL", served.url)
         yield served
-
-
-def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd,
-        cwd=REPO,
-        env=dict(os.environ),
-        text=True,
-        capture_output=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def add_node(checkout: Path, name: str, requirements: str) -> None:
@@ -122,16 +108,8 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     assert "--strict-nodes" in done.stderr
     # An update whose node cannot reach the index (python_deps has nothing to do: the venv is
     # cloned): the step fails as for ComfyUI's own requirements, and the update rolls back.
-    offline = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
-    done = subprocess.run(
-        install_command(target, demo.manifest, *args),
-        cwd=REPO,
-        env=offline,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    offline = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    done = run(install_command(target, demo.manifest, *args), env=offline)
     assert done.returncode == 1
     assert "step 'custom_nodes' failed (network)" in done.stderr
     assert "was rolled back" in done.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures.commands import install_command
-from fixtures.demo_fixture import Fixture, build_fixture, write_manifest
+from fixtures.demo_fixture import Fixture
 from fixtures.model_server import ModelServer
 from installer.lifecycle import transaction
 from installer.steps import comfyui
@@ -30,36 +29,11 @@ from otel_local_exporter import SpanView, load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
 from telemetry_cli.phases import phase_details
 from tests.contexts import make_ctx
+from tests.test_lifecycle_remove import demo, installed, run
 
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["demo", "installed"]  # the fixtures: one real install of the demo release
+
 ARGS = ["--skip", "python_deps", "--skip", "webgui", "--retries", "0"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
-    return build_fixture(tmp_path_factory.mktemp("fixture"))
-
-
-@pytest.fixture(scope="module")
-def installed(demo: Fixture, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("installed") / "DinoAir"
-    with ModelServer(demo.models_dir) as server:
-        manifest = write_manifest(demo, server.base_url)
-        done = run(install_command(target, manifest, *ARGS))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return target
-
-
-def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd,
-        cwd=REPO,
-        env=dict(os.environ),
-        text=True,
-        capture_output=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def manifest_for(demo: Fixture, folder: Path, ref: str, *, dead_model: bool = False) -> Path:
@@ -144,11 +118,7 @@ def lived(
 
 
 def report(home: Path, *args: str) -> str:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DINOAIR_HOME", str(home))
-        result = CliRunner().invoke(telemetry_cli, ["report", *args])
-    assert result.exit_code == 0, result.output
-    return result.output
+    return "\n".join(_telemetry(home, "report", *args))
 
 
 def rows_of(data: dict) -> dict[str, dict]:
