@@ -31,6 +31,7 @@ from installer.steps import comfyui
 from otel_local_exporter import load_sessions
 from telemetry_cli.cli import cli as telemetry_cli
 from tests.contexts import make_ctx
+from tests.test_lifecycle_nodes import add_node
 from tests.test_lifecycle_remove import run
 from tests.test_lifecycle_update import pinned
 
@@ -57,13 +58,6 @@ def user_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[PackageIndex]:
     with served:
         monkeypatch.setenv("PIP_INDEX_URL", served.url)
         yield served
-
-
-def add_node(checkout: Path, name: str, requirements: str) -> None:
-    node = checkout / "custom_nodes" / name
-    node.mkdir(parents=True, exist_ok=True)
-    (node / "__init__.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
-    (node / "requirements.txt").write_text(requirements)
 
 
 def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(

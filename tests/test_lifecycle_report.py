@@ -177,26 +177,21 @@ def test_report_shows_the_repairs_and_what_they_fixed(lived: tuple[Path, Fixture
         assert column in header
 
 
-def _export(home: Path, bundle: Path) -> dict:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DINOAIR_HOME", str(home))
-        result = CliRunner().invoke(telemetry_cli, ["export", str(bundle)])
-    assert result.exit_code == 0, result.output
-    return json.loads(bundle.read_text())
-
-
-def test_report_from_an_exported_bundle_counts_the_same(
-    lived: tuple[Path, Fixture], tmp_path: Path
+@pytest.mark.parametrize("fmt", ["json", "otlp"])
+def test_report_from_an_export_counts_the_same(
+    lived: tuple[Path, Fixture], tmp_path: Path, fmt: str
 ) -> None:
+    """A JSON bundle, or OTLP lines (one TracesData a line, read span by span): the same rows."""
     home, demo = lived
     local = json.loads(report(home, "--json"))
-    bundle = tmp_path / "bundle.json"
-    _export(home, bundle)
-    one = json.loads(report(home, "--from", str(bundle), "--json", "--min-group", "1"))
+    exported = tmp_path / f"export.{fmt}"
+    _telemetry(home, "export", str(exported), "--format", fmt)
+    one = json.loads(report(home, "--from", str(exported), "--json", "--min-group", "1"))
+    assert one["sessions"] == 6
     assert one["releases"] == local["releases"]
     assert one["repairs"] == local["repairs"]
     assert one["suppressed"]["releases"] == 0
-    out = report(home, "--from", str(bundle), "--csv", "--min-group", "1")
+    out = report(home, "--from", str(exported), "--csv", "--min-group", "1")
     rows = list(csv.reader(io.StringIO(out)))
     assert ["release", demo.tag, "recovery_rollbacks", "1"] in rows
     assert ["release", demo.next_tag, "recovery_completed", "1"] in rows
@@ -221,7 +216,8 @@ def test_report_from_folds_a_release_of_fewer_installs_than_min_group(
     """Five installs updated to the two demo releases; one of them also tried the broken one:
     that release's row would describe one person, so it goes into 'other'."""
     home, demo = lived
-    data = _export(home, tmp_path / "mine.json")
+    _telemetry(home, "export", str(tmp_path / "mine.json"))
+    data = json.loads((tmp_path / "mine.json").read_text())
     folder = tmp_path / "bundles"
     folder.mkdir()
     (folder / "0.json").write_text(json.dumps(data))
@@ -335,20 +331,6 @@ def _commit_of(demo: Fixture, tag: str) -> str:
         capture_output=True,
         check=True,
     ).stdout.strip()
-
-
-def test_report_from_otlp_lines_counts_the_lifecycle_too(
-    lived: tuple[Path, Fixture], tmp_path: Path
-) -> None:
-    """The OTLP export (one TracesData a line, read span by span) gives the same rows."""
-    home, _demo = lived
-    local = json.loads(report(home, "--json"))
-    lines = tmp_path / "otlp.jsonl"
-    _telemetry(home, "export", str(lines), "--format", "otlp")
-    out = json.loads(report(home, "--from", str(lines), "--json", "--min-group", "1"))
-    assert out["sessions"] == 6
-    assert out["releases"] == local["releases"]
-    assert out["repairs"] == local["repairs"]
 
 
 def _span(name: str, **attributes: object) -> SpanView:
