@@ -73,7 +73,7 @@ def phase_details(span: SpanView) -> list[str]:
                 checked.append(f"{kind} {attrs.pop(f'{kind}_checked')}")
             for suffix in ("_fixed", "_disabled"):
                 count = attrs.pop(f"{kind}{suffix}", None)
-                if count:
+                if type(count) is int and count > 0:  # as report counts them (intake.repair_of)
                     fixed.append(f"{kind} {count}" + (" disabled" if suffix == "_disabled" else ""))
         lines = [f"repair: {outcome}", "checked: " + (", ".join(checked) or "nothing")]
         lines.append("fixed: " + (", ".join(fixed) or "nothing"))

@@ -355,3 +355,34 @@ def test_other_phases_list_their_attributes_and_other_spans_get_nothing() -> Non
     ]
     assert phase_details(_span("dinoair.install")) == []
     assert phase_details(SpanView({"name": "preflight", "attributes": {}})) == []
+
+
+def test_odd_values_in_phase_spans_are_read_as_absent(tmp_path: Path) -> None:
+    """Other people's files: a phase span with values of the wrong type counts what it can."""
+    odd = {
+        "session_id": "ab" * 16,
+        "spans": [
+            {"name": "dinoair.install", "parent_span_id": None, "attributes": {}},
+            *(
+                {"name": f"dinoair.phase.{name}", "parent_span_id": "1", "attributes": attrs}
+                for name, attrs in (
+                    ("update", {"installer.phase.to_release": ["v1"]}),
+                    ("recover", {"installer.phase.result": 5}),
+                    ("recover", {"installer.phase.result": "swapped"}),
+                    ("repair", {"installer.phase.models_fixed": True, "x": 1}),
+                    ("repair", {"installer.phase.models_fixed": "2"}),
+                )
+            ),
+        ],
+    }
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(odd))
+    result = CliRunner().invoke(telemetry_cli, ["report", "--from", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["suppressed"]["releases"] == 1  # one file: one install, below 5
+    [row] = data["releases"]
+    assert (row["updates"], row["recovery_completed"], row["groups"]) == (1, 1, 1)
+    assert data["repairs"] == {"runs": 1, "results": {"not recorded": 1}, "fixed": []}
+    lines = phase_details(SpanView(odd["spans"][4]))
+    assert lines[0] == "repair: result not recorded" and lines[2] == "fixed: nothing"
