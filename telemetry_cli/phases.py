@@ -21,7 +21,8 @@ _RESULTS = {
     "none": "nothing to do",
     "none_found": "none found",
 }
-_STATES = {"updating": "before verify passed", "swapping": "during the venv swap"}
+# The journal's state: "updating" until the whole run succeeded, then "swapping".
+_STATES = {"updating": "before its venv swap", "swapping": "during its venv swap"}
 _REPAIR_KINDS = ("checkout", "packages", "nodes", "models", "quick_test", "scripts")
 
 

@@ -53,7 +53,8 @@ def manifest_for(demo: Fixture, folder: Path, ref: str, *, dead_model: bool = Fa
 
 def killed_update(target: Path, manifest: Path, *, verified: bool = False) -> None:
     """What a run killed during an update leaves: the checkout moved, the journal written;
-    ``verified``: killed after verify passed, its new venv built (state ``swapping``)."""
+    ``verified``: killed once the run had succeeded, during the swap of its new venv (state
+    ``swapping``)."""
     comfyui.run(make_ctx(target, manifest))
     journal = transaction.load(target)
     assert journal is not None
@@ -92,7 +93,7 @@ def lived(
         done = run(install_command(target, first, *ARGS))
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"An interrupted update to {demo.tag} was rolled back" in done.stdout
-        # 3. an update to the next release killed after verify: the next run completes it
+        # 3. an update to the next release killed during its venv swap: the next run completes it
         killed_update(target, nxt, verified=True)
         done = run(install_command(target, nxt, *ARGS))
         assert done.returncode == 0, done.stdout + done.stderr
@@ -290,11 +291,11 @@ def test_show_data_and_report_issue_say_what_recovery_and_repair_did(
     lines = _telemetry(home, "show-data", rolled_back[:12])
     assert _below(lines, "dinoair.phase.recover") == [
         f"recovery of an update to {demo.tag} (from {demo.head_commit[:12]}) killed before "
-        "verify passed: rolled back"
+        "its venv swap: rolled back"
     ]
     lines = _telemetry(home, "show-data", swapped[:12])
     assert _below(lines, "dinoair.phase.recover") == [
-        f"recovery of an update to {demo.next_tag} (from {demo.commit[:12]}) killed during the "
+        f"recovery of an update to {demo.next_tag} (from {demo.commit[:12]}) killed during its "
         "venv swap: completed (the new venv swapped in)"
     ]
     repaired, nothing = _sessions_with(home, "repair")
