@@ -57,6 +57,8 @@ __all__ = [
     "PHASE_FROM_RELEASE",
     "PHASE_NAME",
     "PHASE_PREFIX",
+    "PHASE_RECOVER",
+    "PHASE_REPAIR",
     "PHASE_RESULT",
     "PHASE_ROLLBACK",
     "PHASE_SPAN_PREFIX",
@@ -169,6 +171,9 @@ PHASE_PREFIX = "installer.phase."
 PHASE_SPAN_PREFIX = "dinoair.phase."
 PHASE_UPDATE = "update"  # to_release: the release updated to; result: "updated"
 PHASE_ROLLBACK = "rollback"  # from_release: the release that was rolled back; result
+# to_release: the release a killed run was updating to; result: rolled_back | swapped | failed
+PHASE_RECOVER = "recover"
+PHASE_REPAIR = "repair"  # <kind>_checked, <kind>_fixed (nodes_disabled) counts; result
 PHASE_RESULT = PHASE_PREFIX + "result"
 PHASE_TO_RELEASE = PHASE_PREFIX + "to_release"
 PHASE_FROM_RELEASE = PHASE_PREFIX + "from_release"

@@ -34,7 +34,7 @@ from otel_local_exporter import (
 )
 
 from .intake import NOT_RECORDED, Facts, Skipped, expand, read_file
-from .report import percentile, release_rows
+from .report import Repairs, count_releases, percentile, release_rows
 
 __all__ = ["NOT_RECORDED", "Fleet", "build"]
 
@@ -111,8 +111,11 @@ class Fleet:
     computes: dict[str, Group] = field(default_factory=dict)  # by GPU compute capability
     categories: Counter[str] = field(default_factory=Counter)
     signatures: dict[tuple[str, str, str], Signature] = field(default_factory=dict)
-    updates: Counter[str] = field(default_factory=Counter)  # per release updated to
-    rollbacks: Counter[str] = field(default_factory=Counter)  # per release rolled back
+    # per release: updates, rollbacks (in the run, by recovery)... (intake.RELEASE_COUNTS),
+    # and the installs they came from (a release of fewer than --min-group is folded away)
+    releases: dict[str, Counter[str]] = field(default_factory=dict)
+    release_installs: dict[str, set[str]] = field(default_factory=dict)
+    repairs: Repairs = field(default_factory=Repairs)
     _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, facts: Facts, source: str = "") -> None:
@@ -141,8 +144,10 @@ class Fleet:
             step.statuses[status] += 1
             if status != STEP_SKIPPED and duration is not None:
                 step.durations.append(duration)
-        self.updates.update(facts.updated)
-        self.rollbacks.update(facts.rolled_back)
+        count_releases(self.releases, facts.releases)
+        for _, release in facts.releases:
+            self.release_installs.setdefault(release, set()).add(facts.install or source)
+        self.repairs.add(facts.repair)
         for step_name, category, error_type, message, signature_id in facts.errors:
             self.categories[category] += 1
             folded = fold(message) if message else "(no message)"
@@ -185,8 +190,12 @@ class Fleet:
                 else:
                     groups[name] = group
         self.categories.update(other.categories)
-        self.updates.update(other.updates)
-        self.rollbacks.update(other.rollbacks)
+        for release, counts in other.releases.items():
+            self.releases.setdefault(release, Counter()).update(counts)
+            self.release_installs.setdefault(release, set()).update(
+                other.release_installs.get(release, ())
+            )
+        self.repairs.merge(other.repairs)
         for key, found in other.signatures.items():
             entry = self.signatures.get(key)
             if entry is None:
@@ -199,6 +208,24 @@ class Fleet:
     @property
     def sessions(self) -> int:
         return len(self._seen)
+
+    def _releases(self, min_group: int, suppressed: dict[str, int]) -> list[dict[str, Any]]:
+        """Release rows; those of fewer than ``min_group`` installs folded into ``other``."""
+        shown = {}
+        other: Counter[str] = Counter()
+        small = 0
+        for release, counts in self.releases.items():
+            if len(self.release_installs.get(release, ())) >= min_group:
+                shown[release] = counts
+            else:
+                small += 1
+                other.update(counts)
+        rows = release_rows(shown)
+        if small:
+            [folded] = release_rows({OTHER_GROUP: other})
+            rows.append({**folded, "groups": small})
+        suppressed["releases"] = small
+        return rows
 
     def to_dict(
         self, *, top: int = TOP_SIGNATURES, sanitizer: Any = None, min_group: int = 1
@@ -238,7 +265,8 @@ class Fleet:
             "min_group": min_group,
             "suppressed": suppressed,
             "failures_by_category": dict(self.categories.most_common()),
-            "releases": release_rows(self.updates, self.rollbacks),
+            "releases": self._releases(min_group, suppressed),
+            "repairs": self.repairs.to_dict(),
             "signatures": [
                 {
                     "count": s.count,

@@ -29,6 +29,7 @@ from otel_local_exporter import (
     ERROR_CATEGORY,
     INSTALLER_VERSION,
     PHASE_FROM_RELEASE,
+    PHASE_RESULT,
     PHASE_ROLLBACK,
     PHASE_SPAN_PREFIX,
     PHASE_TO_RELEASE,
@@ -38,6 +39,7 @@ from otel_local_exporter import (
     SessionView,
     SpanError,
     SpanView,
+    schema,
     step_of,
 )
 
@@ -65,8 +67,10 @@ class Facts(NamedTuple):
     errors: tuple[tuple[str | None, str, str, str, str], ...]
     install: str = ""  # the bundle's install id ("" when not known: an OTLP file, a session)
     compute: str = NOT_RECORDED  # GPU compute capability "8.6" or gfx target (usage analytics)
-    updated: tuple[str, ...] = ()  # releases updated to (``dinoair.phase.update`` spans)
-    rolled_back: tuple[str, ...] = ()  # releases whose update was rolled back
+    # (what, release) for each lifecycle phase that counts for a release (see release_of)
+    releases: tuple[tuple[str, str], ...] = ()
+    # a --repair run: its result and the kinds it fixed, with counts (see repair_of)
+    repair: tuple[str, tuple[tuple[str, int], ...]] | None = None
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -217,8 +221,8 @@ def _facts(view: SessionView) -> Facts:
     root = None
     steps: list[tuple[str, str, float | None]] = []
     errors: list[tuple[str | None, str, str, str, str]] = []
-    updated: list[str] = []
-    rolled_back: list[str] = []
+    releases: list[tuple[str, str]] = []
+    repair = None
     spans = view.raw.get("spans")
     for raw in spans if type(spans) is list else ():
         if type(raw) is not dict:
@@ -230,7 +234,11 @@ def _facts(view: SessionView) -> Facts:
         if step is None:
             name = raw.get("name")
             if type(name) is str and name.startswith(PHASE_SPAN_PREFIX):
-                release_of(SpanView(raw), updated, rolled_back)
+                phase = SpanView(raw)
+                counted = release_of(phase)
+                if counted is not None:
+                    releases.append(counted)
+                repair = repair_of(phase) or repair
             continue
         steps.append(step)
         code = raw.get("status")
@@ -251,18 +259,54 @@ def _facts(view: SessionView) -> Facts:
         result=view.result,
         steps=tuple(steps),
         errors=tuple(errors),
-        updated=tuple(updated),
-        rolled_back=tuple(rolled_back),
+        releases=tuple(releases),
+        repair=repair,
         compute=_label(root_attrs.get(SYSTEM_COMPUTE_CAPABILITY)),
     )
 
 
-def release_of(span: SpanView, updated: list[str], rolled_back: list[str]) -> None:
-    """An update or rollback phase's release, into its list (the local report's reading)."""
-    if span.name == PHASE_SPAN_PREFIX + PHASE_UPDATE:
-        updated.append(_label(span.attributes.get(PHASE_TO_RELEASE)))
-    elif span.name == PHASE_SPAN_PREFIX + PHASE_ROLLBACK:
-        rolled_back.append(_label(span.attributes.get(PHASE_FROM_RELEASE)))
+# What a release's row counts (report and report --from), from the lifecycle's phase spans.
+UPDATES = "updates"  # ``update``: one update to its to_release
+ROLLBACKS = "rollbacks"  # ``rollback``: the run's own update (its from_release) undone
+RECOVERY_ROLLBACKS = "recovery_rollbacks"  # ``recover`` rolled_back: a killed update undone
+RECOVERY_COMPLETED = "recovery_completed"  # ``recover`` swapped: a killed update finished
+RECOVERY_FAILED = "recovery_failed"  # ``recover`` failed: neither (the run stopped)
+RELEASE_COUNTS = (UPDATES, ROLLBACKS, RECOVERY_ROLLBACKS, RECOVERY_COMPLETED, RECOVERY_FAILED)
+_RECOVERED = {
+    "rolled_back": RECOVERY_ROLLBACKS,
+    "swapped": RECOVERY_COMPLETED,
+    "failed": RECOVERY_FAILED,
+}
+
+
+def release_of(span: SpanView) -> tuple[str, str] | None:
+    """What a lifecycle phase span counts for a release, as (one of RELEASE_COUNTS, release);
+    ``None`` for any other span (and for a recovery that found nothing to do)."""
+    name, attributes = span.name, span.attributes
+    if name == PHASE_SPAN_PREFIX + PHASE_UPDATE:
+        return UPDATES, _label(attributes.get(PHASE_TO_RELEASE))
+    if name == PHASE_SPAN_PREFIX + PHASE_ROLLBACK:
+        return ROLLBACKS, _label(attributes.get(PHASE_FROM_RELEASE))
+    if name == PHASE_SPAN_PREFIX + schema.PHASE_RECOVER:
+        kind = _RECOVERED.get(text(attributes.get(PHASE_RESULT)) or "")
+        return (kind, _label(attributes.get(PHASE_TO_RELEASE))) if kind else None
+    return None
+
+
+_FIXED_SUFFIXES = ("_fixed", "_disabled")
+
+
+def repair_of(span: SpanView) -> tuple[str, tuple[tuple[str, int], ...]] | None:
+    """A ``repair`` phase span's result and the kinds it fixed (``models_fixed``,
+    ``nodes_disabled``...: a count above 0), in the order recorded; ``None`` for another span."""
+    if span.name != PHASE_SPAN_PREFIX + schema.PHASE_REPAIR:
+        return None
+    fixed = []
+    for key, value in span.attributes.items():
+        kind = key.removeprefix(schema.PHASE_PREFIX)
+        if kind != key and kind.endswith(_FIXED_SUFFIXES) and type(value) is int and value > 0:
+            fixed.append((kind, value))
+    return text(span.attributes.get(PHASE_RESULT)) or NOT_RECORDED, tuple(fixed)
 
 
 def _error(error: SpanError) -> tuple[str, str, str]:
@@ -294,6 +338,7 @@ def _otlp_span(span: Mapping[str, Any]) -> dict[str, Any]:
     start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
     status = _dict(span.get("status"))
     return {
+        "name": text(span.get("name")),  # a phase span is known by its name (release_of)
         "parent_span_id": text(span.get("parentSpanId")) or None,
         "attributes": _otlp_attributes(span.get("attributes")),
         "events": [

@@ -18,14 +18,21 @@ versions count too. Definitions, so the numbers can be checked by hand:
   or a file from before the attribute) counts under "not recorded";
 * updates and rollbacks per release: a session's ``dinoair.phase.update`` span counts one update
   to its ``to_release``, and its ``dinoair.phase.rollback`` span one rollback of its
-  ``from_release`` (the update it undid); rollback rate = rollbacks / updates of that release.
+  ``from_release`` (the update that run undid); a ``dinoair.phase.recover`` span (the next run
+  finishing what a killed update left) counts for its ``to_release`` as rolled back by recovery
+  (result ``rolled_back``), completed by recovery (``swapped``) or a failed recovery
+  (``failed``); rollback rate = (rollbacks + rollbacks by recovery) / updates of that release
+  (an update killed before its checkout moved recorded no update, so the rate can pass 100%);
+* repairs: the runs with a ``dinoair.phase.repair`` span, by its result, and per kind fixed
+  (``models_fixed``, ``nodes_disabled``...: a count above 0) the runs that fixed it and how many
+  items they fixed in all.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +57,15 @@ from otel_local_exporter import (
     StoredFile,
 )
 
-from .intake import NOT_RECORDED, release_of
+from .intake import (
+    NOT_RECORDED,
+    RECOVERY_ROLLBACKS,
+    RELEASE_COUNTS,
+    ROLLBACKS,
+    UPDATES,
+    release_of,
+    repair_of,
+)
 from .sessions import text
 
 TOP_ERRORS = 10
@@ -175,27 +190,69 @@ def accelerator_of(view: SessionView) -> str:
     return value if isinstance(value, str) and value.strip() else NOT_RECORDED
 
 
-def releases_of(view: SessionView) -> tuple[list[str], list[str]]:
-    """The releases a session updated to, and those it rolled back (from its phase spans)."""
-    updated: list[str] = []
-    rolled_back: list[str] = []
+def lifecycle_of(view: SessionView) -> tuple[list[tuple[str, str]], Any]:
+    """What a session's lifecycle phases count per release (see :func:`.intake.release_of`),
+    and its repair (result, kinds fixed) or ``None``."""
+    releases: list[tuple[str, str]] = []
+    repair = None
     for span in view.spans:
-        release_of(span, updated, rolled_back)
-    return updated, rolled_back
+        counted = release_of(span)
+        if counted is not None:
+            releases.append(counted)
+        repair = repair_of(span) or repair
+    return releases, repair
 
 
-def release_rows(updates: Counter[str], rollbacks: Counter[str]) -> list[dict[str, Any]]:
-    """One row a release: updates to it, rollbacks of it, the rollback rate; most updates first."""
-    names = sorted(set(updates) | set(rollbacks), key=lambda n: (-updates[n], n))
-    return [
-        {
-            "release": name,
-            "updates": updates[name],
-            "rollbacks": rollbacks[name],
-            "rollback_rate": _round(rollbacks[name] / updates[name], 4) if updates[name] else None,
+def release_rows(counts: dict[str, Counter[str]]) -> list[dict[str, Any]]:
+    """One row a release: updates to it, rollbacks of it (in the run, by recovery), updates
+    completed by recovery, failed recoveries, the rollback rate; most updates first."""
+    names = sorted(counts, key=lambda n: (-counts[n][UPDATES], n))
+    rows = []
+    for name in names:
+        row = counts[name]
+        undone = row[ROLLBACKS] + row[RECOVERY_ROLLBACKS]
+        rate = _round(undone / row[UPDATES], 4) if row[UPDATES] else None
+        rows.append({"release": name, **{k: row[k] for k in RELEASE_COUNTS}, "rollback_rate": rate})
+    return rows
+
+
+@dataclass
+class Repairs:
+    """The ``--repair`` runs: by result, and per kind fixed the runs and the items fixed."""
+
+    results: Counter[str] = field(default_factory=Counter)
+    runs: Counter[str] = field(default_factory=Counter)  # kind -> runs that fixed it
+    items: Counter[str] = field(default_factory=Counter)  # kind -> items fixed, all runs
+
+    def add(self, repair: tuple[str, tuple[tuple[str, int], ...]] | None) -> None:
+        if repair is None:
+            return
+        result, fixed = repair
+        self.results[result] += 1
+        for kind, count in fixed:
+            self.runs[kind] += 1
+            self.items[kind] += count
+
+    def merge(self, other: Repairs) -> None:
+        self.results.update(other.results)
+        self.runs.update(other.runs)
+        self.items.update(other.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": sum(self.results.values()),
+            "results": dict(self.results.most_common()),
+            "fixed": [
+                {"kind": kind, "runs": runs, "items": self.items[kind]}
+                for kind, runs in sorted(self.runs.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
         }
-        for name in names
-    ]
+
+
+def count_releases(counts: dict[str, Counter[str]], releases: Iterable[tuple[str, str]]) -> None:
+    """Add (what, release) pairs into per-release counters."""
+    for kind, release in releases:
+        counts.setdefault(release, Counter())[kind] += 1
 
 
 def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
@@ -206,15 +263,15 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
     categories: Counter[str] = Counter()
     error_types: Counter[tuple[str, str]] = Counter()
     error_steps: dict[tuple[str, str], Counter[str]] = {}
-    updates: Counter[str] = Counter()
-    rollbacks: Counter[str] = Counter()
+    releases: dict[str, Counter[str]] = {}
+    repairs = Repairs()
     components: dict[str, Counter[str]] = {name: Counter() for name in COMPONENT_STEPS}
     for stored in reversed(sessions):  # oldest first: steps are listed in the order they ran
         view = SessionView(stored.data)
         results[view.result] += 1
-        updated, rolled_back = releases_of(view)
-        updates.update(updated)
-        rollbacks.update(rolled_back)
+        counted, repair = lifecycle_of(view)
+        count_releases(releases, counted)
+        repairs.add(repair)
         kind = accelerator_of(view)
         group = accelerators.setdefault(kind, AcceleratorStats(kind))
         group.results[view.result] += 1
@@ -247,7 +304,8 @@ def build_report(sessions: Sequence[StoredFile]) -> dict[str, Any]:
             )
         ],
         "failures_by_category": dict(categories.most_common()),
-        "releases": release_rows(updates, rollbacks),
+        "releases": release_rows(releases),
+        "repairs": repairs.to_dict(),
         "top_errors": [
             {
                 "error_type": kind,

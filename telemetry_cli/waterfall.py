@@ -3,7 +3,8 @@
 Spans are linked by ``parent_span_id``; a span whose parent is missing (a run that was killed
 before its root span ended) is drawn as a root of its own, and a loop in a damaged file is cut
 rather than followed forever. Under each span go the details a person needs to act: the skip
-reason, and the error category, type and (sanitized) message.
+reason, what a phase span did (:mod:`.phases`), and the error category, type and (sanitized)
+message.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from otel_local_exporter import SpanView
 
 from . import render
+from .phases import phase_details
 
 BAR_WIDTH = 40
 NAME_WIDTH = 44
@@ -47,11 +49,13 @@ class Row:
 
 
 def span_details(span: SpanView) -> list[str]:
-    """What a person needs under a span: the skip reason, and each error's category, type and
-    first line of its message (the status description for an error without an exception)."""
+    """What a person needs under a span: the skip reason, what a phase (update, rollback,
+    recover, repair...) did, and each error's category, type and first line of its message (the
+    status description for an error without an exception)."""
     details = []
     if span.skip_reason:
         details.append(f"skipped: {span.skip_reason}")
+    details.extend(phase_details(span))
     for error in span.errors:
         label = f"error [{error.category}]" if error.category else "error"
         if error.recorded:

@@ -102,7 +102,9 @@ def command(
 
 
 def _releases_text(releases: list[dict[str, Any]]) -> None:
-    """Updates and rollbacks per release, when any session updated (else nothing is printed)."""
+    """Updates and rollbacks per release, when any session updated or recovered (else nothing
+    is printed): rolled back in the run, rolled back or completed by the next run's recovery
+    after a killed update."""
     if not releases:
         return
     click.echo("")
@@ -111,11 +113,62 @@ def _releases_text(releases: list[dict[str, Any]]) -> None:
         render.Column("release"),
         render.Column("updates", right=True),
         render.Column("rolled back", right=True),
+        render.Column("rolled back by recovery", right=True),
+        render.Column("completed by recovery", right=True),
+        render.Column("recovery failed", right=True),
         render.Column("rollback rate", right=True),
     ]
     rows = [
-        [r["release"], str(r["updates"]), str(r["rollbacks"]), percent(r["rollback_rate"])]
+        [
+            r["release"],
+            str(r["updates"]),
+            str(r["rollbacks"]),
+            str(r["recovery_rollbacks"]),
+            str(r["recovery_completed"]),
+            str(r["recovery_failed"]),
+            percent(r["rollback_rate"]),
+        ]
         for r in releases
+    ]
+    for line in render.table(columns, rows, indent="  "):
+        click.echo(line)
+    click.echo(
+        console.dim(
+            "  rollback rate = (rolled back + rolled back by recovery) / updates; recovery is "
+            "the next run finishing an update that was killed"
+        )
+    )
+
+
+# What each kind a repair fixes is, in words (the repair span's ``<kind>_fixed`` counts).
+_REPAIR_KINDS = {
+    "checkout_fixed": "checkout replaced",
+    "packages_fixed": "packages installed again",
+    "nodes_disabled": "custom nodes disabled",
+    "models_fixed": "model files fetched again",
+    "scripts_fixed": "launch scripts rewritten",
+}
+
+
+def _repairs_text(repairs: dict[str, Any] | None) -> None:
+    """The --repair runs and what they fixed, when any session repaired (else nothing)."""
+    if not repairs or not repairs["runs"]:
+        return
+    click.echo("")
+    click.echo(console.heading("Repairs"))
+    results = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in repairs["results"].items())
+    click.echo(f"  {plural(repairs['runs'], 'run')} with --repair ({results})")
+    if not repairs["fixed"]:
+        click.echo("  nothing was fixed")
+        return
+    columns = [
+        render.Column("fixed"),
+        render.Column("runs", right=True),
+        render.Column("items", right=True),
+    ]
+    rows = [
+        [_REPAIR_KINDS.get(f["kind"], f["kind"]), str(f["runs"]), str(f["items"])]
+        for f in repairs["fixed"]
     ]
     for line in render.table(columns, rows, indent="  "):
         click.echo(line)
@@ -159,6 +212,7 @@ def _report_text(data: dict[str, Any]) -> None:
     _components_text(data)
     _by_accelerator_text(data)
     _releases_text(data.get("releases") or [])
+    _repairs_text(data.get("repairs"))
     click.echo("")
     click.echo(console.heading("Failures by category"))
     if data["failures_by_category"]:
@@ -335,6 +389,15 @@ def _fleet_text(data: dict[str, Any]) -> None:
                 )
             )
     _releases_text(data.get("releases") or [])
+    if data["suppressed"].get("releases"):
+        folded = plural(data["suppressed"]["releases"], "release")
+        click.echo(
+            console.dim(
+                f"  {folded} of fewer than {data['min_group']} installs folded into 'other' "
+                "(--min-group)"
+            )
+        )
+    _repairs_text(data.get("repairs"))
     click.echo("")
     click.echo(console.heading("Failures by category"))
     cats = [[k, str(n)] for k, n in data["failures_by_category"].items()] or [["none", "0"]]
@@ -378,8 +441,17 @@ def _fleet_csv(data: dict[str, Any]) -> None:
                         (section.removeprefix("by_"), group["name"], metric, _csv(value))
                     )
     for row in data.get("releases") or []:
-        for metric in ("updates", "rollbacks", "rollback_rate"):
-            writer.writerow(("release", row["release"], metric, _csv(row[metric])))
+        for metric, value in row.items():
+            if metric != "release":
+                writer.writerow(("release", row["release"], metric, _csv(value)))
+    repairs = data.get("repairs") or {}
+    if repairs.get("runs"):
+        writer.writerow(("repair", "", "runs", repairs["runs"]))
+        for result, count in repairs["results"].items():
+            writer.writerow(("repair", result, "runs", count))
+        for fixed in repairs["fixed"]:
+            writer.writerow(("repair_fixed", fixed["kind"], "runs", fixed["runs"]))
+            writer.writerow(("repair_fixed", fixed["kind"], "items", fixed["items"]))
     writer.writerow(("total", "", "min_group", data["min_group"]))
     for category, count in data["failures_by_category"].items():
         writer.writerow(("failure_category", category, "count", count))
