@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import git
 import pytest
 from click.testing import CliRunner
 
@@ -40,6 +41,7 @@ from tests.test_lifecycle_update import pinned
 PERSON = ("Henrietta", "Quarshie")
 TARGET = "Henrietta Quarshie's DinoAir"
 NODE = "henrietta_quarshie_nodes"
+BRANCH = "henrietta-quarshie-experiments"
 BROKEN_NODE = "QuarshieFamilyTools"
 MODELS_FROM = "Henrietta-Quarshie models"
 MODEL_NAMES = ("henrietta-quarshie-wedding.safetensors", "quarshie_kids_v2.ckpt")
@@ -111,6 +113,11 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     shutil.rmtree(target / "ComfyUI/custom_nodes" / BROKEN_NODE)
     done = run(install_command(target, nxt, *args, "--repair"))
     assert done.returncode == 0, done.stdout + done.stderr
+    # An update to a branch the person named (their own --manifest): recorded as "custom".
+    with git.Repo(demo.repo) as repo:
+        repo.create_head(BRANCH, demo.tag)
+    done = run(install_command(target, pinned(demo, tmp_path / "branch", BRANCH), *args))
+    assert done.returncode == 0, done.stdout + done.stderr
     uninstall = [sys.executable, "-m", "installer", "--target", str(target), "--uninstall"]
     done = run([*uninstall, "--yes"])
     assert done.returncode == 0, done.stdout + done.stderr
@@ -122,6 +129,13 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
     lifecycle = ("update", "rollback", "recover", "migrate_models", "reuse_models", "repair")
     for phase in (*lifecycle, "uninstall"):
         assert f"dinoair.phase.{phase}" in names, phase
+    releases = {
+        s["attributes"][key]
+        for s in spans
+        for key in ("installer.phase.to_release", "installer.phase.from_release")
+        if key in s["attributes"]
+    }
+    assert releases == {demo.tag, demo.next_tag, demo.broken_tag, "custom"}, releases
     events = {e["name"] for s in spans for e in s.get("events", [])}
     assert "custom_nodes_installed" in events
 
@@ -137,3 +151,23 @@ def test_no_name_a_user_chose_reaches_a_session_crash_report_or_export(
         if part.lower().encode() in path.read_bytes().lower()
     }
     assert not leaks, sorted(leaks)
+
+
+@pytest.mark.parametrize(
+    ("ref", "label"),
+    [
+        ("v0.3.64", "v0.3.64"),
+        ("0.3.64", "0.3.64"),
+        ("v1.2.3-rc1", "v1.2.3-rc1"),
+        ("v0.0.1-demo", "v0.0.1-demo"),
+        ("henrietta-fix", "custom"),
+        ("v0.3.64-henrietta", "custom"),
+        ("main", "custom"),
+        ("812a1b7efe18", "custom"),
+        ("users/hq/v0.3.64", "custom"),
+    ],
+)
+def test_only_a_release_shaped_ref_is_recorded(ref: str, label: str) -> None:
+    from installer.lifecycle.release import release_label
+
+    assert release_label(ref) == label

@@ -2,7 +2,7 @@
 
 One real install of the demo release (python_deps and verify run for real: uv builds the venv
 from the fixture's local torch index and the wheel inside the repository); each test works on a
-copy of it. The fixture's ``v0.0.3-broken`` release names a requirement that cannot install.
+copy of it. The fixture's ``v0.0.3`` release names a requirement that cannot install.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import click
 from ..context import InstallContext, PhaseRecord
 from ..errors import InstallError
 from . import transaction
+from .release import release_label
 from .repair import RECHECKS, Repair, fixed_total, summary_line, tally
 from .repair import begin as begin_repair
 from .uninstall import execute, human, plan_uninstall
@@ -83,7 +84,7 @@ def recover(ctx: InstallContext) -> None:
         return
     attributes = {
         "from_commit": journal.from_commit[:12],
-        "to_release": journal.to_ref,
+        "to_release": release_label(journal.to_ref),
         "state": journal.state,
     }
     with ctx.phase("recover", **attributes) as record:
@@ -114,7 +115,11 @@ def finish_update(target: Path, success: bool, ctx: InstallContext | None = None
     if journal is None:
         return None
     phase = (
-        ctx.phase("rollback", from_release=journal.to_ref, to_commit=journal.from_commit[:12])
+        ctx.phase(
+            "rollback",
+            from_release=release_label(journal.to_ref),
+            to_commit=journal.from_commit[:12],
+        )
         if ctx is not None and not success
         else contextlib.nullcontext(PhaseRecord("swap", {}))
     )

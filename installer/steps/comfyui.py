@@ -30,6 +30,7 @@ from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import remove_tree
 from ..lifecycle import carry_over, transaction, update_in_place, write_extra_model_paths
+from ..lifecycle.release import release_label
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
 BACKOFF_SECONDS = 1.0
@@ -130,7 +131,7 @@ def _settle(ctx: InstallContext, dest: Path) -> None:
 def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
     """Move a clean or edited checkout of another release to ``ref``, in place (a phase span)."""
     journal = transaction.begin(ctx.target, head, ref)
-    with ctx.phase("update", from_commit=head[:SHORT_SHA], to_release=ref) as phase:
+    with ctx.phase("update", from_commit=head[:SHORT_SHA], to_release=release_label(ref)) as phase:
         attempts = max(0, ctx.options.retries) + 1
         for attempt in range(1, attempts + 1):
             try:
