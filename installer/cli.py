@@ -618,8 +618,11 @@ def _print_summary(
         click.echo(disabled, err=result.outcome != RESULT_SUCCESS)
     command = next_command(ctx.target, _default_target().absolute(), manifest)
     failed = result.outcome != RESULT_SUCCESS  # a failed or cancelled run ends on stderr
-    for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):
-        click.echo(line, err=failed)
+    # A rolled-back update left the previous release whole: its own last line says so, and
+    # "partly installed" (from this run's steps) would be untrue of the folder.
+    if ctx.outcomes.get("update_result") != "rolled_back":
+        for line in closing_lines(result.steps, STEP_NAMES, ctx.target, command):
+            click.echo(line, err=failed)
     failure = result.failure
     if failure is not None and result.outcome != RESULT_CANCELLED:
         hint = failure.hint or HINTS.get(failure.error_category or "", "")

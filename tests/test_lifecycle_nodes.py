@@ -256,6 +256,7 @@ def test_strict_nodes_makes_it_a_failed_update_that_rolls_back(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "step 'custom_nodes' failed (installation)" in done.stderr
     assert "custom node 'broken'" in done.stdout + done.stderr
+    assert "Partly installed" not in done.stdout + done.stderr  # the previous release is whole
     assert (
         done.stderr.strip()
         .splitlines()[-1]
