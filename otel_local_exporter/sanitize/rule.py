@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lines with hits
 
@@ -21,6 +21,44 @@ LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lin
 PLACEHOLDER_NAMES = "URL|EMAIL|PATH|USER|HOST|IP|SECRET|REDACTED|TRUNCATED|UNSANITIZABLE"
 _PLACEHOLDER = f"<(?:{PLACEHOLDER_NAMES})>"
 PLACEHOLDER_LOWER = _PLACEHOLDER.lower()  # for patterns run on lower-cased text
+
+
+class _OnUse:
+    """A regular expression compiled the first time it is used, then exactly that pattern.
+
+    The chain holds about a hundred expressions and compiling them is most of what importing
+    the sanitizer costs (``re`` parses in Python); a run that scrubs only short, plain strings
+    (an installer re-run) uses about a third of them, as the rules' speed hints skip the rest.
+    """
+
+    def __init__(self, source: str, flags: int = 0):
+        self.pattern = source
+        self._flags = flags
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends ask for dunders: never compile
+            raise AttributeError(name)
+        compiled = re.compile(self.pattern, self._flags)
+        for method in ("subn", "sub", "search", "match", "fullmatch", "finditer", "findall"):
+            setattr(self, method, getattr(compiled, method))  # later calls skip __getattr__
+        self.__dict__["_compiled"] = compiled
+        return getattr(compiled, name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _OnUse):
+            return (self.pattern, self._flags) == (other.pattern, other._flags)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self._flags))
+
+    def __repr__(self) -> str:
+        return f"compile_on_use({self.pattern!r})"
+
+
+def compile_on_use(source: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile(source, flags)``, done when the pattern is first used (see :class:`_OnUse`)."""
+    return cast("re.Pattern[str]", _OnUse(source, flags))
 
 
 class _Pattern(Protocol):
@@ -298,8 +336,8 @@ class LowerCasePattern:
     """
 
     def __init__(self, source: str) -> None:
-        self.lowered = re.compile(source)
-        self.folded = re.compile(source, re.IGNORECASE)
+        self.lowered = compile_on_use(source)
+        self.folded = compile_on_use(source, re.IGNORECASE)
 
     def subn(self, repl: str | Callable[[Any], str], string: str) -> tuple[str, int]:
         low = string.lower()
