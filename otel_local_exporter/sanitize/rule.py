@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -29,20 +29,49 @@ class _OnUse:
     The chain holds about a hundred expressions and compiling them is most of what importing
     the sanitizer costs (``re`` parses in Python); a run that scrubs only short, plain strings
     (an installer re-run) uses about a third of them, as the rules' speed hints skip the rest.
+    A bound method taken before the first use (the engine keeps ``pattern.subn``) compiles on
+    its first call; once compiled, the pattern's own methods are looked up directly.
     """
+
+    _METHODS = ("subn", "sub", "search", "match", "fullmatch", "finditer", "findall")
 
     def __init__(self, source: str, flags: int = 0):
         self.pattern = source
         self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # copy, pickle and friends ask for dunders: never compile
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self._flags)
+            for method in self._METHODS:  # instance attributes shadow the methods below
+                setattr(self, method, getattr(self._compiled, method))
+        return self._compiled
+
+    def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:
+        return self.compiled().subn(repl, string, count)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        return self.compiled().sub(repl, string, count)
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().search(string, *args)
+
+    def match(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().match(string, *args)
+
+    def fullmatch(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().fullmatch(string, *args)
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        return self.compiled().finditer(string, *args)
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        return self.compiled().findall(string, *args)
+
+    def __getattr__(self, name: str) -> Any:  # groups, groupindex, flags, ...
+        if name.startswith("__") or name == "_compiled":
             raise AttributeError(name)
-        compiled = re.compile(self.pattern, self._flags)
-        for method in ("subn", "sub", "search", "match", "fullmatch", "finditer", "findall"):
-            setattr(self, method, getattr(compiled, method))  # later calls skip __getattr__
-        self.__dict__["_compiled"] = compiled
-        return getattr(compiled, name)
+        return getattr(self.compiled(), name)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _OnUse):
