@@ -166,3 +166,49 @@ def test_a_model_truncated_after_the_first_run_is_fetched_again(tmp_path: Path) 
         server.clear_log()
         assert [r.status for r in download_all([spec], progress=False)] == ["downloaded"]
         assert dest.read_bytes() == data
+
+
+VERSION_PROBE = (
+    "import sys\n"
+    "import installer\n"
+    "fast = installer._dist_info_version()\n"
+    "assert fast is None or 'importlib.metadata' not in sys.modules, 'imported anyway'\n"
+    "import importlib.metadata as m\n"
+    "try:\n"
+    "    want = m.version('dinoair-installer')\n"
+    "except m.PackageNotFoundError:\n"
+    "    want = '0+unknown'\n"
+    "print(installer.__version__, want, fast)\n"
+)
+
+
+def _version_in(folder: Path, extra_path: list[Path]) -> list[str]:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in [*extra_path, root])}
+    done = subprocess.run(
+        [sys.executable, "-c", VERSION_PROBE], capture_output=True, text=True, cwd=folder, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_version_is_read_without_importlib_metadata_and_agrees(tmp_path: Path) -> None:
+    # As installed (here: the editable install's .dist-info in site-packages).
+    got, want, fast = _version_in(tmp_path, [])
+    assert got == want == fast
+    # A .dist-info earlier on the path wins, for both readers.
+    site = tmp_path / "site"
+    info = site / "dinoair_installer-9.8.7.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dinoair-installer\nVersion: 9.8.7\n"
+    )
+    assert _version_in(tmp_path, [site]) == ["9.8.7", "9.8.7", "9.8.7"]
+    # Two versions side by side: importlib.metadata decides, and is used.
+    other = site / "dinoair_installer-9.8.8.dist-info"
+    other.mkdir()
+    (other / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dinoair-installer\nVersion: 9.8.8\n"
+    )
+    got, want, fast = _version_in(tmp_path, [site])
+    assert got == want and fast == "None"
