@@ -5,24 +5,30 @@ moving average shows the burst of the first chunk (7.75 MB/s for a 120 kB/s link
 
 When the installer draws its own live line for the step (a terminal, ``ProgressSink``), the
 files get :class:`TallyBar` instead: the same calls, no drawing, one total across the files
-handed to a callback.
+handed to a callback. Without a terminal the files get :class:`NullBar`: tqdm is imported only
+when a bar is drawn (with its lock it is about a fortieth of a re-run's imports).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from ..units import size
 from ._spec import DownloadSpec
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-def make_bar(spec: DownloadSpec, position: int, progress: bool, file: Any = None) -> tqdm:
+
+def make_bar(spec: DownloadSpec, position: int, progress: bool, file: Any = None) -> tqdm | NullBar:
     """One bar per file, kept on screen; off without a terminal, where redraws are just noise
     (``file`` forces one on, as a test reads it)."""
+    if file is None and not progress:
+        return NullBar(spec.size)
+    from tqdm import tqdm
+
     return tqdm(
         file=file,
         total=spec.size,
@@ -34,7 +40,7 @@ def make_bar(spec: DownloadSpec, position: int, progress: bool, file: Any = None
         position=position,
         leave=True,
         dynamic_ncols=True,
-        disable=False if file is not None else (None if progress else True),
+        disable=False if file is not None else None,  # None: off when stderr is no terminal
     )
 
 
@@ -103,6 +109,34 @@ class TallyBar:
 
     def update(self, count: int) -> None:
         self.n = self._n + count
+
+    def set_description_str(self, description: str, refresh: bool = True) -> None:
+        return None
+
+    def refresh(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class NullBar:
+    """The part of tqdm's interface the downloader uses, for a bar that is never drawn (what
+    ``tqdm(disable=True)`` is, without importing tqdm)."""
+
+    disable = True
+
+    def __init__(self, total: int):
+        self.total = total
+        self.n = self.last_print_n = self.initial = 0
+
+    def reset(self, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        self.n = 0
+
+    def update(self, count: int) -> None:
+        self.n += count
 
     def set_description_str(self, description: str, refresh: bool = True) -> None:
         return None

@@ -6,6 +6,11 @@ exactly where they are, and local edits to tracked files are stashed first and r
 so they are never lost: when they do not apply to the new release they stay in ``git stash``.
 Only a checkout that cannot be updated (not a repository, another origin, corrupt) is moved aside
 by the caller, and then :func:`carry_over` brings the user's folders into the fresh checkout.
+
+Reading a checkout (:func:`read_checkout`, :func:`head_commit`) is plain ``git`` in a subprocess,
+a handful of milliseconds: a re-run over a finished install reads the checkout and never changes
+it, so it never imports GitPython (about a tenth of a re-run's imports). Changing a checkout
+(update, clone) stays GitPython.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:
+    import git
 
 # What a user keeps inside ComfyUI/: carried from a checkout moved aside into the new one.
 CARRY_OVER = (
@@ -49,6 +58,8 @@ def update_in_place(path: Path, ref: str, env: dict[str, str]) -> UpdateResult:
 
     On any failure the checkout is back at the commit it had, with the user's edits in place.
     """
+    import git
+
     with git.Repo(path) as repo:
         repo.git.update_environment(**env)
         before = repo.head.commit.hexsha
@@ -77,6 +88,8 @@ def update_in_place(path: Path, ref: str, env: dict[str, str]) -> UpdateResult:
 
 def _fetch(repo: git.Repo, ref: str) -> str:
     """Fetch ``ref`` (tag, branch or full sha) shallowly, keeping a local ref for reuse checks."""
+    import git
+
     depth = ["--depth", "1"] if repo.git.rev_parse("--is-shallow-repository") == "true" else []
     if _FULL_SHA.match(ref):
         repo.git.fetch("origin", ref, *depth)
@@ -89,6 +102,116 @@ def _fetch(repo: git.Repo, ref: str) -> str:
             raise
     repo.git.fetch("origin", *depth, f"+refs/heads/{ref}:refs/remotes/origin/{ref}")
     return repo.git.rev_parse(f"refs/remotes/origin/{ref}^{{commit}}")
+
+
+# -- reading a checkout with plain git ------------------------------------------------------------
+
+# Variables that would point git at another repository, index or object store than ``path``'s.
+_LOCATING = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+)
+
+
+@dataclass(frozen=True)
+class CheckoutRead:
+    """What plain git reads of a checkout; each field None where it could not be read.
+
+    ``problem`` is ``not_a_repo`` (no repository at the path itself, or a bare one) or
+    ``corrupt`` (a ``.git`` that git cannot read); None when the repository opened.
+    """
+
+    problem: str | None = None
+    origin: str | None = None
+    head: str | None = None  # HEAD's commit (the object is read, not just the ref)
+    commits: dict[str, str] = field(default_factory=dict)  # each ref asked for that resolves
+
+
+def _git_read(path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """A read-only ``git`` in the repository at ``path`` itself, never a parent folder's.
+
+    ``GIT_CEILING_DIRECTORIES`` stops the search at ``path`` (GitPython's ``Repo(path)`` does
+    not search upwards either); ``GIT_OPTIONAL_LOCKS=0``: ``status`` does not rewrite the index.
+    """
+    real = path.resolve()
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATING}
+    env.update(GIT_CEILING_DIRECTORIES=str(real.parent), GIT_OPTIONAL_LOCKS="0")
+    return subprocess.run(
+        ["git", "-C", str(real), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=env,
+        check=False,
+    )
+
+
+def read_checkout(path: Path, refs: Sequence[str] = ()) -> CheckoutRead:
+    """Origin, HEAD's commit and the commit of each of ``refs`` (``refs/tags/v1`` ...), in two
+    ``git`` processes. Raises ``FileNotFoundError`` when git cannot be started."""
+    config = _git_read(
+        path, "config", "--local", "--get-regexp", r"^(core\.bare|remote\.origin\.url)$"
+    )
+    if config.returncode not in (0, 1):  # 1: neither key is set
+        # git finds no repository here: none at all, or a .git it cannot read.
+        has_git = (path / ".git").exists() or (path / ".git").is_symlink()
+        return CheckoutRead(problem="corrupt" if has_git else "not_a_repo")
+    values: dict[str, str] = {}
+    for line in config.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        values[key.lower()] = value
+    if values.get("core.bare", "").lower() == "true":
+        return CheckoutRead(problem="not_a_repo")
+    origin = values.get("remote.origin.url")
+    names = ["HEAD", *refs]
+    # cat-file peels each name to its commit object, so a missing or broken object shows.
+    found = _git_read(
+        path, "cat-file", "--batch-check", stdin="".join(f"{n}^{{commit}}\n" for n in names)
+    )
+    commits: dict[str, str] = {}
+    if found.returncode == 0:
+        for name, line in zip(names, found.stdout.splitlines(), strict=False):
+            sha, _, kind = line.partition(" ")
+            if kind.startswith("commit") and _FULL_SHA.match(sha):
+                commits[name] = sha.lower()
+    head = commits.pop("HEAD", None)
+    return CheckoutRead(origin=origin, head=head, commits=commits)
+
+
+def has_local_edits(path: Path) -> bool | None:
+    """Whether the index or tracked files differ from HEAD (untracked files do not count);
+    None when git cannot tell (it reads HEAD's trees and the files, so damage shows here)."""
+    done = _git_read(path, "status", "--porcelain", "--untracked-files=no")
+    if done.returncode != 0:
+        return None
+    return bool(done.stdout.strip())
+
+
+def tracked_files(path: Path, pathspec: str) -> set[str]:
+    """The files git tracks under ``pathspec`` (relative, ``/``-separated); empty when ``path``
+    is no repository or git cannot read it."""
+    try:
+        done = _git_read(path, "ls-files", "-z", "--", pathspec)
+    except OSError:
+        return set()
+    return set(done.stdout.split("\0")) - {""} if done.returncode == 0 else set()
+
+
+def head_commit(path: Path) -> str | None:
+    """HEAD's commit in the repository at ``path``; None when there is none to read."""
+    try:
+        done = _git_read(path, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    except OSError:
+        return None
+    sha = done.stdout.strip()
+    return sha.lower() if done.returncode == 0 and _FULL_SHA.match(sha) else None
 
 
 def carry_over(old: Path, new: Path) -> list[str]:

@@ -18,10 +18,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import git
-
 from ..fsutil import write_atomic
 from ..manifest import Checkpoint
+from .checkout import tracked_files
 from .reuse import sha256 as _sha256
 
 MODELS_PREFIX = "models/"
@@ -134,9 +133,7 @@ def models_to_migrate(checkout: Path) -> list[Path]:
     root = checkout / "models"
     if not root.is_dir() or root.is_symlink():
         return []
-    tracked: set[str] = set()
-    with contextlib.suppress(Exception), git.Repo(checkout) as repo:  # not a repo: no placeholders
-        tracked = set(repo.git.ls_files("-z", "models").split("\0"))
+    tracked = tracked_files(checkout, "models")  # not a repo: no placeholders
     found = []
     for path in sorted(root.rglob("*")):
         if path.is_symlink() or not path.is_file():

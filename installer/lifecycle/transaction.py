@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import git
-
 from ..fsutil import remove_tree, write_atomic
 from .venv_clone import SCRIPTS, retarget_scripts
 
@@ -183,6 +181,8 @@ def note_disabled(target: Path, name: str, moved_to: str) -> None:
 
 def rollback(target: Path, journal: Journal) -> None:
     """Put the checkout back at the release that worked, edits and all; drop the new venv."""
+    import git  # only here: a run that changes no checkout never imports GitPython
+
     checkout = target / "ComfyUI"
     remove_tree(target / journal.new_venv)  # first: on a full disk this frees the space git needs
     _clear_git_locks(checkout / ".git")

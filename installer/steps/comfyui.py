@@ -20,17 +20,17 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
-
-import git
-import psutil
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from ..context import CHECKOUT, NETWORK, InstallContext, Step
 from ..errors import InstallError, NetworkError, SystemRequirementError
 from ..fsutil import remove_tree
 from ..lifecycle import carry_over, transaction, update_in_place, write_extra_model_paths
+from ..lifecycle.checkout import has_local_edits, read_checkout
 from ..lifecycle.release import release_label
+
+if TYPE_CHECKING:  # GitPython is imported only where a checkout is changed (clone, update)
+    import git
 
 # Seconds before the first retry; doubled on each further retry. Tests set it to 0.
 BACKOFF_SECONDS = 1.0
@@ -89,6 +89,8 @@ def run(ctx: InstallContext) -> None:
         return
     aside = _clear_destination(ctx, dest, problem) if problem != "missing" else None
 
+    import git
+
     partial = ctx.target / f"{PARTIAL_PREFIX}{os.getpid()}"
     remove_tree(partial)
     started = time.monotonic()
@@ -130,6 +132,8 @@ def _settle(ctx: InstallContext, dest: Path) -> None:
 
 def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
     """Move a clean or edited checkout of another release to ``ref``, in place (a phase span)."""
+    import git
+
     journal = transaction.begin(ctx.target, head, ref)
     with ctx.phase("update", from_commit=head[:SHORT_SHA], to_release=release_label(ref)) as phase:
         attempts = max(0, ctx.options.retries) + 1
@@ -246,34 +250,36 @@ def inspect_checkout(path: Path, repo_url: str, ref: str) -> tuple[str | None, s
     """
     if not path.exists() and not path.is_symlink():
         return "missing", None
-    try:
-        repo = git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    if not path.is_dir():
         return "not_a_repo", None
-    with repo:
-        # Any failure to read the repository means we cannot vouch for it: GitPython and gitdb
-        # raise a zoo of types (ValueError, BadName, BadObject, GitCommandError, OSError).
-        try:
-            if repo.bare:
-                return "not_a_repo", None
-            origins = [remote.url for remote in repo.remotes if remote.name == "origin"]
-        except Exception:
-            return "corrupt", None
-        if not origins or _normalize_url(origins[0]) != _normalize_url(repo_url):
-            return "wrong_origin", None
-        try:
-            head = repo.head.commit.hexsha  # reads the commit object, not just the ref
-        except Exception:
-            return "corrupt", None
-        try:  # diffing index and work tree against HEAD also reads its trees and blobs
-            dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
-        except Exception:
-            return "corrupt", head
-        if _local_ref_commit(repo, ref) != head:
-            return "wrong_ref", head  # another release: updated in place, edits and all
-        if dirty:
-            return "modified", head
-        return None, head
+    candidates = () if _FULL_SHA.match(ref) else _ref_candidates(ref)
+    try:
+        found = read_checkout(path, candidates)
+    except OSError:  # git cannot be started: nothing here can be vouched for
+        return "corrupt", None
+    if found.problem is not None:
+        return found.problem, None
+    if found.origin is None or _normalize_url(found.origin) != _normalize_url(repo_url):
+        return "wrong_origin", None
+    head = found.head
+    if head is None:
+        return "corrupt", None
+    try:  # diffing index and work tree against HEAD also reads its trees and blobs
+        dirty = has_local_edits(path)
+    except OSError:
+        dirty = None
+    if dirty is None:
+        return "corrupt", head
+    pinned = (
+        ref.lower()
+        if _FULL_SHA.match(ref)
+        else next((found.commits[c] for c in candidates if c in found.commits), None)
+    )
+    if pinned != head:
+        return "wrong_ref", head  # another release: updated in place, edits and all
+    if dirty:
+        return "modified", head
+    return None, head
 
 
 # -- cloning -------------------------------------------------------------------------------------
@@ -284,9 +290,13 @@ def _clone_with_retries(ctx: InstallContext, partial: Path, repo_url: str, ref: 
 
     ``Options.retries`` counts retries after the first attempt.
     """
+    import git
+
+    from ._clone_progress import CloneProgress
+
     attempts = max(0, ctx.options.retries) + 1
     for attempt in range(1, attempts + 1):
-        progress = _CloneProgress(enabled=sys.stderr.isatty() and not ctx.live)
+        progress = CloneProgress(enabled=sys.stderr.isatty() and not ctx.live)
         try:
             clone_into(partial, repo_url, ref, progress=progress, timeout=ctx.options.timeout)
             return
@@ -324,6 +334,8 @@ def clone_into(
     timeout: float = 30.0,
 ) -> None:
     """Put a depth-1 checkout of ``ref`` (tag, branch or full commit sha) at ``partial``."""
+    import git
+
     env = _git_env(timeout)
     if not _FULL_SHA.match(ref):
         # --branch takes tags as well as branches, and keeps the tag ref for the reuse check.
@@ -351,53 +363,6 @@ def clone_into(
             # allowReachableSHA1InWant): fetch the full history of branches and tags instead.
             repo.git.fetch("origin", "--tags", "+refs/heads/*:refs/remotes/origin/*")
         repo.git.checkout(ref, quiet=True, detach=True)
-
-
-class _CloneProgress(git.RemoteProgress):
-    """Draws git's progress as a tqdm bar on a terminal; keeps git's error lines either way."""
-
-    _STAGES: ClassVar[dict[int, str]] = {
-        git.RemoteProgress.COUNTING: "counting objects",
-        git.RemoteProgress.COMPRESSING: "compressing",
-        git.RemoteProgress.RECEIVING: "receiving objects",
-        git.RemoteProgress.RESOLVING: "resolving deltas",
-        git.RemoteProgress.CHECKING_OUT: "checking out files",
-    }
-
-    def __init__(self, enabled: bool):
-        super().__init__()
-        self._enabled = enabled
-        self._bar: tqdm | None = None
-        self._stage: int | None = None
-
-    def update(
-        self, op_code: int, cur_count: Any, max_count: Any = None, message: str = ""
-    ) -> None:
-        if not self._enabled:
-            return
-        stage = op_code & self.OP_MASK
-        if stage != self._stage or self._bar is None:
-            self.close()
-            self._stage = stage
-            self._bar = tqdm(
-                desc=f"ComfyUI: {self._STAGES.get(stage, 'cloning')}",
-                total=int(max_count) if max_count else None,
-                unit="obj",
-                leave=False,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-        if max_count:
-            self._bar.total = int(max_count)
-        self._bar.n = int(cur_count or 0)
-        if message:  # e.g. "4.48 MiB | 8.95 MiB/s" while receiving
-            self._bar.set_postfix_str(message.strip(), refresh=False)
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 def _git_env(timeout: float) -> dict[str, str]:
@@ -445,13 +410,9 @@ def _first_error_line(detail: str) -> str:
 # -- what is already on disk ---------------------------------------------------------------------
 
 
-def _local_ref_commit(repo: git.Repo, ref: str) -> str | None:
-    if _FULL_SHA.match(ref):
-        return ref.lower()
-    for candidate in (f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", f"refs/heads/{ref}"):
-        with contextlib.suppress(git.GitCommandError):
-            return repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}")
-    return None
+def _ref_candidates(ref: str) -> tuple[str, ...]:
+    """Where the clone or an update stored ``ref``: a tag, origin's branch, a local branch."""
+    return (f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", f"refs/heads/{ref}")
 
 
 def _normalize_url(url: str) -> str:
@@ -490,6 +451,8 @@ def _remove_stale_partials(target: Path) -> int:
         if not pid_text.isdigit():
             continue
         pid = int(pid_text)
+        import psutil
+
         if pid != os.getpid() and psutil.pid_exists(pid):
             continue  # another installer run is cloning there right now
         remove_tree(path)

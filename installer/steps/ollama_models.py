@@ -20,8 +20,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .. import ollama
 from ..context import NETWORK, InstallContext, Step
 from ..download import DownloadSpec
@@ -141,6 +139,8 @@ def _install(ctx: InstallContext) -> Path:
 
 def _pull(ctx: InstallContext, url: str, model: str) -> int:
     """Pull one model; returns the bytes Ollama reported receiving (also counted in the run)."""
+    from tqdm import tqdm  # only a pull draws a bar
+
     ctx.logs_dir.mkdir(parents=True, exist_ok=True)
     seen = 0
     bar = tqdm(

@@ -138,7 +138,7 @@ def run(ctx: InstallContext) -> None:
         torch_build=plan.build.name if plan else "",
         exclude_newer=_exclude_newer(ctx) or "",
     )
-    _write_stamp(ctx, digest)
+    _write_stamp(ctx, digest, held)
     ctx.outcomes["python_deps"] = {
         "venv_created": created,
         "installer": tool.name,
@@ -764,16 +764,44 @@ def _stamp_matches(ctx: InstallContext, digest: str) -> bool:
         stamp = json.loads((venv_dir(ctx) / STAMP_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(stamp, dict) and stamp.get("requirements_sha256") == digest
+    if not isinstance(stamp, dict) or stamp.get("requirements_sha256") != digest:
+        return False
+    # The torch build's packages are still there (a venv that lost torch is installed again):
+    # a few stats, where asking the venv's Python would cost it a start-up.
+    present = stamp.get("present", [])  # stamps from before this check have none
+    return isinstance(present, list) and all(
+        isinstance(rel, str) and (venv_dir(ctx) / rel).exists() for rel in present
+    )
 
 
-def _write_stamp(ctx: InstallContext, digest: str) -> None:
+def _write_stamp(ctx: InstallContext, digest: str, held: dict[str, str]) -> None:
     data = {
         "requirements_sha256": digest,
         "python": _venv_version(ctx) or "",
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "present": _held_files(ctx, held),
     }
     write_atomic(venv_dir(ctx) / STAMP_NAME, json.dumps(data))
+
+
+def _held_files(ctx: InstallContext, held: dict[str, str]) -> list[str]:
+    """For each package of the torch build: its ``*.dist-info/RECORD`` and its package's
+    ``__init__.py``, relative to the venv, as found after the install (the stamp's check)."""
+    venv = venv_dir(ctx)
+    sites = [*venv.glob("lib/python*/site-packages"), *venv.glob("Lib/site-packages")]
+    found: list[str] = []
+    for name in held:
+        normal = re.sub(r"[-_.]+", "_", name).lower()
+        for site in sites:
+            records = [
+                info / "RECORD"
+                for info in site.glob("*.dist-info")
+                if info.name.lower().startswith(f"{normal}-") and (info / "RECORD").is_file()
+            ]
+            package = site / normal / "__init__.py"
+            wanted = [*records[:1], *([package] if package.is_file() else [])]
+            found += [path.relative_to(venv).as_posix() for path in wanted]
+    return found
 
 
 def _sha256(path: Path) -> str | None:

@@ -28,8 +28,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import git
-
 from otel_local_exporter import Sanitizer
 from otel_local_exporter import attributes as attr
 
@@ -38,6 +36,7 @@ from ..errors import InstallError, SystemRequirementError
 from ..fsutil import write_atomic
 from ..hardware import Hardware
 from ..launch import device_env
+from ..lifecycle.checkout import head_commit
 from ..process_group import kill_tree
 from ..stack_check import check_stack
 from ..torch_plan import TorchPlan, plan_torch, used_card, working_builds
@@ -395,9 +394,10 @@ def _stamp_key(ctx: InstallContext) -> str | None:
     """What a verification vouches for: the installed dependencies, the commit, the flags."""
     try:
         deps = (venv_dir(ctx) / STAMP_NAME).read_bytes()
-        with git.Repo(ctx.comfyui_dir) as repo:
-            head = repo.head.commit.hexsha
-    except (OSError, ValueError, git.GitError):
+    except OSError:
+        return None
+    head = head_commit(ctx.comfyui_dir)  # plain git: a re-run never imports GitPython
+    if head is None:
         return None
     parts = [hashlib.sha256(deps).hexdigest(), head, device_flags(ctx)]
     with contextlib.suppress(OSError):  # the custom nodes' requirements, when installed

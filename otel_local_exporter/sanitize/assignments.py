@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import string as _string
 
-from .rule import PLACEHOLDER_NAMES, LowerCasePattern, Rule, by_first_character
+from .rule import PLACEHOLDER_NAMES, LowerCasePattern, Rule, by_first_character, compile_on_use
 from .secret_names import is_secret_key
 from .tokens import TOKEN_PATTERN
 from .values import is_code, runs_a_command, token_then_prose
@@ -74,28 +74,28 @@ KEEP_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "[
 TYPE_NAMES = frozenset({"str", "string", "bytes", "int", "bool", "secretstr", "any", "object"})
 
 _IDENT = frozenset(_string.ascii_letters + _string.digits + "_.-ñÑ")  # contraseña
-_STEM = re.compile("|".join(STEMS))
+_STEM = compile_on_use("|".join(STEMS))
 _ASCII_LOWER = str.maketrans(_string.ascii_uppercase, _string.ascii_lowercase)
-_PLACEHOLDER_AT = re.compile(r"\\*[\"'`]?<(?:" + PLACEHOLDER_NAMES + ")>")
-_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+_PLACEHOLDER_AT = compile_on_use(r"\\*[\"'`]?<(?:" + PLACEHOLDER_NAMES + ")>")
+_NAME = compile_on_use(r"[A-Za-z_][\w.-]*")
 _PLACEHOLDER_WORDS = frozenset(PLACEHOLDER_NAMES.split("|"))
-_SCHEME_AT = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'])")
-_QUOTE_AT = re.compile(r"\\*[\"'`]")
+_SCHEME_AT = compile_on_use(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'])")
+_QUOTE_AT = compile_on_use(r"\\*[\"'`]")
 _TYPE = r"[&*]?[A-Za-z_][\w.]*(?:\[[^\]\n]{0,40}\]|<[^>\n]{0,40}>)?\??"
-_OPERATOR = re.compile(
+_OPERATOR = compile_on_use(
     r"(?:[ \t]*:[ \t]*" + _TYPE + r"[ \t]*(?==(?![=>~]))|[ \t]+" + _TYPE + r"[ \t]*(?==(?![=>~])))?"
     r"(?P<sp>[ \t]*)"
     r"(?P<op>[:?+!]{2,4}=(?!=)|:=|=>|===|!==|==|!=|\?\?=|\|\|=|[?+.|&]=|<-|=(?!~)|:(?![:/\\]))"
 )
-_CONDITION_BEFORE = re.compile(r"(?<![\w.])(?:if|elif|while|not|and|or|lambda|else)[ \t]+\Z")
-_CALL_COMMA = re.compile(r"[ \t]*,[ \t]*")
-_COMMAND_BEFORE = re.compile(
+_CONDITION_BEFORE = compile_on_use(r"(?<![\w.])(?:if|elif|while|not|and|or|lambda|else)[ \t]+\Z")
+_CALL_COMMA = compile_on_use(r"[ \t]*,[ \t]*")
+_COMMAND_BEFORE = compile_on_use(
     r"(?:(?:^|[\s;&|(])(?i:setx|setenv|set[ \t]+-[a-z]+|set-item(?:[ \t]+-path)?[ \t]+env:"
     r"|new-item(?:[ \t]+-path)?[ \t]+env:|sv[ \t]+env:)[ \t]*|^[ \t]*ENV[ \t]+)\Z",
     re.M,
 )
-_COMMAND_GAP = re.compile(r"[ \t]+(?:-[Vv]alue[ \t]+)?")
-_XML_OPEN_END = re.compile(r"(?:[ \t][^<>\n]{0,200})?>")
+_COMMAND_GAP = compile_on_use(r"[ \t]+(?:-[Vv]alue[ \t]+)?")
+_XML_OPEN_END = compile_on_use(r"(?:[ \t][^<>\n]{0,200})?>")
 _WORD_END = frozenset(" \t\r\n\f\v,;&|<>")
 
 
@@ -146,8 +146,8 @@ def _closing_quote(s: str, start: int, quote: str, stop: int) -> int:
         k += 1
 
 
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)+[A-Za-z0-9.+-]*")
-_PLAIN_RUN = re.compile(r"[^\s\"'`\\()\[\]{},;&|<>]+")
+_VERSION = compile_on_use(r"[0-9]+(?:\.[0-9]+)+[A-Za-z0-9.+-]*")
+_PLAIN_RUN = compile_on_use(r"[^\s\"'`\\()\[\]{},;&|<>]+")
 
 
 def _shell_word_end(s: str, i: int, stop: int) -> int:
@@ -392,11 +392,11 @@ class SiblingPattern:
     decides alone, so ``- name: PORT`` / ``value: 8188`` never borrows the next item's name.
     """
 
-    _anchor = re.compile("alue")
-    _op = re.compile(r"alue\\?[\"']?[ \t]*(?P<op>[:=])[ \t]*")
-    _name = re.compile(_FIELDS + r"(?P<n>[\w./-]+)\\?[\"']?[^{}\n]*(?P<nl>\n[^{}\n]*)?\Z")
-    _name_after = re.compile(r"(?<![\w-])" + _FIELDS + r"(?P<n>[\w./-]+)")
-    _new_item = re.compile(r"[ \t]*-[ \t]")
+    _anchor = compile_on_use("alue")
+    _op = compile_on_use(r"alue\\?[\"']?[ \t]*(?P<op>[:=])[ \t]*")
+    _name = compile_on_use(_FIELDS + r"(?P<n>[\w./-]+)\\?[\"']?[^{}\n]*(?P<nl>\n[^{}\n]*)?\Z")
+    _name_after = compile_on_use(r"(?<![\w-])" + _FIELDS + r"(?P<n>[\w./-]+)")
+    _new_item = compile_on_use(r"[ \t]*-[ \t]")
 
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         out: list[str] = []

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 
 from .assignments import holds_nothing
-from .rule import PLACEHOLDER_NAMES, Rule
+from .rule import PLACEHOLDER_NAMES, Rule, compile_on_use
 from .secret_names import is_secret_key
 
-_HEADER = re.compile(
+_HEADER = compile_on_use(
     r"(?m)^(?P<indent>[ \t]*)(?:-[ \t]+)?(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.-]{0,80})(?P=q)"
     r"[ \t]*:[ \t]+[|>][-+1-9]{0,2}[ \t]*(?:#[^\n]*)?\r?$"
 )
@@ -32,7 +32,7 @@ class BlockScalarPattern:
     matched from its start and the block read line by line, so the cost is linear.
     """
 
-    _anchor = re.compile(r":[ \t]+[|>]")
+    _anchor = compile_on_use(r":[ \t]+[|>]")
 
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         out: list[str] = []
@@ -86,7 +86,7 @@ SECRET_BLOCK = Rule(
     "secret",
     BlockScalarPattern(),
     "<SECRET>",
-    triggers=(re.compile(r":[ \t]+[|>]"),),
+    triggers=(compile_on_use(r":[ \t]+[|>]"),),
     line_local=False,  # the value is on the lines after the key
     whole_text=True,
     chars=frozenset("|>"),
@@ -107,7 +107,7 @@ class XmlBlockPattern:
     the blanks around it stay, so the element keeps its layout: ``<apiToken>\\n  <SECRET>\\n``.
     """
 
-    _element = re.compile(
+    _element = compile_on_use(
         r"<(?P<name>[A-Za-z_][\w.:-]{0,80})(?:[ \t][^<>\n]{0,200})?>"
         r"(?P<value>[ \t]*\r?\n[^<]{1,4096})</(?P=name)[ \t]*>"
     )
@@ -149,9 +149,11 @@ SECRET_XML_BLOCK = Rule(
 """An XML/HTML element named like a secret whose value stands on its own lines."""
 
 
-_SECRET_KIND = re.compile(r"(?m)^[ \t]*[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?Secret[\"']?[ \t]*\r?$")
-_DATA_HEADER = re.compile(r"(?m)^(?P<indent>[ \t]*)(?:data|stringData)[ \t]*:[ \t]*\r?$")
-_PLACEHOLDER = re.compile(r"[\"']?<(?:" + PLACEHOLDER_NAMES + r")>")
+_SECRET_KIND = compile_on_use(
+    r"(?m)^[ \t]*[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?Secret[\"']?[ \t]*\r?$"
+)
+_DATA_HEADER = compile_on_use(r"(?m)^(?P<indent>[ \t]*)(?:data|stringData)[ \t]*:[ \t]*\r?$")
+_PLACEHOLDER = compile_on_use(r"[\"']?<(?:" + PLACEHOLDER_NAMES + r")>")
 _DOCUMENT_SPAN = 8192  # how far a manifest's "kind: Secret" is looked for around "data:"
 
 
@@ -165,8 +167,10 @@ class KubernetesSecretPattern:
     (``key: |``) loses its deeper lines.
     """
 
-    _anchor = re.compile(r"ata[ \t]*:")
-    _entry = re.compile(r"(?P<key>[^\s:#][^:\n]{0,200}?:)(?:[ \t]+(?P<value>[^\n]*?))?[ \t]*\r?$")
+    _anchor = compile_on_use(r"ata[ \t]*:")
+    _entry = compile_on_use(
+        r"(?P<key>[^\s:#][^:\n]{0,200}?:)(?:[ \t]+(?P<value>[^\n]*?))?[ \t]*\r?$"
+    )
 
     def subn(self, repl: str, string: str) -> tuple[str, int]:
         spans: list[tuple[int, int]] = []
@@ -247,7 +251,7 @@ SECRET_KUBERNETES = Rule(
     "secret",
     KubernetesSecretPattern(),
     "<SECRET>",
-    triggers=(re.compile(r"ata[ \t]*:"),),
+    triggers=(compile_on_use(r"ata[ \t]*:"),),
     line_local=False,  # "kind: Secret" and the values are on different lines
     whole_text=True,
     chars=frozenset(":"),

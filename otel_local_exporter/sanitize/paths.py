@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .rule import AnchoredPattern, Rule
+from .rule import AnchoredPattern, Rule, compile_on_use
 
 # A whole run of separators (JSON doubles them), bounded: a long run must not cost quadratic time.
 _SEP = r"[/\\]{1,4}(?![/\\])"
@@ -94,9 +94,9 @@ def windows_home_rule(homes: Iterable[str]) -> Rule | None:
         "windows_home",
         "path",
         AnchoredPattern(
-            re.compile(r":[/\\]"),
-            re.compile(":(?:" + "|".join(branches) + ")"),
-            back=re.compile(r"(?<![\w.~>])[" + "".join(sorted(letters)) + r"]\Z"),
+            compile_on_use(r":[/\\]"),
+            compile_on_use(":(?:" + "|".join(branches) + ")"),
+            back=compile_on_use(r"(?<![\w.~>])[" + "".join(sorted(letters)) + r"]\Z"),
             window=1,
         ),
         "<PATH>",
@@ -141,7 +141,7 @@ def posix_path_rule(homes: Iterable[str] = ()) -> Rule:
     return Rule(
         "posix_path",
         "path",
-        re.compile("/(?:" + "|".join(branches) + ")"),
+        compile_on_use("/(?:" + "|".join(branches) + ")"),
         "<PATH>",
         needles=("/",),
         whole_text=True,  # "/" is everywhere; one pass with a literal-prefix scan is faster
@@ -157,9 +157,9 @@ WINDOWS_PATH = Rule(
     "windows_path",
     "path",
     AnchoredPattern(
-        re.compile(r":[/\\]"),
-        re.compile(_path_regex(":" + _SEP + _part(_WIN_C, True), _WIN_C, True)),
-        back=re.compile(r"(?<!\w)[A-Za-z]\Z"),
+        compile_on_use(r":[/\\]"),
+        compile_on_use(_path_regex(":" + _SEP + _part(_WIN_C, True), _WIN_C, True)),
+        back=compile_on_use(r"(?<!\w)[A-Za-z]\Z"),
         window=1,
     ),
     "<PATH>",
@@ -173,7 +173,7 @@ WINDOWS_PATH = Rule(
 BACKSLASH_PATH = Rule(
     "backslash_path",
     "path",
-    re.compile(
+    compile_on_use(
         _path_regex(
             r"\\(?:\\[\w.$-]+\\[^\s\\/\"'`<>|:*?]+"  # UNC: \\server\share
             r"|[/\\]{0,3}" + _USERS + _SEP + _NAME + r")",  # \Users\<name> without a drive
@@ -191,7 +191,7 @@ BACKSLASH_PATH = Rule(
 HOME_RELATIVE_PATH = Rule(
     "home_relative_path",
     "path",
-    re.compile(
+    compile_on_use(
         _path_regex(
             r"(?:~(?<![\w~]~)(?:[A-Za-z][\w.-]*)?"  # ~/x (own home), ~bob/x (bob's)
             r"|\$(?:HOME\b|\{HOME\}|env:(?:USERPROFILE|HOME)\b)"

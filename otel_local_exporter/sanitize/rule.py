@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lines with hits
 
@@ -21,6 +21,73 @@ LINE_MODE_MIN = 2048  # from this length on, triggered rules run only on the lin
 PLACEHOLDER_NAMES = "URL|EMAIL|PATH|USER|HOST|IP|SECRET|REDACTED|TRUNCATED|UNSANITIZABLE"
 _PLACEHOLDER = f"<(?:{PLACEHOLDER_NAMES})>"
 PLACEHOLDER_LOWER = _PLACEHOLDER.lower()  # for patterns run on lower-cased text
+
+
+class _OnUse:
+    """A regular expression compiled the first time it is used, then exactly that pattern.
+
+    The chain holds about a hundred expressions and compiling them is most of what importing
+    the sanitizer costs (``re`` parses in Python); a run that scrubs only short, plain strings
+    (an installer re-run) uses about a third of them, as the rules' speed hints skip the rest.
+    A bound method taken before the first use (the engine keeps ``pattern.subn``) compiles on
+    its first call; once compiled, the pattern's own methods are looked up directly.
+    """
+
+    _METHODS = ("subn", "sub", "search", "match", "fullmatch", "finditer", "findall")
+
+    def __init__(self, source: str, flags: int = 0):
+        self.pattern = source
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self._flags)
+            for method in self._METHODS:  # instance attributes shadow the methods below
+                setattr(self, method, getattr(self._compiled, method))
+        return self._compiled
+
+    def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:
+        return self.compiled().subn(repl, string, count)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        return self.compiled().sub(repl, string, count)
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().search(string, *args)
+
+    def match(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().match(string, *args)
+
+    def fullmatch(self, string: str, *args: int) -> re.Match[str] | None:
+        return self.compiled().fullmatch(string, *args)
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        return self.compiled().finditer(string, *args)
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        return self.compiled().findall(string, *args)
+
+    def __getattr__(self, name: str) -> Any:  # groups, groupindex, flags, ...
+        if name.startswith("__") or name == "_compiled":
+            raise AttributeError(name)
+        return getattr(self.compiled(), name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _OnUse):
+            return (self.pattern, self._flags) == (other.pattern, other._flags)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self._flags))
+
+    def __repr__(self) -> str:
+        return f"compile_on_use({self.pattern!r})"
+
+
+def compile_on_use(source: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile(source, flags)``, done when the pattern is first used (see :class:`_OnUse`)."""
+    return cast("re.Pattern[str]", _OnUse(source, flags))
 
 
 class _Pattern(Protocol):
@@ -298,8 +365,8 @@ class LowerCasePattern:
     """
 
     def __init__(self, source: str) -> None:
-        self.lowered = re.compile(source)
-        self.folded = re.compile(source, re.IGNORECASE)
+        self.lowered = compile_on_use(source)
+        self.folded = compile_on_use(source, re.IGNORECASE)
 
     def subn(self, repl: str | Callable[[Any], str], string: str) -> tuple[str, int]:
         low = string.lower()

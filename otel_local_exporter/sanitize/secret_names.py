@@ -22,7 +22,8 @@ sort key); ``--key VALUE`` on a command line is (see :mod:`.assignments`).
 from __future__ import annotations
 
 import functools
-import re
+
+from .rule import compile_on_use
 
 SECRET_WORDS = frozenset(
     {
@@ -252,7 +253,7 @@ TOKEN_COUNT_WORDS = frozenset(
 KEPT_NAMES = frozenset({("session", "id")})
 """Whole names (as words) that stay: ``session_id`` is this project's trace id of a run."""
 
-_WORD = re.compile(r"[A-Z]+(?![a-z])[0-9]*|[A-Z]?[a-z]+[0-9]*|[0-9]+")
+_WORD = compile_on_use(r"[A-Z]+(?![a-z])[0-9]*|[A-Z]?[a-z]+[0-9]*|[0-9]+")
 
 
 def words(name: str) -> tuple[str, ...]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .rule import PLACEHOLDER_LOWER, LowerCasePattern, Rule
+from .rule import PLACEHOLDER_LOWER, LowerCasePattern, Rule, compile_on_use
 
 PRIVATE_KEY = Rule(
     "private_key",
     "secret",
-    re.compile(
+    compile_on_use(
         r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
         r"(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*)",
         re.S,
@@ -50,7 +50,7 @@ AUTH_HEADER = Rule(
 AUTH_SCHEME = Rule(
     "auth_scheme",
     "secret",
-    re.compile(
+    compile_on_use(
         r"(?<![\w-])(?P<s>[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+"
         # a real credential has a digit or symbol inside, or a lower-to-upper case change
         r"(?=[A-Za-z]*(?:[0-9_~+/=-]|\.[A-Za-z0-9]|[a-z][A-Z]))"
@@ -74,7 +74,7 @@ def literal_rule(secrets: Iterable[str]) -> Rule | None:
     return Rule(
         "extra_secrets",
         "secret",
-        re.compile("|".join(re.escape(v) for v in values)),
+        compile_on_use("|".join(re.escape(v) for v in values)),
         "<SECRET>",
         needles=tuple(values),
         line_local=not any("\n" in v or "\r" in v for v in values),

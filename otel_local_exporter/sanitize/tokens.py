@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .rule import Rule, by_first_character
+from .rule import Rule, by_first_character, compile_on_use
 
 _B = r"(?![A-Za-z0-9])"  # the token ends here: not the prefix of a longer word
 _U = r"[A-Za-z0-9_-]"  # one base64url character
@@ -147,7 +147,7 @@ CATALOGUE: tuple[Token, ...] = (
 """Every token the rule knows, with its vendor (for the README and the corpus)."""
 
 # "=" inside or after a token (padding, a second part) belongs to it: "...=_tk4e..." goes too
-TOKEN_PATTERN = re.compile(
+TOKEN_PATTERN = compile_on_use(
     "(?:" + "|".join(t.regex for t in CATALOGUE) + ")(?:=+[A-Za-z0-9_+/-]*)*"
 )
 """Every token of :data:`CATALOGUE`, with what follows an ``=`` inside it."""
@@ -157,7 +157,7 @@ KNOWN_TOKENS = Rule(
     "secret",
     TOKEN_PATTERN,
     "<SECRET>",
-    triggers=tuple(re.compile(src) for src in by_first_character(t.trigger for t in CATALOGUE)),
+    triggers=tuple(compile_on_use(src) for src in by_first_character(t.trigger for t in CATALOGUE)),
     # every token holds one of these (AKIA/SK/dapi tokens have no punctuation)
     chars=frozenset("_-.:AKpZc"),
     examples=(

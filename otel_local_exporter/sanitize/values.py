@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from .rule import compile_on_use
 from .secret_names import is_secret_key
 from .tokens import TOKEN_PATTERN
 
@@ -84,9 +85,9 @@ LAUNCHERS = frozenset(
 )
 """Programs that, as the word after ``NAME=value``, make the line a command (data)."""
 
-_SHELL_SIGNS = re.compile(r"[;&|<>`]|\$\(|(?:^|[ \t])--?[A-Za-z]")
-_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_]\w*=")
-_SCRIPT = re.compile(r"[\w.-]+\.(?:py|sh|bash|js|mjs|ts|rb|pl|php|exe|bat|cmd|ps1|jar)", re.I)
+_SHELL_SIGNS = compile_on_use(r"[;&|<>`]|\$\(|(?:^|[ \t])--?[A-Za-z]")
+_ASSIGNMENT_WORD = compile_on_use(r"[A-Za-z_]\w*=")
+_SCRIPT = compile_on_use(r"[\w.-]+\.(?:py|sh|bash|js|mjs|ts|rb|pl|php|exe|bat|cmd|ps1|jar)", re.I)
 
 
 def runs_a_command(rest: str) -> bool:
@@ -106,12 +107,12 @@ def runs_a_command(rest: str) -> bool:
     )
 
 
-_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z_]*[0-9]{0,2}")
-_NUMBER = re.compile(r"-?[0-9][0-9_.]*")
-_STRING = re.compile(r"(?P<q>[\"'])(?P<s>[^\"'\\\n]{0,80})(?P=q)")
-_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-_NAME_TEXT = re.compile(r"[A-Za-z_][\w.-]*")
-_KEYWORD = re.compile(r"[A-Za-z_]\w*[ \t]*=(?!=)[ \t]*")
+_SEGMENT = compile_on_use(r"[A-Za-z_][A-Za-z_]*[0-9]{0,2}")
+_NUMBER = compile_on_use(r"-?[0-9][0-9_.]*")
+_STRING = compile_on_use(r"(?P<q>[\"'])(?P<s>[^\"'\\\n]{0,80})(?P=q)")
+_ENV_NAME = compile_on_use(r"[A-Z][A-Z0-9_]*")
+_NAME_TEXT = compile_on_use(r"[A-Za-z_][\w.-]*")
+_KEYWORD = compile_on_use(r"[A-Za-z_]\w*[ \t]*=(?!=)[ \t]*")
 _OBJECTS = frozenset({"self", "cls", "this"})
 _MAX_CODE = 200
 _MAX_DEPTH = 3
@@ -208,10 +209,12 @@ def _argument(v: str, i: int, depth: int) -> int | None:
     return None if parsed is None else parsed[0]
 
 
-_FIRST_WORD = re.compile(r"[^\s\"'`]+")
+_FIRST_WORD = compile_on_use(r"[^\s\"'`]+")
 _WORD_TAIL = ".,;:!?)]}"
-_PROSE_WORD = re.compile(r"[(\[\"']?(?:[A-Za-z][a-z]*(?:['-][a-z]+)*|[0-9]{1,4})[.,;:!?)\]\"']*")
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_.:-]{16,}")
+_PROSE_WORD = compile_on_use(
+    r"[(\[\"']?(?:[A-Za-z][a-z]*(?:['-][a-z]+)*|[0-9]{1,4})[.,;:!?)\]\"']*"
+)
+_TOKEN_CHARS = compile_on_use(r"[A-Za-z0-9+/=_.:-]{16,}")
 
 
 def looks_like_a_token(word: str) -> bool:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from .rule import AnchoredPattern, Rule
+from .rule import AnchoredPattern, Rule, compile_on_use
 
 # Not \s: a category test per character is slower than a plain set, and a URL ends at the same
 # places (ASCII blanks, NEL, no-break and other Unicode spaces, line separators) in practice.
@@ -15,7 +13,7 @@ _URL_BODY = _URL_CHAR + r"*(?:<[A-Z]+>" + _URL_CHAR + r"*)*(?<![.,;:!?)\]}])"
 HTTP_URL = Rule(
     "http_url",
     "url",
-    re.compile(r"h(?<![A-Za-z0-9+.-]h)ttps?://" + _URL_BODY),
+    compile_on_use(r"h(?<![A-Za-z0-9+.-]h)ttps?://" + _URL_BODY),
     "<URL>",
     needles=("://",),
     whole_text=True,  # the literal first character makes the scan fast
@@ -28,9 +26,9 @@ URL = Rule(
     "url",
     "url",
     AnchoredPattern(
-        re.compile("://"),
-        re.compile("://" + _URL_BODY),
-        back=re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*\Z"),
+        compile_on_use("://"),
+        compile_on_use("://" + _URL_BODY),
+        back=compile_on_use(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*\Z"),
         window=32,
     ),
     "<URL>",
@@ -45,7 +43,7 @@ user info, tokens and query strings go with it."""
 SCP_URL = Rule(
     "scp_url",
     "url",
-    re.compile(
+    compile_on_use(
         r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*:"
         r"(?!\d+(?![\w/.~-]))(?=[\w~./-])[^\s\"'`<>]*(?<![.,;:!?)\]}])"
     ),
@@ -60,7 +58,7 @@ _LOCAL = r"[\w.!#$%&*+?^~-]"
 EMAIL = Rule(
     "email",
     "email",
-    re.compile(
+    compile_on_use(
         r"(?<!" + _LOCAL + r")" + _LOCAL + r"+@"
         r"(?:(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"  # user@10.0.0.1
         r"|(?:[\w-]+\.)*[\w-]*[^\W\d_][\w-]*)"  # user@host, user@example.com
@@ -100,12 +98,14 @@ _MAC = r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
 IPV6 = Rule(
     "ipv6",
     "ip",
-    re.compile(rf"(?<![\w:.-])(?:{_MAC}(?![\w-]|:[0-9A-Fa-f])|{_IPV6}(?![\w]|:[0-9A-Fa-f:]|\.\d))"),
+    compile_on_use(
+        rf"(?<![\w:.-])(?:{_MAC}(?![\w-]|:[0-9A-Fa-f])|{_IPV6}(?![\w]|:[0-9A-Fa-f:]|\.\d))"
+    ),
     "<IP>",
     # IPv6 holds "::" or at least seven ":"; a MAC "hh:hh:hh:" or "hh-hh-hh-".
     triggers=(
-        re.compile(r":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"),
-        re.compile(r"-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-"),
+        compile_on_use(r":(?::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)"),
+        compile_on_use(r"-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-"),
     ),
     chars=frozenset(":-"),
     examples=("fe80::1%eth0 and 00:1a:2b:3c:4d:5e and 2001:db8::8a2e:370:7334",),
@@ -115,9 +115,9 @@ IPV6 = Rule(
 IPV4 = Rule(
     "ipv4",
     "ip",
-    re.compile(rf"(?<![\w.]){_IPV4}(?![\w]|\.\d)"),
+    compile_on_use(rf"(?<![\w.]){_IPV4}(?![\w]|\.\d)"),
     "<IP>",
-    triggers=(re.compile(r"\.\d{1,3}\.\d{1,3}\.\d"),),
+    triggers=(compile_on_use(r"\.\d{1,3}\.\d{1,3}\.\d"),),
     chars=frozenset("."),
     examples=("from 192.168.1.20 to 10.0.0.1",),
 )
