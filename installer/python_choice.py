@@ -171,7 +171,9 @@ def venv_python_line(ctx: InstallContext) -> str:
             hint=f"re-run without --installer pip (uv brings Python {choice.version}), or "
             f"run the installer with Python {choice.version}",
         )
-    uv = uv_binary()
+    # uv is asked only for a Python other than this one (finding it imports sysconfig: ~20 ms
+    # of every preflight, a re-run's included, for nothing when this Python fits).
+    uv = None if choice.running else uv_binary()
     if uv is None and not choice.running:  # python_deps would fall back to pip: no other Python
         raise SystemRequirementError(
             f"the ComfyUI venv needs Python {choice.version} ({choice.why}), and uv, which "
