@@ -548,7 +548,8 @@ def test_parallel_downloads_keep_order_and_count_bytes(model_server, tmp_path):
     assert all(r.status == "downloaded" for r in results)
     assert total[0] == 3 * SIZE
     assert set(_records(specs[0])) == set(blobs)  # one record file, written safely by 3 threads
-    assert all(s.dest.read_bytes() == blobs[s.name] for s in specs)
+    wrong = [s.name for s in specs if s.dest.read_bytes() != blobs[s.name]]
+    assert not wrong, (wrong, got, [_sha(s.dest.read_bytes()) == s.sha256 for s in specs])
 
 
 def test_one_failure_lets_the_others_finish_then_raises(model_server, tmp_path):
@@ -583,8 +584,12 @@ def test_ctrl_c_stops_workers_promptly_and_keeps_parts_for_resume(model_server, 
         assert not spec.dest.exists()
         assert 0 < _part(spec).stat().st_size < SIZE
     results = download_all(specs, jobs=3, progress=False, **FAST)
-    assert all(r.resumed_from > 0 and r.bytes_transferred == SIZE - r.resumed_from for r in results)
-    assert all(s.dest.read_bytes() == blobs[s.name] for s in specs)
+    got = [(r.resumed_from, r.bytes_transferred) for r in results]
+    assert all(
+        r.resumed_from > 0 and r.bytes_transferred == SIZE - r.resumed_from for r in results
+    ), (SIZE, got)
+    wrong = [s.name for s in specs if s.dest.read_bytes() != blobs[s.name]]
+    assert not wrong, (wrong, got, [_sha(s.dest.read_bytes()) == s.sha256 for s in specs])
 
 
 def test_spec_from_manifest_checkpoint(tmp_path):

@@ -82,44 +82,6 @@ class Tally:
         return TallyBar(self, index, self._total[index])
 
 
-class TallyBar:
-    """The part of tqdm's interface the downloader uses, counting into a :class:`Tally`."""
-
-    disable = False
-
-    def __init__(self, tally: Tally, index: int, total: int):
-        self._tally, self._index = tally, index
-        self.total = total
-        self._n = self.last_print_n = self.initial = 0
-
-    @property
-    def n(self) -> int:
-        return self._n
-
-    @n.setter
-    def n(self, value: int) -> None:
-        self._n = value
-        self._tally.set(self._index, value)
-
-    def reset(self, total: int | None = None) -> None:
-        if total is not None:
-            self.total = total
-        self._n = 0
-        self._tally.set(self._index, 0, total)
-
-    def update(self, count: int) -> None:
-        self.n = self._n + count
-
-    def set_description_str(self, description: str, refresh: bool = True) -> None:
-        return None
-
-    def refresh(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 class NullBar:
     """The part of tqdm's interface the downloader uses, for a bar that is never drawn (what
     ``tqdm(disable=True)`` is, without importing tqdm)."""
@@ -146,3 +108,32 @@ class NullBar:
 
     def close(self) -> None:
         return None
+
+
+class TallyBar(NullBar):
+    """The part of tqdm's interface the downloader uses, counting into a :class:`Tally`."""
+
+    disable = False
+
+    def __init__(self, tally: Tally, index: int, total: int):
+        self._tally, self._index = tally, index
+        self.total = total
+        self._n = self.last_print_n = self.initial = 0
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        self._n = value
+        self._tally.set(self._index, value)
+
+    def reset(self, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        self._n = 0
+        self._tally.set(self._index, 0, total)
+
+    def update(self, count: int) -> None:
+        self.n = self._n + count
