@@ -148,7 +148,9 @@ class _Part:
         self._synced = True
 
     def append(self, fh: BinaryIO, chunk: bytes) -> None:
-        fh.write(chunk)
+        view = memoryview(chunk)
+        while view:  # an unbuffered write may take part of the chunk
+            view = view[fh.write(view) :]
         self.hasher.update(chunk)
         self.offset += len(chunk)
         if self._flushed > self.offset:  # the .part was reset or resumed since
@@ -400,7 +402,10 @@ class _Transfer:
         wanted = spec.size - offset
         limit = wanted + 1  # one byte too many is enough to know the file is wrong
         got = 0
-        with self.part.path.open("ab") as fh:
+        # Unbuffered, and cancel checked again after the read: a worker still blocked in read1
+        # when Ctrl-C gave up waiting for it must not write later (a buffered flush appended at
+        # whatever the file's end was then, inside the next download of the same .part).
+        with self.part.path.open("ab", buffering=0) as fh:
             try:
                 while got < limit:
                     if self.cancel.is_set():
@@ -408,6 +413,8 @@ class _Transfer:
                     chunk = response.read1(min(_CHUNK, limit - got))
                     if not chunk:
                         break
+                    if self.cancel.is_set():
+                        raise Cancelled(spec.name)
                     self.part.append(fh, chunk)
                     got += len(chunk)
                     self.received += len(chunk)
