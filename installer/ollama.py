@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .bind_failure import IN_USE, bind_failure, output_since
+from .download import remote_size
 from .errors import InstallError, NetworkError, SystemRequirementError
 from .process_group import own_group, stop
 
@@ -125,15 +126,9 @@ def archive_size(url: str, timeout: float) -> int:
     may refuse a HEAD) and the total read from ``Content-Range``. Safe because the size decides
     nothing about what is accepted: the manifest's SHA-256 does, before anything is unpacked; a
     size above :data:`MAX_ARCHIVE` is refused so a wrong server cannot fill the disk."""
-    request = urllib.request.Request(
-        url, headers={"Range": "bytes=0-0", "User-Agent": "dinoair-installer"}
-    )
     name = url.rsplit("/", 1)[-1].split("?", 1)[0]
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            total = response.headers.get("Content-Range", "").rpartition("/")[2].strip()
-            if response.status == 200:  # the server ignored the range: the whole length
-                total = response.headers.get("Content-Length", "")
+        total = remote_size(url, timeout)
     except urllib.error.HTTPError as exc:
         error = NetworkError if exc.code >= 500 or exc.code in (408, 429) else InstallError
         raise error(
@@ -145,13 +140,13 @@ def archive_size(url: str, timeout: float) -> int:
             f"the size of the Ollama archive {name} could not be asked of {_host(url)}: {exc}",
             hint="check your connection (or proxy) and re-run",
         ) from None
-    if not total.isdigit() or not 0 < int(total) <= MAX_ARCHIVE:
+    if total is None or not 0 < total <= MAX_ARCHIVE:
         raise InstallError(
             f"{_host(url)} did not tell the size of the Ollama archive {name} "
             f"({total or 'no size'})",
             hint="add the archive's size in bytes to the manifest's ollama entry, then re-run",
         )
-    return int(total)
+    return total
 
 
 def _host(url: str) -> str:

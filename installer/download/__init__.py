@@ -31,6 +31,7 @@ Events (attributes never include the URL):
 
 from __future__ import annotations
 
+from ._http import remote_size
 from ._progress import resumed_note
 from ._records import RECORD_NAME
 from ._runner import connection_budget, download_all
@@ -44,5 +45,6 @@ __all__ = [
     "connection_budget",
     "download_all",
     "download_one",
+    "remote_size",
     "resumed_note",
 ]

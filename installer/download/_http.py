@@ -125,3 +125,15 @@ def unsatisfied_total(value: str | None) -> int | None:
     if not value or not value.startswith("bytes */"):
         return None
     return content_length(value[8:])
+
+
+def remote_size(url: str, timeout: float) -> int | None:
+    """The size of the file at ``url`` as its server tells it, for a file whose size nothing
+    else names: one byte is asked for (``Range: bytes=0-0``, a GET: a signed download URL may
+    refuse a HEAD) and the total read from ``Content-Range`` (``Content-Length`` when the server
+    ignored the range). None when the server tells none; urlopen's errors are the caller's."""
+    request = make_request(url, {"Range": "bytes=0-0", "User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        if response.status == 200:  # the range was ignored: the whole length
+            return content_length(response.headers.get("Content-Length"))
+        return content_range(response.headers.get("Content-Range"))[1]
