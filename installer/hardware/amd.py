@@ -31,16 +31,8 @@ def probe_amd(deadline: Deadline, *, pci: list[tuple[str, str]] | None = None) -
         Gpu("amd", name, size, gfx=gfx, index=number)
         for number, ((name, gfx), size) in enumerate(zip(agents, sizes, strict=True))
     ]
-    gpus = tuple(sorted(found, key=lambda g: -(g.vram_gib or 0)))
-    return Hardware(
-        accelerator="amd",
-        gpu_model=gpus[0].model,
-        gpu_count=len(gpus),
-        vram_gib=gpus[0].vram_gib,
-        driver_version=_rocm_driver(output),
-        rocm_version=rocm_installed_version(),
-        gfx_target=gpus[0].gfx,
-        gpus=gpus,
+    return Hardware.of_gpus(
+        "amd", found, driver_version=_rocm_driver(output), rocm_version=rocm_installed_version()
     )
 
 
@@ -52,15 +44,7 @@ def amd_from_pci(pci: list[tuple[str, str]], missing: str, vram: int | None = No
     gpus = tuple(
         Gpu("amd", name, vram, gfx=gfx, index=number) for number, (name, gfx) in enumerate(known)
     )
-    return Hardware(
-        accelerator="amd",
-        gpu_model=gpus[0].model,
-        gpu_count=len(gpus),
-        vram_gib=vram,
-        gfx_target=gpus[0].gfx,
-        gpus=gpus,
-        reason=f"{missing}: card known by its PCI id",
-    )
+    return Hardware.of_gpus("amd", gpus, reason=f"{missing}: card known by its PCI id")
 
 
 def rocm_installed_version() -> str | None:

@@ -173,14 +173,7 @@ def _amd_from_wmi(adapters: list[Adapter], problem: str | None) -> Hardware:
         Gpu("amd", _name(a, "AMD GPU"), a.vram_gib, gfx=_gfx(a.device), index=number)
         for number, a in enumerate(cards)
     )
-    return Hardware(
-        accelerator="amd",
-        gpu_model=gpus[0].model,
-        gpu_count=len(gpus),
-        vram_gib=gpus[0].vram_gib,
-        gfx_target=gpus[0].gfx,
-        gpus=gpus,
-    )
+    return Hardware.of_gpus("amd", gpus)
 
 
 def _gfx(device: str) -> str | None:

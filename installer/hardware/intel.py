@@ -15,10 +15,4 @@ def probe_intel(pci: list[tuple[str, str]], vram: int | None = None) -> Hardware
         Gpu("intel", INTEL_NAMES.get(device, "Intel Arc GPU"), vram, index=number)
         for number, device in enumerate(arcs)
     )
-    return Hardware(
-        accelerator="intel",
-        gpu_model=gpus[0].model,
-        gpu_count=len(gpus),
-        vram_gib=vram,
-        gpus=gpus,
-    )
+    return Hardware.of_gpus("intel", gpus)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 ACCELERATORS = ("nvidia", "amd", "intel", "apple", "cpu")
 VERSION = re.compile(r"^\d+(\.\d+)*")
@@ -41,6 +43,24 @@ class Hardware:
     others: tuple[str, ...] = ()  # GPUs of other vendors, by model: named, not used
     os: str = "Linux"  # platform.system(): the minimum driver differs on Windows
     pinned: str | None = None  # --cuda-version / --rocm-version as given
+
+    @classmethod
+    def of_gpus(cls, accelerator: str, gpus: Iterable[Gpu], **fields: Any) -> Hardware:
+        """The profile of one vendor's GPUs: ``gpus`` most VRAM first (a stable sort: the
+        device numbers stay with each GPU), and the first one's model, VRAM, compute
+        capability and gfx target as the profile's own."""
+        ordered = tuple(sorted(gpus, key=lambda g: -(g.vram_gib or 0)))
+        first = ordered[0]
+        return cls(
+            accelerator=accelerator,
+            gpu_model=first.model,
+            gpu_count=len(ordered),
+            vram_gib=first.vram_gib,
+            compute_capability=first.compute,
+            gfx_target=first.gfx,
+            gpus=ordered,
+            **fields,
+        )
 
     @property
     def driver_major(self) -> int | None:

@@ -105,18 +105,7 @@ def nvidia_hardware(
     gpus: list[Gpu], driver: str | None, cuda: str | None, **extra: str
 ) -> Hardware:
     """The profile of these GPUs, most VRAM first (the device numbers stay with each GPU)."""
-    ordered = tuple(sorted(gpus, key=lambda g: -(g.vram_gib or 0)))
-    return Hardware(
-        accelerator="nvidia",
-        gpu_model=ordered[0].model,
-        gpu_count=len(ordered),
-        vram_gib=ordered[0].vram_gib,
-        driver_version=driver,
-        cuda_version=cuda,
-        compute_capability=ordered[0].compute,
-        gpus=ordered,
-        **extra,  # type: ignore[arg-type]
-    )
+    return Hardware.of_gpus("nvidia", gpus, driver_version=driver, cuda_version=cuda, **extra)
 
 
 def _without_smi(pci: list[tuple[str, str]]) -> Hardware:
