@@ -316,6 +316,23 @@ def normalize(model: str) -> str:
     return model if ":" in last else f"{model}:latest"
 
 
+def pulled_here(target: Path, model: str) -> bool:
+    """Whether the install's Ollama (under :data:`FOLDER`) has ``model`` already: the manifest
+    file Ollama keeps for each pulled model (``models/manifests/registry.ollama.ai/library/
+    qwen/7b``; tags compare without case, as Ollama's names do)."""
+    model = model.strip()
+    last = model.rsplit("/", 1)[-1]
+    name, tag = model.rsplit(":", 1) if ":" in last else (model, "latest")
+    parts = name.split("/")
+    parts = ["registry.ollama.ai", "library", *parts] if len(parts) == 1 else parts
+    parts = ["registry.ollama.ai", *parts] if len(parts) == 2 else parts
+    folder = target.joinpath(FOLDER, "models", "manifests", *parts)
+    try:
+        return any(e.name.lower() == tag.lower() and e.is_file() for e in folder.iterdir())
+    except OSError:
+        return False
+
+
 def _get_json(url: str, timeout: float) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())

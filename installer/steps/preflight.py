@@ -230,30 +230,13 @@ def ollama_parts(ctx: InstallContext) -> list[tuple[str, int, bool]]:
         unpacked = archive.unpacked_size or packed * OLLAMA_UNPACK_FACTOR
         parts.append(("the release archive", packed, not archive.size))
         parts.append(("its files unpacked", unpacked, not archive.unpacked_size))
-    missing = [m for m in ctx.manifest.ollama_models if not _pulled(ctx.target, m)]
+    missing = [m for m in ctx.manifest.ollama_models if not ollama.pulled_here(ctx.target, m)]
     if missing:
         sizes = [ctx.manifest.ollama_model_size(m) for m in missing]
         count = sum(known or OLLAMA_MODEL_ESTIMATE for known in sizes)
         what = f"the chat model{'s' if len(missing) > 1 else ''} to pull"
         parts.append((what, count, any(known is None for known in sizes)))
     return parts
-
-
-def _pulled(target: Path, model: str) -> bool:
-    """Whether the install's Ollama has ``model`` already: the manifest file Ollama keeps for
-    each pulled model (``models/manifests/registry.ollama.ai/library/qwen/7b``; tags compare
-    without case, as Ollama's names do)."""
-    model = model.strip()
-    last = model.rsplit("/", 1)[-1]
-    name, tag = model.rsplit(":", 1) if ":" in last else (model, "latest")
-    parts = name.split("/")
-    parts = ["registry.ollama.ai", "library", *parts] if len(parts) == 1 else parts
-    parts = ["registry.ollama.ai", *parts] if len(parts) == 2 else parts
-    folder = target.joinpath(ollama.FOLDER, "models", "manifests", *parts)
-    try:
-        return any(e.name.lower() == tag.lower() and e.is_file() for e in folder.iterdir())
-    except OSError:
-        return False
 
 
 def venv_bytes(ctx: InstallContext) -> int:
