@@ -270,7 +270,10 @@ def test_ctrl_c_with_three_steps_running_leaves_a_clean_screen_listing_them(
         finally:
             fixture.torch_index = own_index
         cmd = install_command(tmp_path / "DinoAir", manifest)
-        with under_pty(cmd, installer_env(index.url)) as pty:
+        # A cache of its own: the suite's shared uv cache may hold the wheels already, and then
+        # python_deps ends before the slow index is ever asked.
+        env = {**installer_env(index.url), "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+        with under_pty(cmd, env) as pty:
             running = ("python_deps", "ollama_models", "models")
 
             def three_live() -> bool:
