@@ -69,7 +69,9 @@ def run_tool(cmd: list[str], deadline: Deadline) -> tuple[str, str | None]:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill(proc)
-        return "", f"did not answer within {timeout:.1f} s"
+        # the deadline, not the time this tool had left of it: a loaded machine starts the
+        # tools a little late, and the line must not change with that
+        return "", f"did not answer within detection's {deadline.seconds:g} s"
     if proc.returncode != 0:
         first = (stderr or stdout).strip().splitlines()
         detail = f": {first[0][:120]}" if first else ""
