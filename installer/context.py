@@ -8,6 +8,8 @@ measures their CPU time and peak memory. The runner binds these to the step's sp
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -124,6 +126,7 @@ class InstallContext:
     _parent: InstallContext | None = field(default=None, repr=False)  # see for_step
     _procs: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
     _progress: ProgressSink | None = field(default=None, repr=False)  # see for_step
+    _found: dict[str, Any] = field(default_factory=dict, repr=False)  # see hand_over
 
     @property
     def target(self) -> Path:
@@ -230,6 +233,17 @@ class InstallContext:
             if self._parent is not None:
                 self._parent.bytes_downloaded += count
 
+    def hand_over(self, step: str, value: Any) -> Any:
+        """Keep what ``step``'s ``describe`` read for its ``run``, which the runner calls right
+        after it (nothing else changes what a step reads in between); returns ``value``. A
+        re-run then reads each fact once (the checkout is three ``git`` calls), not twice."""
+        self._found[step] = value
+        return value
+
+    def take_over(self, step: str) -> Any | None:
+        """What ``describe`` handed over (once: a later read asks again), or None."""
+        return self._found.pop(step, None)
+
     def skip(self, reason: str, detail: str = "") -> NoReturn:
         """Stop this step as ``skipped`` with a short machine-readable reason."""
         raise StepSkipped(reason, detail)
@@ -287,12 +301,18 @@ class InstallContext:
                     self._procs.discard(proc)
                     self.usage.cpu_seconds += usage.cpu_seconds
                     self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, usage.peak_rss_bytes)
+        if code in _INTERRUPTED:  # the terminal's Ctrl-C reached the tool before the runner
+            raise KeyboardInterrupt
         if code != 0:
             tail = _tail(log_path)
             raise InstallError(
                 f"{what} failed with exit code {code}: {tail}",
                 hint=f"see {log_path} for the full output, then re-run",
             )
+
+
+# How a tool ends on Ctrl-C: killed by SIGINT (POSIX), or STATUS_CONTROL_C_EXIT (Windows).
+_INTERRUPTED = frozenset({-signal.SIGINT if os.name != "nt" else 0xC000013A})
 
 
 class _UsageWatcher(threading.Thread):

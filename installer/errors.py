@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import socket
-import ssl
 import subprocess
 import urllib.error
 
@@ -103,6 +102,8 @@ class SystemRequirementError(InstallError):
 
 def categorize(exc: BaseException) -> str:
     """The DESIGN section 8 category of any exception."""
+    import ssl  # here: loading it costs every run's start-up, and only a failure needs it
+
     if isinstance(exc, KeyboardInterrupt):
         return CANCELLED
     if isinstance(exc, InstallError):

@@ -21,8 +21,28 @@ INSTALL_FILE_MODE = 0o644
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = INSTALL_FILE_MODE) -> None:
-    """Readers see the old file or the new one, whole. Safe from several threads at once."""
-    atomic_write(path, data, mode=mode)
+    """Readers see the old file or the new one, whole. Safe from several threads at once.
+
+    A regular file that already holds exactly ``data`` with ``mode`` is left as it is: a re-run
+    over a finished install rewrites (and fsyncs) nothing that did not change.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not _holds(path, data, mode):
+        atomic_write(path, data, mode=mode)
+
+
+def _holds(path: Path, data: bytes, mode: int) -> bool:
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
+            return False
+        if st.st_size != len(data):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def remove_tree(path: Path) -> None:

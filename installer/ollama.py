@@ -16,13 +16,10 @@ import platform
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,6 +30,7 @@ from .errors import InstallError, NetworkError, SystemRequirementError
 from .process_group import own_group, stop
 
 DEFAULT_URL = "http://127.0.0.1:11434"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 FOLDER = "ollama"  # under the install folder: bin/ollama (or ollama.exe), lib/, models/
 SERVE_LOG = "ollama-serve.log"
 MAX_ARCHIVE = 4 * 1024**3  # bytes: well above Ollama's base archives (1-2 GB)
@@ -83,6 +81,9 @@ def installed_binary(target: Path) -> Path | None:
 
 def unpack(archive: Path, dest: Path) -> None:
     """Unpack a .tgz/.tar.gz/.zip release archive into ``dest``, refusing paths that leave it."""
+    import tarfile
+    import zipfile
+
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
 
@@ -161,12 +162,31 @@ def free_port() -> int:
 
 def version(url: str, timeout: float = 2.0) -> str | None:
     """Ollama's version at ``url``, or None when nothing answers there as Ollama does."""
+    if not _may_listen(url, timeout):
+        return None
     try:
         body = _get_json(url + "/api/version", timeout)
     except (OSError, ValueError):
         return None
     found = body.get("version") if isinstance(body, dict) else None
     return found if isinstance(found, str) else None
+
+
+def _may_listen(url: str, timeout: float) -> bool:
+    """False when ``url`` is on this computer and nothing listens at its port: the kernel says
+    so at once, and most runs (no Ollama running) then never load urllib's HTTP client. Any
+    other host may sit behind a proxy: only a real request can tell."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname not in _LOOPBACK:
+        return True
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except ValueError:  # a port that is not a number: the request reports it
+        return True
+    except OSError:
+        return False
 
 
 def tags(url: str, timeout: float) -> set[str]:
@@ -192,6 +212,8 @@ def pull(
 ) -> None:
     """Pull ``model`` through ``/api/pull``; ``on_progress(completed, total)`` in bytes, summed
     over the model's layers. Raises :class:`InstallError` with Ollama's reason on failure."""
+    import urllib.request
+
     request = urllib.request.Request(
         url + "/api/pull",
         data=json.dumps({"model": model, "name": model, "stream": True}).encode(),  # new, old
@@ -334,6 +356,8 @@ def pulled_here(target: Path, model: str) -> bool:
 
 
 def _get_json(url: str, timeout: float) -> Any:
+    import urllib.request
+
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
 

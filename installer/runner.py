@@ -7,7 +7,6 @@ into it is guarded, and the install's outcome and exit code are the same with or
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import queue
@@ -177,6 +176,7 @@ class _Worker:
     thread: threading.Thread | None = None  # None: runs on the scheduler's thread
     ctx: InstallContext | None = None  # the step's child context, once its span is open
     done: bool = False
+    outcome: StepResult | None = None  # what it reported (kept: see _Run.cancel_running)
 
 
 class _Run:
@@ -196,6 +196,7 @@ class _Run:
         self.index = {step.name: n for n, step in enumerate(steps, 1)}
         self.finished: dict[str, tuple[str, str | None]] = {}
         self.running: dict[str, _Worker] = {}
+        self.launched: dict[str, _Worker] = {}
         self.arrived: queue.SimpleQueue[StepResult] = queue.SimpleQueue()
         self.lock = threading.Lock()
         # the root span's context, handed to each worker thread explicitly (threads do not
@@ -235,6 +236,7 @@ class _Run:
     def launch(self, step: Step, *, inline: bool, root: trace.Span) -> None:
         worker = _Worker(step)
         self.running[step.name] = worker
+        self.launched[step.name] = worker
         if inline:
             self.work(worker)
             self.complete(self.arrived.get(), root)
@@ -266,15 +268,24 @@ class _Run:
         with self.lock:
             if worker.done:  # reported already, or the scheduler gave up waiting for it
                 return
-            worker.done = True
+            worker.done, worker.outcome = True, outcome
         self.arrived.put(outcome)
 
     def complete(self, outcome: StepResult, root: trace.Span) -> None:
+        if self.completed(outcome.name):  # once per step (see cancel_running)
+            return
+        self.result.steps.append(outcome)
+        # Its line is printed here, on the scheduler's thread, once: a Ctrl-C the runner raises
+        # in a worker can land anywhere there, even between the step's end and its line.
+        index, line = self.index[outcome.name], _step_line(outcome)
+        if outcome.name in self.launched:
+            self.console.finished(index, outcome.name, line)
+        else:  # skipped before it started
+            self.console.once(index, outcome.name, line)
         worker = self.running.pop(outcome.name, None)
         if worker is not None and worker.ctx is not None:
             self.ctx.adopt(worker.ctx)
         self.finished[outcome.name] = (outcome.status, outcome.reason)
-        self.result.steps.append(outcome)
         self.ctx.outcomes["steps"].append(outcome.summary())
         if self.ctx.system:  # hardware and torch facts found by the step (usage analytics)
             _guard(root.set_attributes, dict(self.ctx.system))
@@ -289,7 +300,6 @@ class _Run:
             attributes={attr.STEP_NAME: step.name},
         ) as span:
             _guard(_finish_step_span, span, outcome, ChildUsage())
-        self.console.once(self.index[step.name], step.name, _step_line(outcome))
         self.complete(outcome, root)
 
     def cancel_running(self, root: trace.Span) -> None:
@@ -304,7 +314,7 @@ class _Run:
             if worker.ctx is not None:
                 _guard(worker.ctx.stop_tools)
         deadline = time.monotonic() + _CANCEL_GRACE
-        while self.running and time.monotonic() < deadline:
+        while time.monotonic() < deadline and any(w.outcome is None for w in self.outstanding()):
             try:
                 self.complete(self.arrived.get(timeout=0.05), root)
             except queue.Empty:
@@ -312,14 +322,24 @@ class _Run:
             except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
                 break
         with self.lock:
-            late = [w for w in self.running.values() if not w.done]
-            for worker in late:
-                worker.done = True
-        for worker in late:
-            self.complete(_cancelled(worker.step.name), root)
+            for worker in self.launched.values():
+                worker.done = True  # a report from now on comes too late
+        # Still running, or reported while the Ctrl-C landed between the queue and complete():
+        # each step is recorded once, with what it really reported when it did.
+        for worker in self.outstanding():
+            self.complete(worker.outcome or _cancelled(worker.step.name), root)
+
+    def completed(self, name: str) -> bool:
+        return any(step.name == name for step in self.result.steps)
+
+    def outstanding(self) -> list[_Worker]:
+        """Launched steps whose outcome is not recorded yet."""
+        return [w for w in self.launched.values() if not self.completed(w.step.name)]
 
 
 def _raise_in_thread(ident: int, exc: type[BaseException]) -> None:
+    import ctypes  # here: only Ctrl-C needs it
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc))
 
 
@@ -380,10 +400,10 @@ def _run_step(worker: _Worker, run: _Run) -> StepResult:
                 path = _guard(run.on_crash, exc, category, step.name, span.get_span_context())
                 run.result.crash_report = str(path) if path else None
         finally:
+            ctx.take_over(step.name)  # what describe handed over is this run's only
             outcome.duration_ms = round((time.monotonic() - started) * 1000)
             outcome.bytes_downloaded = ctx.bytes_downloaded - bytes_before
             _guard(_finish_step_span, span, outcome, ctx.usage)
-    console.finished(index, step.name, _step_line(outcome))
     return outcome
 
 

@@ -30,8 +30,6 @@ import os
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +272,11 @@ def refresh(
         fetched = _fetched_at(home)
         if not force and fetched is not None and 0 <= time.time() - fetched < REFRESH_EVERY:
             return Refresh("fresh")
+        # Here, not at the top: most runs stop above, and urllib's HTTP client (http.client,
+        # email, ssl) is a tenth of a re-run's start-up.
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(
             url, headers={"User-Agent": f"dinoair-installer/{version}", "Accept": "*/*"}
         )

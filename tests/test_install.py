@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -149,6 +150,38 @@ def test_full_install_then_a_fast_rerun(
     assert "installer.step.bytes_downloaded" not in span_of(doc, "models")["attributes"]
     assert len(load_sessions(consented_home).files) == 2
     assert second_seconds < first_seconds
+
+    # What a re-run does not pay for: git is asked about the checkout once per step that reads
+    # it (describe hands its answer to run), and nothing loads an HTTP client, GitPython or tqdm.
+    calls = tmp_path / "git-calls.txt"
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {shutil.which("git")} "$@"\n')
+    (shim / "git").chmod(0o755)
+    loaded = tmp_path / "modules.json"
+    probe = (
+        "import atexit, json, runpy, sys\n"
+        f"out = open({str(loaded)!r}, 'w')\n"
+        "atexit.register(lambda: out.write(json.dumps(sorted(sys.modules))))\n"
+        "sys.argv[0] = 'dinoair-install'\n"
+        "runpy.run_module('installer', run_name='__main__')\n"
+    )
+    third = subprocess.run(
+        [sys.executable, "-c", probe, *install_command(target, fixture.manifest)[3:]],
+        cwd=REPO,
+        env={**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"},
+        text=True,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    assert third.returncode == 0, third.stderr + third.stdout
+    assert "DinoAir is installed" in third.stdout
+    asked = calls.read_text().splitlines()
+    assert sum(" config --local " in line for line in asked) == 1, asked  # comfyui
+    assert sum(" rev-parse " in line for line in asked) == 1, asked  # verify's stamp
+    modules = set(json.loads(loaded.read_text()))
+    assert modules & {"urllib.request", "http.client", "ssl", "git", "tqdm"} == set()
 
 
 def test_a_cut_download_resumes_and_fetches_only_the_rest(

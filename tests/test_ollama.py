@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import tarfile
 from io import BytesIO
 from pathlib import Path
@@ -109,6 +110,29 @@ def test_a_running_ollama_is_used_as_it_is(tmp_path: Path, monkeypatch: pytest.M
     finally:
         system.terminate()
         system.wait()
+
+
+def test_nothing_listening_on_loopback_is_no_ollama_without_loading_an_http_client() -> None:
+    """Most runs have no Ollama running: the refused connection says so, and urllib's client
+    (http.client, email, ssl) is never loaded for it."""
+    probe = (
+        "import sys\n"
+        "from installer import ollama\n"
+        f"assert ollama.version('http://127.0.0.1:{free_port()}', timeout=2) is None\n"
+        "print(sorted(m for m in ('urllib.request', 'http.client', 'ssl') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_loopback_server_that_is_not_ollama_is_no_ollama(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    with ModelServer(tmp_path / "models") as server:  # listens, but has no /api/version
+        assert ollama.version(server.base_url, timeout=2) is None
 
 
 def test_no_ollama_and_no_archive_for_this_machine_skips_with_what_to_do(tmp_path: Path) -> None:

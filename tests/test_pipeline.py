@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import psutil
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -256,6 +257,24 @@ def test_events_and_phases_land_in_their_own_steps_span(tmp_path: Path) -> None:
         for name in ("models", "webgui"):
             if f"{name} line" in line:
                 assert line.startswith(f"  {name}: ") or f"] {name}: " in before, (before, line)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_tool_the_terminals_ctrl_c_reached_first_cancels_its_step(tmp_path: Path) -> None:
+    """The terminal sends SIGINT to the tools as well: a tool that dies of it before the runner
+    hears the Ctrl-C means the user cancelled, not that the step failed (installation)."""
+    code = (
+        "import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); os.kill(os.getpid(), 2)"
+    )
+
+    def tool_gets_ctrl_c(ctx: InstallContext) -> None:
+        ctx.run([sys.executable, "-c", code], log_name="tool.log", what="creating the venv")
+
+    result = Recorder().run(shaped({"python_deps": tool_gets_ctrl_c}), ctx_for(tmp_path))
+    assert result.exit_code == 130
+    step = next(s for s in result.steps if s.name == "python_deps")
+    assert (step.status, step.error_category) == ("cancelled", "cancelled")
+    assert "verify" not in {s.name for s in result.steps if s.status == "completed"}
 
 
 def test_a_cancelled_inline_step_under_sequential_stops_the_run(tmp_path: Path) -> None:

@@ -1,17 +1,23 @@
-"""Reading HTTP answers: header parsing, and which failures are the network's (worth a retry)."""
+"""Reading HTTP answers: header parsing, and which failures are the network's (worth a retry).
+
+urllib's client (``urllib.request``: ``http.client``, ``email``, ``ssl``) is imported where a
+request is made or its failure read, not here: a re-run over a finished install makes none,
+and loading it is a tenth of such a run's start-up. A failure from it means it is loaded.
+"""
 
 from __future__ import annotations
 
 import base64
-import http.client
 import os
 import socket
-import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
+from typing import TYPE_CHECKING
 
 from ..errors import NETWORK_ERRNOS
+
+if TYPE_CHECKING:
+    import urllib.request
 
 USER_AGENT = "dinoair-installer"
 RETRY_STATUSES = frozenset({408, 429})
@@ -19,6 +25,9 @@ RETRY_STATUSES = frozenset({408, 429})
 
 def network_reason(exc: BaseException) -> str | None:
     """A short reason when ``exc`` is a transient network failure, None when it is not one."""
+    import http.client
+    import ssl
+
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         inner = exc.reason  # a str reason is a bad URL or proxy setting: retrying will not help
         if isinstance(inner, ssl.SSLCertVerificationError) or not isinstance(inner, BaseException):
@@ -48,6 +57,8 @@ def network_reason(exc: BaseException) -> str | None:
 
 
 def describe(reason: object) -> str:
+    import ssl
+
     if isinstance(reason, ssl.SSLCertVerificationError):
         return "the server's TLS certificate could not be verified (is a proxy intercepting?)"
     return str(reason) if not isinstance(reason, BaseException) else type(reason).__name__
@@ -63,6 +74,8 @@ def make_request(
     ``origin`` is the manifest's URL: its credentials also go to the same server under the
     URL the redirects ended at (which urllib reports without them).
     """
+    import urllib.request
+
     parts = urllib.parse.urlsplit(url)
     if parts.username is None and parts.password is None and origin:
         first = urllib.parse.urlsplit(origin)
@@ -86,6 +99,8 @@ def make_request(
 def source_of(url: str) -> str:
     """``host:port``, and the proxy that carries the request when one applies (a failure to
     reach it is then the proxy's, and the user must know which one to check)."""
+    import urllib.request
+
     parts = urllib.parse.urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
@@ -132,6 +147,8 @@ def remote_size(url: str, timeout: float) -> int | None:
     else names: one byte is asked for (``Range: bytes=0-0``, a GET: a signed download URL may
     refuse a HEAD) and the total read from ``Content-Range`` (``Content-Length`` when the server
     ignored the range). None when the server tells none; urlopen's errors are the caller's."""
+    import urllib.request
+
     request = make_request(url, {"Range": "bytes=0-0", "User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         if response.status == 200:  # the range was ignored: the whole length

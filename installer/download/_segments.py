@@ -35,7 +35,6 @@ import queue
 import threading
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import logging
 import os
 import threading
 import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import ChecksumError, InstallError, NetworkError
 from ._http import (
@@ -47,6 +45,9 @@ from ._segments import (
     sidecar_path,
 )
 from ._spec import ByteSink, Cancelled, DownloadResult, DownloadSpec, EventSink, Retry
+
+if TYPE_CHECKING:
+    import http.client
 
 _logger = logging.getLogger(__name__)
 
@@ -213,9 +214,14 @@ class _Transfer:
         self.started_at = 0
         self.announced: set[int] = set()
         # A fresh opener per file reads the proxy environment the way urllib does by default.
+        # Imported here, where a file is really fetched (see ._http).
+        import urllib.request
+
         self.opener = urllib.request.build_opener()
 
     def run(self) -> DownloadResult:
+        import http.client
+
         attempt = 0
         while True:
             attempt += 1

@@ -16,7 +16,6 @@ has its VRAM unknown rather than a wrong figure; so has every card read through 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import shutil
@@ -142,6 +141,8 @@ def with_registry_vram(adapters: list[Adapter], keys: list[_Key]) -> list[Adapte
 
 
 def _from_csv(text: str) -> list[Adapter]:
+    import csv  # here: only Windows without PowerShell reads wmic's CSV
+
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return [
         adapter

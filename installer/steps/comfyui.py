@@ -73,7 +73,7 @@ def run(ctx: InstallContext) -> None:
     if removed:
         ctx.event("stale_partial_removed", count=removed)
 
-    problem, head = inspect_checkout(dest, repo_url, ref)
+    problem, head = ctx.take_over("comfyui") or inspect_checkout(dest, repo_url, ref)
     if problem in (None, "modified"):
         assert head is not None
         ctx.event("checkout_reused", commit=head[:SHORT_SHA], local_edits=problem == "modified")
@@ -201,7 +201,9 @@ def _update(ctx: InstallContext, dest: Path, ref: str, head: str) -> None:
 
 def describe(ctx: InstallContext) -> str:
     ref = ctx.manifest.comfyui_ref
-    problem, head = inspect_checkout(ctx.comfyui_dir, ctx.manifest.comfyui_repo, ref)
+    problem, head = ctx.hand_over(
+        "comfyui", inspect_checkout(ctx.comfyui_dir, ctx.manifest.comfyui_repo, ref)
+    )
     if problem in (None, "modified"):
         assert head is not None
         kept = ", keeping your local edits" if problem == "modified" else ""

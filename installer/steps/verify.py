@@ -121,7 +121,7 @@ def skip_if(ctx: InstallContext) -> str | None:
 
 
 def describe(ctx: InstallContext) -> str:
-    if _verified(ctx) is not None and _verified(ctx) == _stamp_key(ctx):
+    if _verified(ctx) is not None and _verified(ctx) == ctx.hand_over("verify", _stamp_key(ctx)):
         return "skip: this venv and checkout were verified already"
     flags = " ".join(device_flags(ctx))
     return (
@@ -135,7 +135,7 @@ def describe(ctx: InstallContext) -> str:
 def run(ctx: InstallContext) -> None:
     # --verify-timeout covers the whole step: the torch probe, the quick test, the stack check.
     deadline = time.monotonic() + ctx.options.verify_timeout
-    key = _stamp_key(ctx)
+    key = ctx.take_over("verify") or _stamp_key(ctx)
     if key is not None and _verified(ctx) == key:
         arrived = _verified(ctx, "torch_build")  # the truth for this run's telemetry too
         if arrived:
