@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import tarfile
 from io import BytesIO
 from pathlib import Path
@@ -27,6 +26,7 @@ from installer.context import StepSkipped
 from installer.errors import INSTALLATION, NETWORK, SYSTEM, ConfigurationError, InstallError
 from installer.manifest import load_manifest
 from installer.steps import ollama_models
+from tests.fresh_python import imported_by
 from tests.stack_target import free_port, http_get, install_standin_ollama, wait_for
 from tests.test_steps_extra import event, make_ctx, write_manifest
 
@@ -115,18 +115,12 @@ def test_a_running_ollama_is_used_as_it_is(tmp_path: Path, monkeypatch: pytest.M
 def test_nothing_listening_on_loopback_is_no_ollama_without_loading_an_http_client() -> None:
     """Most runs have no Ollama running: the refused connection says so, and urllib's client
     (http.client, email, ssl) is never loaded for it."""
-    probe = (
-        "import sys\n"
+    code = (
         "from installer import ollama\n"
         f"assert ollama.version('http://127.0.0.1:{free_port()}', timeout=2) is None\n"
-        "print(sorted(m for m in ('urllib.request', 'http.client', 'ssl') if m in sys.modules))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert imported_by(code, ("urllib.request", "http.client", "ssl")) == []
+    assert imported_by("import urllib.request", ("http.client",)) == ["http.client"]  # it sees
 
 
 def test_a_loopback_server_that_is_not_ollama_is_no_ollama(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from installer.download import DownloadSpec, download_all
 from installer.lifecycle.checkout import head_commit, tracked_files
 from installer.steps import comfyui, python_deps
 from tests.contexts import Events, make_ctx
+from tests.fresh_python import imported_by
 
 UNUSED_MODEL_URL = "http://127.0.0.1:9"
 
@@ -42,22 +43,15 @@ def git_in(path: Path, *args: str) -> str:
 def test_a_rerun_imports_no_gitpython_and_no_tqdm(tmp_path: Path, demo: Fixture) -> None:
     target = tmp_path / "dinoair"
     comfyui.run(make_ctx(target, demo.manifest))
-    probe = (
-        "import sys\n"
+    code = (
         "from pathlib import Path\n"
         "from installer.steps import comfyui\n"
         "from tests.contexts import make_ctx\n"
         f"ctx = make_ctx(Path({str(target)!r}), Path({str(demo.manifest)!r}))\n"
         "assert 'reuse' in comfyui.describe(ctx)\n"
         "comfyui.run(ctx)\n"
-        "print(sorted(m for m in ('git', 'tqdm', 'multiprocessing') if m in sys.modules))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert imported_by(code, ("git", "tqdm", "multiprocessing")) == []
 
 
 def test_a_checkout_moved_to_another_commit_is_noticed(tmp_path: Path, demo: Fixture) -> None:
