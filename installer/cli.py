@@ -27,7 +27,9 @@ from otel_local_exporter import (
     known_issue_lines,
     resolve_consent,
     schema,
+    shell_quote,
     start_refresh,
+    telemetry_command,
     telemetry_home,
 )
 
@@ -35,7 +37,6 @@ from . import __version__, consent
 from .closing import closing_lines, never_ran, next_command, summary_counts
 from .context import SKIP_WORDS, InstallContext, Options, Step, skip_words
 from .errors import HINTS, InstallError, categorize, is_bug
-from .invocation import quote, telemetry_command
 from .lifecycle import commands as lifecycle
 from .lifecycle.repair import Repair
 from .manifest import Manifest, default_manifest_path, load_manifest
@@ -658,7 +659,7 @@ def report_hint(target: Path, kept_id: str | None = None) -> str:
     created is not named (``report-issue`` would find nothing there).
     """
     session = f" {kept_id[:12]}" if kept_id else ""
-    folder = f" --install-dir {quote(str(target))}" if target.is_dir() else ""
+    folder = f" --install-dir {shell_quote(str(target))}" if target.is_dir() else ""
     if not session and not folder:
         return (
             "To report this bug, copy the error line above into a new issue "

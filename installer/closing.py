@@ -20,9 +20,10 @@ from otel_local_exporter import (
     STEP_FAILED,
     STEP_SKIPPED,
     STEP_STATUSES,
+    installer_command,
+    shell_quote,
 )
 
-from .invocation import installer_command, quote
 from .runner import ALWAYS_RUN, StepResult
 from .scheduler import DEPENDENCY_FAILED
 from .steps.finalize import SUMMARY
@@ -109,9 +110,9 @@ def next_command(target: Path, default_target: Path, manifest: Path | None) -> s
     """The command that continues this install: the same folder and manifest, every step."""
     parts = [installer_command()]
     if target != default_target:
-        parts += ["--target", quote(str(target))]
+        parts += ["--target", shell_quote(str(target))]
     if manifest is not None:
-        parts += ["--manifest", quote(str(manifest))]
+        parts += ["--manifest", shell_quote(str(manifest))]
     return " ".join(parts)
 
 

@@ -25,9 +25,8 @@ from otel_local_exporter import (
     TelemetryConfig,
     collection_notice,
     resolve_consent,
+    telemetry_command,
 )
-
-from .invocation import telemetry_command
 
 
 def question() -> str:

@@ -12,6 +12,7 @@ importing the OpenTelemetry SDK. The map of the package, along the one-way write
 * ``sanitize``: the rule chain every stored string passes (a new rule goes there).
 * ``store``: the read side (sessions, crash reports); ``otlp``: sessions as OTLP/JSON;
   ``crash``: crash reports; ``tracing``: ``configure_tracing`` wires it all together.
+* ``invocation``: how the user runs our two commands, for every hint that names one;
 * ``home``: where the data lives; ``_time``: time formatting; ``_system``: the coarse system
   profile; ``notice``: what is kept, in words, shown before consent.
 
@@ -38,6 +39,12 @@ _MODULES = {
     "tracing": (
         "build_resource",
         "configure_tracing",
+    ),
+    "invocation": (
+        "home_prefix",
+        "installer_command",
+        "shell_quote",
+        "telemetry_command",
     ),
     "home": (
         "CONFIG_NAME",
@@ -294,6 +301,8 @@ __all__ = [
     "fold",
     "frames_of_exception",
     "frames_of_stack_trace",
+    "home_prefix",
+    "installer_command",
     "is_newer",
     "iso_to_unix_nano",
     "iso_z",
@@ -311,12 +320,14 @@ __all__ = [
     "resolve_consent",
     "session_problem",
     "session_spans",
+    "shell_quote",
     "shipped_key",
     "sign_payload",
     "span_problem",
     "start_refresh",
     "step_of",
     "system_profile",
+    "telemetry_command",
     "telemetry_home",
     "traces_data_line",
     "utc_now",
@@ -377,6 +388,12 @@ if TYPE_CHECKING:
         data_files,
         data_usage,
         telemetry_home,
+    )
+    from .invocation import (
+        home_prefix,
+        installer_command,
+        shell_quote,
+        telemetry_command,
     )
     from .known_issues import (
         FeedError,

@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from otel_local_exporter import telemetry_command
+
 PROG = "dinoair-telemetry"
 
 
@@ -36,6 +38,12 @@ def stdin_is_terminal() -> bool:
         return stdin is not None and stdin.isatty()
     except (OSError, ValueError):  # a closed or detached stdin
         return False
+
+
+def spelled(command: str) -> str:
+    """``dinoair-telemetry <command>`` spelled as it runs where the user is (from a clone:
+    ``python3 telemetry_cli.py <command>``), for a hint that names a command."""
+    return f"{telemetry_command()} {command}"
 
 
 def require_answer_possible(*, yes: bool, command: str) -> None:

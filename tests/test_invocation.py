@@ -64,6 +64,18 @@ def test_from_a_clone_the_hints_name_the_scripts(demo: Fixture, tmp_path: Path) 
         WITHOUT_ENTRY_POINTS,
     )
     assert shown.returncode == 0 and "preflight" in shown.stdout, shown.stderr
+    # dinoair-telemetry's own hints are spelled by the same rule
+    listed = run(
+        [sys.executable, "telemetry_cli.py", "show-data"],
+        REPO,
+        tmp_path / "home",
+        WITHOUT_ENTRY_POINTS,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        f"Details: DINOAIR_HOME={tmp_path / 'home'} python3 telemetry_cli.py show-data <session>"
+        in listed.stdout
+    )
 
 
 def test_from_another_folder_the_scripts_are_named_by_their_path(
@@ -85,6 +97,11 @@ def test_with_the_entry_points_on_path_the_hints_name_them(demo: Fixture, tmp_pa
     assert show.endswith(" dinoair-telemetry show-data --latest")
     done = run([*shlex.split(again), "--dry-run"], tmp_path, tmp_path / "home", path)
     assert done.returncode == 0 and "preflight" in done.stdout, done.stderr  # the command runs
+    listed = run(["dinoair-telemetry", "show-data"], tmp_path, tmp_path / "home", path)
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        f"Details: DINOAIR_HOME={tmp_path / 'home'} dinoair-telemetry show-data " in listed.stdout
+    )
 
 
 def test_without_them_the_hints_name_this_python(demo: Fixture, tmp_path: Path) -> None:

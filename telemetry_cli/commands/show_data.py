@@ -26,7 +26,7 @@ from otel_local_exporter import (
 )
 
 from .. import console, render
-from ..console import PROG
+from ..console import spelled
 from ..sessions import NoMatch, find_one, summarize, text
 from ..waterfall import render_waterfall
 from ._shared import CONTEXT, echo_json, invalid_json, invalid_lines, json_option, plural, settled
@@ -90,7 +90,7 @@ def command(
     if not summaries:
         click.echo(f"No sessions recorded in {home}.")
         if kill_switch() is None and TelemetryConfig.load(home).state != "enabled":
-            click.echo(f"Telemetry is off; '{PROG} enable' turns it on.")
+            click.echo(f"Telemetry is off; '{spelled('enable')}' turns it on.")
     else:
         columns = [
             render.Column("started (UTC)"),
@@ -136,7 +136,7 @@ def command(
         more = f" (showing the newest {len(shown)})" if len(shown) < len(summaries) else ""
         click.echo(
             f"\n{plural(len(summaries), 'session')}{more}. "
-            f"Details: {PROG} show-data <session> or --latest."
+            f"Details: {spelled('show-data')} <session> or --latest."
         )
     for line in invalid_lines(scan.invalid, home):
         click.echo(line)
@@ -244,7 +244,7 @@ def _show_crashes(
             click.echo(line)
         click.echo(
             f"\n{plural(len(scan.files), 'crash report')}. "
-            f"Details: {PROG} show-data --crashes <crash or session id>."
+            f"Details: {spelled('show-data --crashes')} <crash or session id>."
         )
     for line in invalid_lines(scan.invalid, home):
         click.echo(line)

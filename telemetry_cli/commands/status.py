@@ -12,7 +12,7 @@ import click
 from otel_local_exporter import NOTICE_VERSION, telemetry_home
 
 from .. import console, render
-from ..console import PROG
+from ..console import spelled
 from ..state import gather_status
 from ._shared import CONTEXT, echo_json, json_option, plural
 from .known_issues import fixed_line
@@ -45,11 +45,14 @@ def status_lines(info: dict[str, Any]) -> list[str]:
         )
     elif info["source"] == "config-invalid":
         lines.append(
-            f"  Telemetry stays off. '{PROG} enable' or '{PROG} disable' rewrites the "
+            f"  Telemetry stays off. '{spelled('enable')}' or '{spelled('disable')}' rewrites the "
             "file and keeps the bad one beside it."
         )
     elif info["source"] == "undecided":
-        lines.append(f"  Turn it on with '{PROG} enable', or record a 'no' with '{PROG} disable'.")
+        lines.append(
+            f"  Turn it on with '{spelled('enable')}', or record a 'no' with "
+            f"'{spelled('disable')}'."
+        )
     lines.append("")
 
     def switch(value: Any) -> str:
@@ -86,13 +89,13 @@ def status_lines(info: dict[str, Any]) -> list[str]:
     lines.extend(f"  {label.ljust(width)}  {value}" for label, value in rows)
     fixed = fixed_line(telemetry_home())
     if fixed:
-        lines.append(f"  {fixed}: '{PROG} known-issues' shows them.")
+        lines.append(f"  {fixed}: '{spelled('known-issues')}' shows them.")
     agreed = config.get("consent_notice_version") or 1
     if info["enabled"] and agreed < NOTICE_VERSION:
         lines.append(
             f"  The notice grew since you agreed (version {agreed}); only what that version "
             f"named is kept until you agree again (the next install on a terminal asks, or "
-            f"'{PROG} enable')."
+            f"'{spelled('enable')}')."
         )
     return lines
 

@@ -1,5 +1,6 @@
 """How the user runs DinoAir's two commands from where they are, for every hint the installer
-prints: a command in a hint must work when copied.
+and ``dinoair-telemetry`` print: a command in a hint must work when copied. (Here, in the core
+both commands import, so the two spell each other, and themselves, by one rule.)
 
 ``python3 install.py`` from a clone has neither ``dinoair-install`` nor ``dinoair-telemetry``
 on ``PATH`` (the front door keeps them inside ``~/.dinoair/installer-env``), so a hint naming
@@ -41,10 +42,11 @@ def telemetry_command() -> str:
 def home_prefix() -> str:
     """``DINOAIR_HOME=... `` when the run used a telemetry home of its own, else nothing."""
     home = os.environ.get("DINOAIR_HOME")
-    return f"DINOAIR_HOME={quote(home)} " if home else ""
+    return f"DINOAIR_HOME={shell_quote(home)} " if home else ""
 
 
-def quote(text: str) -> str:
+def shell_quote(text: str) -> str:
+    """``text`` as one word of a command line here (POSIX shells; ``cmd``/PowerShell)."""
     return f'"{text}"' if os.name == "nt" else shlex.quote(text)
 
 
@@ -53,10 +55,10 @@ def _command(which: str) -> str:
     if _via_script() and script.is_file():
         python = "py" if os.name == "nt" else "python3"
         here = Path.cwd().resolve() == CHECKOUT
-        return f"{python} {SCRIPTS[which] if here else quote(str(script))}"
+        return f"{python} {SCRIPTS[which] if here else shell_quote(str(script))}"
     if shutil.which(ENTRY_POINTS[which]):
         return ENTRY_POINTS[which]
-    return f"{quote(sys.executable)} -m {MODULES[which]}"
+    return f"{shell_quote(sys.executable)} -m {MODULES[which]}"
 
 
 def _via_script() -> bool:
