@@ -72,15 +72,21 @@ def earlier_done(target: Path) -> set[str]:
 
 
 def missing_steps(steps: Sequence[StepResult], names: Sequence[str], target: Path) -> list[Missing]:
-    """Every step of the install (but preflight) whose part is neither done now nor earlier."""
+    """Every step of the install (but preflight) whose part is neither done now nor earlier.
+
+    A step that failed or was cancelled in this run is missing even if an earlier run did it:
+    it may have been changing its part (``python_deps`` installs into the venv in place), so
+    nothing vouches for that part now.
+    """
     by_name = {step.name: step for step in steps}
     failed = next((s.name for s in steps if s.status == STEP_FAILED), None)
     done_before = earlier_done(target)
     missing = []
     for name in names:
-        if name == ALWAYS_RUN or name in done_before:
-            continue
         step = by_name.get(name)
+        broken_now = step is not None and step.status in (STEP_FAILED, STEP_CANCELLED)
+        if name == ALWAYS_RUN or (name in done_before and not broken_now):
+            continue
         if step is not None and is_done(step.status, step.reason):
             continue
         missing.append(Missing(name, _why(step, failed)))

@@ -251,3 +251,29 @@ def test_a_failed_preflight_over_a_partial_install_does_not_say_nothing_is_there
         f"Partly installed in {target}: preflight failed; verify, workflows, ollama_models, "
         "models, webgui and finalize did not run (preflight failed)."
     ]
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_a_step_that_broke_off_over_a_finished_install_is_not_vouched_for(
+    tmp_path: Path, status: str
+) -> None:
+    """A re-run whose python_deps failed (say, the torch index unreachable mid-install) was
+    changing the venv in place: the earlier run's record no longer vouches for it, so the
+    closing line must not say "DinoAir is installed"."""
+    import json
+
+    target = tmp_path / "T"
+    target.mkdir()
+    (target / "start.sh").write_text("#!/bin/sh\n")
+    earlier = [{"name": n, "status": "completed"} for n in STEP_NAMES]
+    (target / "install_summary.json").write_text(json.dumps({"steps": earlier}))
+    steps = [StepResult(n, "completed") for n in ("preflight", "comfyui", "models", "webgui")]
+    steps.append(StepResult("python_deps", status))
+    if status == "failed":
+        steps += [
+            StepResult(n, "skipped", reason="dependency_failed")
+            for n in ("custom_nodes", "verify", "finalize")
+        ]
+    lines = closing_lines(steps, STEP_NAMES, target, "dinoair-install")
+    assert not any("is installed" in line for line in lines), lines
+    assert lines[0].startswith(f"Partly installed in {target}: python_deps ")
