@@ -255,8 +255,12 @@ def test_report_from_folds_a_release_of_fewer_installs_than_min_group(
 
 
 def _sessions_with(home: Path, phase: str) -> list[str]:
-    """The ids of the sessions with a ``dinoair.phase.<phase>`` span, oldest first."""
-    found = sorted(load_sessions(home).files, key=lambda stored: stored.path.name)
+    """The ids of the sessions with a ``dinoair.phase.<phase>`` span, oldest first (by when
+    the run started: file names stamp whole seconds, and two re-runs fit in one)."""
+    found = sorted(
+        load_sessions(home).files,
+        key=lambda stored: min(span["start_time"] for span in stored.data["spans"]),
+    )
     return [
         stored.data["session_id"]
         for stored in found
