@@ -180,9 +180,8 @@ class _Server:
                         f"{self.label} did not answer on {self.base} within the verify timeout "
                         f"({self.budget:.0f} s for the whole check)",
                         SYSTEM,
-                        hint=f"{_NAMES[self.part]}'s output is in {self.log}; on a slow or busy "
-                        f"machine re-run with a longer --verify-timeout (it was "
-                        f"{self.budget:.0f} s)",
+                        hint=f"{_NAMES[self.part]}'s output is in {self.log}; "
+                        f"{longer_timeout(self.budget)}",
                     )
                 time.sleep(0.1)
         finally:
@@ -244,6 +243,13 @@ class _Server:
             INSTALLATION,
             hint=f"its output is in {self.log}; {_REINSTALL[self.part]}",
         )
+
+
+def longer_timeout(budget: float) -> str:
+    """What to do about a part that did not answer within verify's budget (the machine's)."""
+    return (
+        f"on a slow or busy machine re-run with a longer --verify-timeout (it was {budget:.0f} s)"
+    )
 
 
 def _get(url: str) -> tuple[int, str] | None:

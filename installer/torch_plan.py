@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from otel_local_exporter import BUILD_RULES
 
@@ -96,21 +96,7 @@ def used_card(hw: Hardware, plan: TorchPlan | None) -> Hardware:
     describes first; what is said about that card (its name, compute capability, the builds
     that run on it) must be said of it."""
     device = plan.device if plan is not None else None
-    if device is None:
-        return hw
-    return _for_gpu(hw, device)
-
-
-def _for_gpu(hw: Hardware, gpu: Gpu) -> Hardware:
-    return replace(
-        hw,
-        gpu_model=gpu.model,
-        gpu_count=1,
-        vram_gib=gpu.vram_gib,
-        compute_capability=gpu.compute,
-        gfx_target=gpu.gfx,
-        gpus=(gpu,),
-    )
+    return hw if device is None else hw.only(device)
 
 
 def working_builds(manifest: Manifest, hw: Hardware) -> list[str]:
@@ -199,7 +185,7 @@ def _choose_nvidia(
         pinned = [b for b in newest_first if version(b.cuda) <= version(hw.pinned)]
         build = pinned[0] if pinned else newest_first[-1]
         device, devices = _devices(build, gpus)
-        used = _for_gpu(hw, device) if device is not None else hw  # the card the warning is for
+        used = hw if device is None else hw.only(device)  # the card the warning is for
         warning = _override_warning(build, newest_first, used, _card(used))
         return _Choice(build, "override", warning, build.note, device, devices)
     if hw.source == "option" and not hw.driver_version and not hw.cuda_version:

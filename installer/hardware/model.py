@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 ACCELERATORS = ("nvidia", "amd", "intel", "apple", "cpu")
@@ -50,17 +50,17 @@ class Hardware:
         device numbers stay with each GPU), and the first one's model, VRAM, compute
         capability and gfx target as the profile's own."""
         ordered = tuple(sorted(gpus, key=lambda g: -(g.vram_gib or 0)))
-        first = ordered[0]
         return cls(
             accelerator=accelerator,
-            gpu_model=first.model,
             gpu_count=len(ordered),
-            vram_gib=first.vram_gib,
-            compute_capability=first.compute,
-            gfx_target=first.gfx,
             gpus=ordered,
+            **_card_facts(ordered[0]),
             **fields,
         )
+
+    def only(self, gpu: Gpu) -> Hardware:
+        """This machine as the one GPU ComfyUI is given sees it (``--cuda-device N``)."""
+        return replace(self, gpu_count=1, gpus=(gpu,), **_card_facts(gpu))
 
     @property
     def driver_major(self) -> int | None:
@@ -104,6 +104,16 @@ class Hardware:
             parts.append(f"also {', '.join(self.others)} (not used)")
         text = ", ".join(parts)
         return f"{text}; {self.reason}" if self.reason else text
+
+
+def _card_facts(gpu: Gpu) -> dict[str, Any]:
+    """What a profile says of its first card: the one place a GPU's facts become the profile's."""
+    return {
+        "gpu_model": gpu.model,
+        "vram_gib": gpu.vram_gib,
+        "compute_capability": gpu.compute,
+        "gfx_target": gpu.gfx,
+    }
 
 
 _VRAM_VENDORS = ("nvidia", "amd", "intel")  # cards with memory of their own (Apple's is shared)

@@ -161,18 +161,19 @@ def find_tools(ctx: InstallContext) -> dict[str, str | None]:
 
 
 def describe(ctx: InstallContext) -> str:
+    parts = ollama_parts(ctx)  # once: it asks whether an Ollama answers
     return (
         f"check Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, "
         f"{'git and pip' if ctx.options.installer == 'pip' else 'git'}, that the target "
-        f"folder is writable and has {size(required_bytes(ctx))} free{_ollama_part(ctx)}; "
+        f"folder is writable and has {size(required_bytes(ctx, parts))} free"
+        f"{_ollama_part(parts)}; "
         f"look for {', '.join(OPTIONAL_TOOLS)}"
     )
 
 
-def _ollama_part(ctx: InstallContext) -> str:
+def _ollama_part(parts: list[tuple[str, int, bool]]) -> str:
     """``, 13.0 GiB of it for Ollama (the release archive 2.0 GiB, estimated; ...)``: what of
     the plan's figure is Ollama's, each part marked where it is an estimate."""
-    parts = ollama_parts(ctx)
     if not parts:
         return ""
     total = size(sum(count for _, count, _ in parts))
@@ -194,11 +195,14 @@ def check_python(version: Sequence[int]) -> None:
         )
 
 
-def required_bytes(ctx: InstallContext) -> int:
+def required_bytes(
+    ctx: InstallContext, ollama_bytes: list[tuple[str, int, bool]] | None = None
+) -> int:
     """Free space this run still needs: missing checkpoints plus room for ComfyUI and its venv.
 
     Checkpoints already in place at their full size and an existing installation do not count
     again, so a re-run on a nearly full disk is not refused for space it will not use.
+    ``ollama_bytes``: :func:`ollama_parts`, when the caller has them already.
     """
     installed = ctx.comfyui_dir.is_dir() and (ctx.target / "venv").is_dir()
     needed = RERUN_MARGIN_BYTES if installed else BASE_MARGIN_BYTES + venv_bytes(ctx)
@@ -206,7 +210,9 @@ def required_bytes(ctx: InstallContext) -> int:
         for checkpoint in ctx.manifest.checkpoints:
             if not checkpoint_in_place(ctx.target, ctx.comfyui_dir, checkpoint):
                 needed += checkpoint.size
-    return needed + sum(count for _, count, _ in ollama_parts(ctx))
+    if ollama_bytes is None:
+        ollama_bytes = ollama_parts(ctx)
+    return needed + sum(count for _, count, _ in ollama_bytes)
 
 
 def ollama_parts(ctx: InstallContext) -> list[tuple[str, int, bool]]:

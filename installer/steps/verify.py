@@ -38,7 +38,7 @@ from ..hardware import Hardware
 from ..launch import device_env
 from ..lifecycle.checkout import head_commit
 from ..process_group import kill_tree
-from ..stack_check import check_stack
+from ..stack_check import check_stack, longer_timeout
 from ..torch_plan import TorchPlan, plan_torch, used_card, working_builds
 from .custom_nodes import RECORD_NAME as NODES_RECORD
 from .python_deps import STAMP_NAME, venv_dir, venv_python
@@ -196,7 +196,7 @@ def _probe_torch(ctx: InstallContext, deadline: float) -> dict[str, object]:
             f"verify allows it {TORCH_TIMEOUT:.0f} s whatever --verify-timeout says: re-run "
             "when the disk is less busy"
             if capped
-            else _longer(ctx)
+            else longer_timeout(ctx.options.verify_timeout)
         )
         raise SystemRequirementError(
             f"import torch did not finish within {within}: {_tail(output)}",
@@ -315,14 +315,6 @@ def _budget(ctx: InstallContext) -> str:
     return f"{ctx.options.verify_timeout:.0f} s (--verify-timeout, for the whole step)"
 
 
-def _longer(ctx: InstallContext) -> str:
-    """The stack check's words for a part that did not answer in time (stack_check.py)."""
-    return (
-        "on a slow or busy machine re-run with a longer --verify-timeout (it was "
-        f"{ctx.options.verify_timeout:.0f} s)"
-    )
-
-
 def _quick_test(ctx: InstallContext, flags: list[str], deadline: float) -> float:
     timeout = max(deadline - time.monotonic(), 1.0)
     started = time.monotonic()
@@ -334,7 +326,8 @@ def _quick_test(ctx: InstallContext, flags: list[str], deadline: float) -> float
     if code is None:  # a part that never answers is the machine's (docs/stack.md): system
         raise SystemRequirementError(
             f"ComfyUI's quick test did not finish within {_budget(ctx)}: {_tail(output)}",
-            hint=f"the quick test's output is in {ctx.logs_dir / LOG_NAME}; {_longer(ctx)}",
+            hint=f"the quick test's output is in {ctx.logs_dir / LOG_NAME}; "
+            f"{longer_timeout(ctx.options.verify_timeout)}",
         )
     if code != 0:
         raise InstallError(
