@@ -293,7 +293,7 @@ def release_of(span: SpanView) -> tuple[str, str] | None:
     return None
 
 
-_FIXED_SUFFIXES = ("_fixed", "_disabled")
+FIXED_SUFFIXES = ("_fixed", "_disabled")  # a repair span's counts of what it fixed
 
 
 def repair_of(span: SpanView) -> tuple[str, tuple[tuple[str, int], ...]] | None:
@@ -304,7 +304,7 @@ def repair_of(span: SpanView) -> tuple[str, tuple[tuple[str, int], ...]] | None:
     fixed = []
     for key, value in span.attributes.items():
         kind = key.removeprefix(schema.PHASE_PREFIX)
-        if kind != key and kind.endswith(_FIXED_SUFFIXES) and type(value) is int and value > 0:
+        if kind != key and kind.endswith(FIXED_SUFFIXES) and type(value) is int and value > 0:
             fixed.append((kind, value))
     return text(span.attributes.get(PHASE_RESULT)) or NOT_RECORDED, tuple(fixed)
 

@@ -14,6 +14,8 @@ from otel_local_exporter import (
     schema,
 )
 
+from .intake import FIXED_SUFFIXES, repair_of
+
 _RESULTS = {
     "rolled_back": "rolled back",
     "swapped": "completed (the new venv swapped in)",
@@ -68,13 +70,16 @@ def phase_details(span: SpanView) -> list[str]:
             f"{_value(attrs.pop('to_commit', None))}: {outcome}"
         ]
     elif phase == schema.PHASE_REPAIR:
+        repair = repair_of(span)  # what report counts as fixed, by the same rule
+        counted = dict(repair[1]) if repair is not None else {}
         checked, fixed = [], []
         for kind in _REPAIR_KINDS:
             if f"{kind}_checked" in attrs:
                 checked.append(f"{kind} {attrs.pop(f'{kind}_checked')}")
-            for suffix in ("_fixed", "_disabled"):
-                count = attrs.pop(f"{kind}{suffix}", None)
-                if type(count) is int and count > 0:  # as report counts them (intake.repair_of)
+            for suffix in FIXED_SUFFIXES:
+                attrs.pop(f"{kind}{suffix}", None)
+                count = counted.get(f"{kind}{suffix}")
+                if count:
                     fixed.append(f"{kind} {count}" + (" disabled" if suffix == "_disabled" else ""))
         lines = [f"repair: {outcome}", "checked: " + (", ".join(checked) or "nothing")]
         lines.append("fixed: " + (", ".join(fixed) or "nothing"))
